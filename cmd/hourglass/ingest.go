@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/ingest"
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func newIngest(g *globals) *cobra.Command {
+	var (
+		cfg        ingest.Config
+		format     string
+		keyField   string
+		partitions int32
+	)
+	cmd := &cobra.Command{
+		Use:   "ingest --topic T [flags] PATH...",
+		Short: "Stream files of JSON lines into a topic, oldest file first",
+		Long: `Sends files (or the files of directories, oldest first by modification time,
+then name) to a topic, one record per non-blank line, like Spark's file stream
+source. --files-per-trigger and --trigger-interval pace it; --watch keeps
+picking up new files until SIGINT. Creates the topic if it is missing.`,
+		Example: `  hourglass ingest --topic events --files-per-trigger 1 --trigger-interval 1s data/
+  hourglass ingest --topic events --key-field action data/file-0.json
+  hourglass ingest --topic raw --format lines --watch incoming/`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			var err error
+			if cfg.Format, err = ingest.ParseFormat(format); err != nil {
+				return err
+			}
+			if keyField != "" {
+				if cfg.KeyField, err = codec.ParsePath(keyField); err != nil {
+					return fmt.Errorf("--key-field: %w", err)
+				}
+			}
+			kc, err := g.kafkaConfig("hourglass-ingest")
+			if err != nil {
+				return err
+			}
+			sc, err := kc.Sarama()
+			if err != nil {
+				return err
+			}
+			adm, err := kafka.NewAdmin(kc.Brokers, sc)
+			if err != nil {
+				return err
+			}
+			_, _, err = adm.Ensure(kafka.Topic{Name: cfg.Topic, Partitions: partitions})
+			adm.Close()
+			if err != nil {
+				return err
+			}
+			producer, err := sarama.NewAsyncProducer(kc.Brokers, sc)
+			if err != nil {
+				return fmt.Errorf("connect to kafka: %w", err)
+			}
+			defer producer.Close()
+			if term.IsTerminal(int(os.Stderr.Fd())) {
+				cfg.Progress = os.Stderr
+			}
+			started := time.Now()
+			sum, err := ingest.Run(cmd.Context(), producer, cfg, paths)
+			fmt.Fprintf(cmd.OutOrStdout(), "ingested %d records (%d bytes) from %d files into %s in %s; %d bad lines not sent\n",
+				sum.Records, sum.Bytes, sum.Files, cfg.Topic, time.Since(started).Round(time.Millisecond), sum.BadLines)
+			if err != nil && cmd.Context().Err() != nil && cfg.Watch {
+				return nil // a watch ends with SIGINT
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Topic, "topic", "", "topic to write to (required)")
+	f.StringVar(&format, "format", "jsonl", "jsonl (each line must be JSON; bad lines are reported, not sent) or lines (each line sent as it is)")
+	f.StringVar(&keyField, "key-field", "", "JSON field (dotted path) whose value becomes the record key (default: no key)")
+	f.IntVar(&cfg.FilesPerTrigger, "files-per-trigger", 0, "files per trigger (0: all at once)")
+	f.DurationVar(&cfg.TriggerInterval, "trigger-interval", 0, "least time between the starts of two triggers")
+	f.BoolVar(&cfg.Watch, "watch", false, "keep picking up new files until SIGINT/SIGTERM")
+	f.Int32Var(&partitions, "partitions", 8, "partitions of the topic if it has to be created")
+	_ = cmd.MarkFlagRequired("topic")
+	return cmd
+}

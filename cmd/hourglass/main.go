@@ -1,0 +1,74 @@
+// Command hourglass counts Kafka events per key and event-time window into a
+// Goka group table, serves the result table, and runs the classic
+// Structured Streaming example on an embedded broker (`hourglass demo`).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "hourglass:", oneLine(err))
+		stop()
+		os.Exit(1)
+	}
+}
+
+// oneLine keeps an error on one line, as the CLI contract promises.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// globals are the flags every command has.
+type globals struct {
+	brokers  string
+	logLevel string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "hourglass",
+		Short: "Exact event-time window counts over Kafka, on Goka",
+		Long: `hourglass groups Kafka events by key and event-time window into a persistent
+Goka group table, serves the aggregates from a Goka view, and runs the classic
+Structured Streaming example on an embedded broker (hourglass demo).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return setupLogging(g.logLevel)
+		},
+	}
+	root.PersistentFlags().StringVar(&g.brokers, "brokers", os.Getenv("HOURGLASS_BROKERS"), "Kafka bootstrap brokers host:port[,host:port] (env HOURGLASS_BROKERS)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
+	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g))
+	return root
+}
+
+func setupLogging(level string) error {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	return nil
+}
+
+// kafkaConfig builds the Kafka client config from the global flags.
+func (g *globals) kafkaConfig(clientID string) (kafka.Config, error) {
+	kc := kafka.Config{Brokers: kafka.ParseBrokers(g.brokers), ClientID: clientID}
+	return kc, kc.Validate()
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/report"
+	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/spf13/cobra"
+)
+
+func newQuery(g *globals) *cobra.Command {
+	var (
+		group, key, from, to, format string
+		totals                       bool
+		timeout                      time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "query --group G [--key K] [--from TIME] [--to TIME] [--totals] [--format table|csv|json]",
+		Short: "Print the result table of a group, read through a Goka view",
+		Long: `Reads <group>-table through a Goka view, waits until the view has caught up
+with the table, and prints its rows ordered by window start, then key:
+key, window_start, window_end, count. --from and --to select windows starting
+at or after --from and before --to (RFC 3339, "2006-01-02 15:04:05" UTC, or
+epoch seconds). --totals prints key,total instead.`,
+		Example: `  hourglass query --group hourly
+  hourglass query --group hourly --key Open --from 2016-07-26T08:00:00Z --to 2016-07-26T12:00:00Z --format csv
+  hourglass query --group hourly --totals`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := report.ParseFormat(format)
+			if err != nil {
+				return err
+			}
+			filter := processor.Filter{Key: key, KeySet: cmd.Flags().Changed("key")}
+			if filter.From, err = parseFlagTime("--from", from); err != nil {
+				return err
+			}
+			if filter.To, err = parseFlagTime("--to", to); err != nil {
+				return err
+			}
+			kc, err := g.kafkaConfig("hourglass-query")
+			if err != nil {
+				return err
+			}
+			sc, err := kc.Sarama()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			v, err := processor.OpenView(ctx, processor.ViewConfig{Kafka: kc, Sarama: sc, Group: group})
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			if err := v.WaitRecovered(ctx); err != nil {
+				return err
+			}
+			rows, err := v.Rows(filter)
+			if err != nil {
+				return err
+			}
+			if totals {
+				return report.Totals(cmd.OutOrStdout(), f, processor.Totals(rows))
+			}
+			return report.Rows(cmd.OutOrStdout(), f, rows)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&group, "group", "", "group whose table to read (required)")
+	fl.StringVar(&key, "key", "", "only this group key")
+	fl.StringVar(&from, "from", "", "only windows starting at or after this time")
+	fl.StringVar(&to, "to", "", "only windows starting before this time")
+	fl.BoolVar(&totals, "totals", false, "print the total count per key instead of rows")
+	fl.StringVar(&format, "format", "table", "table, csv or json (one object per line)")
+	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up if the view has not recovered by then")
+	_ = cmd.MarkFlagRequired("group")
+	return cmd
+}
+
+// parseFlagTime reads a time flag with the event-time rules; empty is zero.
+func parseFlagTime(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	var v any = s
+	if n, err := parseInt(s); err == nil {
+		v = n
+	}
+	t, err := windows.ParseTime(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %w", flag, err)
+	}
+	return t, nil
+}

@@ -1,0 +1,239 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// DecodeError is the error of every decoder in this package: the input is
+// not a well-formed record of the codec's format.
+type DecodeError struct {
+	Codec  string // "json"
+	Offset int64  // byte offset of the problem in the record value
+	Msg    string // what is wrong, in words
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("decode %s at byte %d: %s", e.Codec, e.Offset, e.Msg)
+}
+
+// DecodeJSON decodes one JSON value, the whole of data, into the value
+// model of this package (see the package documentation).
+func DecodeJSON(data []byte) (any, error) {
+	// encoding/json replaces invalid UTF-8 with U+FFFD; refuse instead of
+	// changing the text behind the user's back.
+	if !utf8.Valid(data) {
+		return nil, &DecodeError{Codec: "json", Offset: int64(invalidUTF8At(data)), Msg: "invalid UTF-8"}
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	v, err := decodeValue(d)
+	if err != nil {
+		return nil, jsonError(d, err)
+	}
+	end := d.InputOffset()
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		rest := bytes.TrimLeft(data[end:], " \t\r\n")
+		return nil, &DecodeError{Codec: "json", Offset: int64(len(data) - len(rest)), Msg: "unexpected data after the value"}
+	}
+	return v, nil
+}
+
+func jsonError(d *json.Decoder, err error) error {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return de
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &DecodeError{Codec: "json", Offset: se.Offset, Msg: se.Error()}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &DecodeError{Codec: "json", Offset: d.InputOffset(), Msg: "unexpected end of input"}
+	}
+	return &DecodeError{Codec: "json", Offset: d.InputOffset(), Msg: err.Error()}
+}
+
+func decodeValue(d *json.Decoder) (any, error) {
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			return decodeObject(d)
+		case '[':
+			return decodeArray(d)
+		default:
+			return nil, &DecodeError{Codec: "json", Offset: d.InputOffset(), Msg: fmt.Sprintf("unexpected %q", t)}
+		}
+	case json.Number:
+		return number(t, d.InputOffset())
+	default: // string, bool, nil
+		return t, nil
+	}
+}
+
+func decodeObject(d *json.Decoder) (any, error) {
+	obj := make(map[string]any)
+	for d.More() {
+		at := d.InputOffset()
+		tok, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, &DecodeError{Codec: "json", Offset: at, Msg: "expected an object key"}
+		}
+		if _, dup := obj[key]; dup {
+			return nil, &DecodeError{Codec: "json", Offset: at, Msg: fmt.Sprintf("duplicate key %q", key)}
+		}
+		v, err := decodeValue(d)
+		if err != nil {
+			return nil, err
+		}
+		obj[key] = v
+	}
+	if _, err := d.Token(); err != nil { // '}'
+		return nil, err
+	}
+	return obj, nil
+}
+
+func decodeArray(d *json.Decoder) (any, error) {
+	arr := []any{}
+	for d.More() {
+		v, err := decodeValue(d)
+		if err != nil {
+			return nil, err
+		}
+		arr = append(arr, v)
+	}
+	if _, err := d.Token(); err != nil { // ']'
+		return nil, err
+	}
+	return arr, nil
+}
+
+// number keeps integers exact: int64 when they fit, *big.Int otherwise;
+// anything with a fraction or an exponent is a float64.
+func number(n json.Number, at int64) (any, error) {
+	s := string(n)
+	if !strings.ContainsAny(s, ".eE") {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return i, nil
+		}
+		b, ok := new(big.Int).SetString(s, 10)
+		if !ok {
+			return nil, &DecodeError{Codec: "json", Offset: at, Msg: fmt.Sprintf("bad integer %q", s)}
+		}
+		return b, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		// Only range errors remain after the decoder's syntax check.
+		return nil, &DecodeError{Codec: "json", Offset: at, Msg: fmt.Sprintf("number %s is out of the float64 range", s)}
+	}
+	return f, nil
+}
+
+// EncodeJSON encodes a value of this package's model as compact JSON with
+// object keys sorted. Integers, including *big.Int, are written exactly;
+// floats always carry a fraction or an exponent, so that decoding the
+// output gives back a float64 and not an int64.
+func EncodeJSON(v any) ([]byte, error) {
+	return appendJSON(nil, v)
+}
+
+func appendJSON(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(buf, "null"...), nil
+	case bool:
+		return strconv.AppendBool(buf, x), nil
+	case string:
+		return appendString(buf, x), nil
+	case int64:
+		return strconv.AppendInt(buf, x, 10), nil
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case *big.Int:
+		return x.Append(buf, 10), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("encode json: %v has no JSON form", x)
+		}
+		start := len(buf)
+		buf = strconv.AppendFloat(buf, x, 'g', -1, 64)
+		if !bytes.ContainsAny(buf[start:], ".e") {
+			buf = append(buf, ".0"...)
+		}
+		return buf, nil
+	case []any:
+		buf = append(buf, '[')
+		for i, e := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			var err error
+			if buf, err = appendJSON(buf, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(buf, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		buf = append(buf, '{')
+		for i, k := range keys {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, k)
+			buf = append(buf, ':')
+			var err error
+			if buf, err = appendJSON(buf, x[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(buf, '}'), nil
+	default:
+		return nil, fmt.Errorf("encode json: %T is not a decoded value", v)
+	}
+}
+
+// appendString writes s as a JSON string, with encoding/json's escaping
+// minus its HTML escaping.
+func appendString(buf []byte, s string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return append(buf, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
+}
+
+func invalidUTF8At(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
+}

@@ -1,0 +1,400 @@
+// Package ingest streams files of records into a Kafka topic, the way
+// Spark's file stream source reads a directory: files oldest first (by
+// modification time, then name), a fixed number of files per trigger, and,
+// with Watch, new files as they appear.
+//
+// Each non-blank line is one record. With FormatJSONL a line must be one
+// JSON value; a line that is not is reported with its file and line number,
+// counted as bad and not sent. With FormatLines every line is sent as it
+// is, so that a downstream processor judges it (and dead-letters what it
+// cannot read). A trigger ends only when the broker has acknowledged every
+// record of it, so a summary counts what Kafka holds.
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/codec"
+)
+
+// Format says how lines are checked before they are sent.
+type Format string
+
+// The formats.
+const (
+	FormatJSONL Format = "jsonl" // each line must be JSON
+	FormatLines Format = "lines" // each line is sent as it is
+)
+
+// ParseFormat reads "jsonl" or "lines".
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(s); f {
+	case FormatJSONL, FormatLines:
+		return f, nil
+	}
+	return "", fmt.Errorf("format %q: want jsonl or lines", s)
+}
+
+// MaxLineBytes is the longest line ingest reads.
+const MaxLineBytes = 16 << 20
+
+// Config describes one ingestion.
+type Config struct {
+	Topic  string // required
+	Format Format // "" means FormatJSONL
+	// KeyField, if set, is the JSON field whose value becomes the record
+	// key (FormatJSONL only). A line without it is bad.
+	KeyField codec.Path
+	// FilesPerTrigger is how many files one trigger sends; 0 means all.
+	FilesPerTrigger int
+	// TriggerInterval is the least time from the start of one trigger to
+	// the start of the next; 0 means no wait. With Watch it is also how
+	// often the paths are listed again (at least every second).
+	TriggerInterval time.Duration
+	// Watch keeps listing the paths for new files until ctx ends.
+	Watch bool
+	// Progress, if set, shows a progress bar of bytes sent.
+	Progress io.Writer
+	// OnTrigger, if set, is called after each trigger with the totals so far.
+	OnTrigger func(Summary)
+	// Logger receives bad-line reports; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Summary counts what an ingestion sent.
+type Summary struct {
+	Files    int64 // files read completely
+	Records  int64 // records acknowledged by the broker
+	Bytes    int64 // bytes of the values of those records
+	BadLines int64 // lines not sent (FormatJSONL only)
+	Triggers int64
+}
+
+// maxReportedBadLines limits per-line reports; the summary has the count.
+const maxReportedBadLines = 20
+
+// Run sends the files of paths (files or directories) to cfg.Topic with
+// producer. It returns when all files are sent (or, with Watch, when ctx
+// ends). The producer must return successes and errors; Run does not close
+// it.
+func Run(ctx context.Context, producer sarama.AsyncProducer, cfg Config, paths []string) (Summary, error) {
+	if cfg.Topic == "" {
+		return Summary{}, errors.New("ingest: no topic: set --topic")
+	}
+	if len(paths) == 0 {
+		return Summary{}, errors.New("ingest: no files or directories given")
+	}
+	if cfg.Format == "" {
+		cfg.Format = FormatJSONL
+	}
+	if cfg.KeyField.String() != "" && cfg.Format != FormatJSONL {
+		return Summary{}, errors.New("ingest: --key-field needs --format jsonl")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &runner{cfg: cfg, producer: producer, seen: map[string]bool{}}
+	return r.run(ctx, paths)
+}
+
+type runner struct {
+	cfg      Config
+	producer sarama.AsyncProducer
+	seen     map[string]bool
+	sum      Summary
+	bar      *progressBar
+}
+
+func (r *runner) run(ctx context.Context, paths []string) (Summary, error) {
+	files, err := r.newFiles(paths)
+	if err != nil {
+		return r.sum, err
+	}
+	if len(files) == 0 && !r.cfg.Watch {
+		return r.sum, fmt.Errorf("ingest: no files in %s", strings.Join(paths, ", "))
+	}
+	if r.cfg.Progress != nil && !r.cfg.Watch {
+		r.bar = newProgressBar(r.cfg.Progress, totalSize(files))
+		defer r.bar.finish()
+	}
+	for {
+		for len(files) > 0 {
+			n := len(files)
+			if r.cfg.FilesPerTrigger > 0 && r.cfg.FilesPerTrigger < n {
+				n = r.cfg.FilesPerTrigger
+			}
+			started := time.Now()
+			if err := r.trigger(ctx, files[:n]); err != nil {
+				return r.sum, err
+			}
+			files = files[n:]
+			if err := r.pause(ctx, started, len(files) > 0 || r.cfg.Watch); err != nil {
+				return r.sum, err
+			}
+		}
+		if !r.cfg.Watch {
+			return r.sum, nil
+		}
+		if files, err = r.newFiles(paths); err != nil {
+			return r.sum, err
+		}
+		if len(files) == 0 {
+			if err := r.pause(ctx, time.Now(), true); err != nil {
+				return r.sum, err
+			}
+		}
+	}
+}
+
+// pause waits out the trigger interval; with Watch and no interval it
+// waits a second between listings. It returns nil when ctx ended during a
+// watch, which is how a watch stops.
+func (r *runner) pause(ctx context.Context, started time.Time, more bool) error {
+	if !more {
+		return nil
+	}
+	wait := r.cfg.TriggerInterval
+	if r.cfg.Watch && wait == 0 {
+		wait = time.Second
+	}
+	wait -= time.Since(started)
+	if wait <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type file struct {
+	path  string
+	mtime time.Time
+	size  int64
+}
+
+// newFiles lists the files of paths not sent yet, oldest first. Hidden
+// files and subdirectories of a directory are skipped, as Spark does.
+func (r *runner) newFiles(paths []string) ([]file, error) {
+	var out []file
+	add := func(path string, fi os.FileInfo) {
+		if fi.Mode().IsRegular() && !r.seen[path] {
+			out = append(out, file{path: path, mtime: fi.ModTime(), size: fi.Size()})
+		}
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		if !fi.IsDir() {
+			add(p, fi)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_") {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
+			add(filepath.Join(p, e.Name()), info)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].mtime.Equal(out[j].mtime) {
+			return out[i].mtime.Before(out[j].mtime)
+		}
+		return out[i].path < out[j].path
+	})
+	for _, f := range out {
+		r.seen[f.path] = true
+	}
+	return out, nil
+}
+
+func totalSize(files []file) int64 {
+	var n int64
+	for _, f := range files {
+		n += f.size
+	}
+	return n
+}
+
+// trigger sends files and waits until the broker acknowledged every record.
+func (r *runner) trigger(ctx context.Context, files []file) error {
+	acks := newAckCounter(r.producer)
+	defer acks.stop()
+	var sent, sentBytes int64
+	for _, f := range files {
+		n, b, err := r.sendFile(ctx, f, acks)
+		sent += n
+		sentBytes += b
+		if err != nil {
+			return err
+		}
+		r.sum.Files++
+	}
+	if err := acks.wait(ctx, sent); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	r.sum.Records += sent
+	r.sum.Bytes += sentBytes
+	r.sum.Triggers++
+	if r.cfg.OnTrigger != nil {
+		r.cfg.OnTrigger(r.sum)
+	}
+	return nil
+}
+
+func (r *runner) sendFile(ctx context.Context, f file, acks *ackCounter) (sent, sentBytes int64, err error) {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("ingest: %w", err)
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	sc.Buffer(make([]byte, 0, 64*1024), MaxLineBytes)
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := sc.Bytes()
+		r.bar.add(int64(len(raw) + 1))
+		value := bytes.TrimRight(raw, "\r")
+		if len(bytes.TrimSpace(value)) == 0 {
+			continue
+		}
+		key, err := r.check(value)
+		if err != nil {
+			r.sum.BadLines++
+			if r.sum.BadLines <= maxReportedBadLines {
+				r.cfg.Logger.Warn("bad line not sent", "file", f.path, "line", line, "error", err)
+			}
+			continue
+		}
+		msg := &sarama.ProducerMessage{Topic: r.cfg.Topic, Value: sarama.ByteEncoder(bytes.Clone(value))}
+		if key != nil {
+			msg.Key = sarama.ByteEncoder(key)
+		}
+		select {
+		case r.producer.Input() <- msg:
+		case err := <-acks.failed:
+			return sent, sentBytes, fmt.Errorf("ingest: send to %s: %w", r.cfg.Topic, err)
+		case <-ctx.Done():
+			return sent, sentBytes, ctx.Err()
+		}
+		sent++
+		sentBytes += int64(len(value))
+	}
+	if err := sc.Err(); err != nil {
+		return sent, sentBytes, fmt.Errorf("ingest: %s line %d: %w", f.path, line+1, err)
+	}
+	return sent, sentBytes, nil
+}
+
+// check validates a line for the format and returns its record key.
+func (r *runner) check(value []byte) ([]byte, error) {
+	if r.cfg.Format == FormatLines {
+		return nil, nil
+	}
+	if r.cfg.KeyField.String() == "" {
+		_, err := codec.DecodeJSON(value)
+		return nil, err
+	}
+	v, err := codec.DecodeJSON(value)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := r.cfg.KeyField.Lookup(v)
+	if err != nil {
+		return nil, fmt.Errorf("key field: %w", err)
+	}
+	k, err := codec.KeyString(kv)
+	if err != nil {
+		return nil, fmt.Errorf("key field %s: %w", r.cfg.KeyField, err)
+	}
+	return []byte(k), nil
+}
+
+// ackCounter counts the producer's acknowledgements for one trigger.
+type ackCounter struct {
+	mu     sync.Mutex
+	acked  int64
+	cond   chan struct{} // signalled on every ack
+	failed chan error
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newAckCounter(p sarama.AsyncProducer) *ackCounter {
+	a := &ackCounter{cond: make(chan struct{}, 1), failed: make(chan error, 1), done: make(chan struct{})}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		for {
+			select {
+			case <-p.Successes():
+				a.mu.Lock()
+				a.acked++
+				a.mu.Unlock()
+				select {
+				case a.cond <- struct{}{}:
+				default:
+				}
+			case perr := <-p.Errors():
+				select {
+				case a.failed <- perr.Err:
+				default:
+				}
+			case <-a.done:
+				return
+			}
+		}
+	}()
+	return a
+}
+
+func (a *ackCounter) wait(ctx context.Context, want int64) error {
+	for {
+		a.mu.Lock()
+		got := a.acked
+		a.mu.Unlock()
+		if got >= want {
+			return nil
+		}
+		select {
+		case <-a.cond:
+		case err := <-a.failed:
+			return fmt.Errorf("broker refused a record: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (a *ackCounter) stop() {
+	close(a.done)
+	a.wg.Wait()
+}

@@ -1,0 +1,90 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Version is the Kafka protocol version hourglass speaks. 3.6 is understood
+// by Kafka 3.x and 4.x brokers (4.0 dropped the pre-2.1 protocols) and by the
+// embedded broker.
+var Version = sarama.V3_6_0_0
+
+// Config is what every command needs to reach Kafka. The zero value is not
+// usable: Brokers is required.
+type Config struct {
+	// Brokers are the bootstrap host:port addresses.
+	Brokers []string
+	// ClientID names this process in broker logs and quotas. Empty means
+	// "hourglass".
+	ClientID string
+}
+
+// ParseBrokers splits a comma-separated broker list, dropping blanks.
+func ParseBrokers(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Validate rejects a config that cannot connect.
+func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("no brokers: set --brokers host:port or HOURGLASS_BROKERS")
+	}
+	for _, b := range c.Brokers {
+		if !strings.Contains(b, ":") {
+			return fmt.Errorf("broker %q: want host:port", b)
+		}
+	}
+	return nil
+}
+
+// Sarama returns a fresh sarama configuration for c. Producers wait for all
+// in-sync replicas (acks=all) and are idempotent, so a retried produce is
+// written once and records of one producer keep their order within a
+// partition. Consumers start from the oldest offset when their group has
+// none; callers that want "latest" change Consumer.Offsets.Initial on their
+// copy.
+func (c Config) Sarama() (*sarama.Config, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	cfg := sarama.NewConfig()
+	cfg.Version = Version
+	cfg.ClientID = c.ClientID
+	if cfg.ClientID == "" {
+		cfg.ClientID = "hourglass"
+	}
+	cfg.Metadata.AllowAutoTopicCreation = false
+
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1 // required by the idempotent producer
+	cfg.Producer.Retry.Max = 10
+	cfg.Producer.Retry.Backoff = 250 * time.Millisecond
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Return.Errors = true
+	cfg.Producer.Compression = sarama.CompressionLZ4
+	cfg.Producer.Flush.Frequency = 20 * time.Millisecond
+	cfg.Producer.Flush.Bytes = 256 * 1024
+	cfg.Producer.MaxMessageBytes = 1000000
+
+	cfg.Consumer.Return.Errors = true
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.MaxProcessingTime = time.Second
+	cfg.Consumer.Group.Session.Timeout = 10 * time.Second
+	cfg.Consumer.Group.Heartbeat.Interval = 3 * time.Second
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka client config: %w", err)
+	}
+	return cfg, nil
+}

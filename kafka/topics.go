@@ -1,0 +1,116 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Topic describes a topic hourglass creates when it is missing.
+type Topic struct {
+	Name string
+	// Partitions is the count to create with; it must be positive.
+	Partitions int32
+	// Compacted topics keep the last record per key (cleanup.policy=compact),
+	// as group tables and complete-mode output need.
+	Compacted bool
+	// Retention is retention.ms for non-compacted topics. Zero means the
+	// broker default; negative means forever.
+	Retention time.Duration
+}
+
+// ErrPartitionMismatch is wrapped when existing topics that must be
+// co-partitioned are not.
+var ErrPartitionMismatch = errors.New("partition count mismatch")
+
+// Admin creates and inspects topics.
+type Admin struct {
+	admin sarama.ClusterAdmin
+}
+
+// NewAdmin connects an admin client with cfg.
+func NewAdmin(brokers []string, cfg *sarama.Config) (*Admin, error) {
+	a, err := sarama.NewClusterAdmin(brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to kafka at %v: %w", brokers, err)
+	}
+	return &Admin{admin: a}, nil
+}
+
+// Close closes the admin client.
+func (a *Admin) Close() error { return a.admin.Close() }
+
+// Partitions returns the partition count of topic, or 0 if it does not exist.
+func (a *Admin) Partitions(topic string) (int32, error) {
+	md, err := a.admin.DescribeTopics([]string{topic})
+	if err != nil {
+		return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	if len(md) != 1 {
+		return 0, fmt.Errorf("describe topic %s: %d results", topic, len(md))
+	}
+	switch {
+	case errors.Is(md[0].Err, sarama.ErrUnknownTopicOrPartition):
+		return 0, nil
+	case md[0].Err != sarama.ErrNoError:
+		return 0, fmt.Errorf("describe topic %s: %w", topic, md[0].Err)
+	}
+	return int32(len(md[0].Partitions)), nil
+}
+
+// Ensure creates t if it does not exist and returns its partition count,
+// which for an existing topic may differ from t.Partitions.
+func (a *Admin) Ensure(t Topic) (partitions int32, created bool, err error) {
+	if n, err := a.Partitions(t.Name); err != nil || n > 0 {
+		return n, false, err
+	}
+	if t.Partitions <= 0 {
+		return 0, false, fmt.Errorf("create topic %s: partitions must be positive, got %d", t.Name, t.Partitions)
+	}
+	entries := map[string]*string{}
+	set := func(k, v string) { entries[k] = &v }
+	if t.Compacted {
+		set("cleanup.policy", "compact")
+	} else {
+		set("cleanup.policy", "delete")
+		switch {
+		case t.Retention < 0:
+			set("retention.ms", "-1")
+		case t.Retention > 0:
+			set("retention.ms", strconv.FormatInt(t.Retention.Milliseconds(), 10))
+		}
+	}
+	err = a.admin.CreateTopic(t.Name, &sarama.TopicDetail{
+		NumPartitions:     t.Partitions,
+		ReplicationFactor: -1, // the broker's default.replication.factor
+		ConfigEntries:     entries,
+	}, false)
+	if errors.Is(err, sarama.ErrTopicAlreadyExists) {
+		// Someone else created it between our check and our request.
+		n, err := a.Partitions(t.Name)
+		return n, false, err
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("create topic %s: %w", t.Name, err)
+	}
+	return t.Partitions, true, a.waitForMetadata(t.Name)
+}
+
+// waitForMetadata waits until the new topic shows up in metadata, so that
+// consumers started next see its partitions.
+func (a *Admin) waitForMetadata(topic string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := a.Partitions(topic)
+		if err == nil && n > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s was created but does not show in metadata after 10s: %v", topic, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the broker, not synchronising goroutines
+	}
+}

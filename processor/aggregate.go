@@ -1,0 +1,428 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/lovoo/goka"
+	gokacodec "github.com/lovoo/goka/codec"
+	"github.com/lovoo/goka/storage"
+	"golang.org/x/sync/errgroup"
+)
+
+// Start says where a group without committed offsets starts reading its
+// input.
+type Start int
+
+const (
+	// StartEarliest reads the input from its oldest retained record, as the
+	// notebook's file source did. It is the default.
+	StartEarliest Start = iota
+	// StartLatest reads only records produced after the group first starts
+	// (goka's own default).
+	StartLatest
+)
+
+// ParseStart reads "earliest" or "latest".
+func ParseStart(s string) (Start, error) {
+	switch s {
+	case "", "earliest":
+		return StartEarliest, nil
+	case "latest":
+		return StartLatest, nil
+	}
+	return 0, fmt.Errorf("--start %q: want earliest or latest", s)
+}
+
+// AggregateConfig describes one aggregation processor. Fields marked
+// required have no default.
+type AggregateConfig struct {
+	Kafka  kafka.Config   // required: where the topics are
+	Sarama *sarama.Config // required: built once by the caller from Kafka
+	Group  string         // required: the group; names the table and internal topics
+	Input  string         // required: the input topic
+	Key    codec.Path     // required: the group key field
+	Time   codec.Path     // required: the event time field
+	// Windows assigns events to windows; required.
+	Windows windows.Spec
+	// Output, if set, receives every change of a row as a JSON OutputRow
+	// (complete mode). It is created compacted if missing.
+	Output string
+	// Start applies when the group has no committed input offsets.
+	Start Start
+	// StateDir keeps Goka's local copy of the table between runs. Empty
+	// means a fresh directory per process, removed on exit; the table is
+	// then recovered from its changelog on start, which is always correct
+	// and only slower for big tables.
+	StateDir string
+	// Partitions is the partition count of the internal topics (repartition,
+	// table, output, dead letters) when they are created. Zero means the
+	// input's partition count. Existing topics keep theirs.
+	Partitions int32
+	// InputPartitions is used only to create the input topic when it is
+	// missing. Zero means 8.
+	InputPartitions int32
+	// Logger receives operational messages; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *AggregateConfig) validate() error {
+	var errs []error
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Sarama == nil {
+		errs = append(errs, errors.New("no sarama config"))
+	}
+	if err := validateGroup(c.Group); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Input == "" {
+		errs = append(errs, errors.New("no input topic: set --input"))
+	}
+	if c.Key.String() == "" {
+		errs = append(errs, errors.New("no group key: set --key"))
+	}
+	if c.Time.String() == "" {
+		errs = append(errs, errors.New("no event time: set --time"))
+	}
+	if err := c.Windows.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, t := range []string{TableTopic(c.Group), RepartitionTopic(c.Group), DeadLetterTopic(c.Group)} {
+		if t == c.Input || t == c.Output {
+			errs = append(errs, fmt.Errorf("topic %s is internal to group %s; choose another input or output", t, c.Group))
+		}
+	}
+	if c.Output != "" && c.Output == c.Input {
+		errs = append(errs, errors.New("--output must differ from --input"))
+	}
+	if c.Partitions < 0 || c.InputPartitions < 0 {
+		errs = append(errs, errors.New("partition counts must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// AggregateStats are running totals of one Aggregator process.
+type AggregateStats struct {
+	Read         int64 // input records read by the rekey step
+	DeadLettered int64 // records sent to the dead-letter topic
+	Updates      int64 // window updates sent to the repartition topic
+	Applied      int64 // updates counted into the table
+	Duplicates   int64 // redelivered updates skipped
+}
+
+type aggregateCounters struct {
+	read, deadLettered, updates, applied, duplicates atomic.Int64
+}
+
+// Aggregator counts events per group key and window into a Goka group
+// table. Create it with NewAggregator and start it with Run.
+type Aggregator struct {
+	cfg   AggregateConfig
+	log   *slog.Logger
+	stats aggregateCounters
+}
+
+// NewAggregator checks cfg and returns an Aggregator ready to Run.
+func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Aggregator{cfg: cfg, log: log.With("group", cfg.Group)}, nil
+}
+
+// Stats returns the totals so far of this process.
+func (a *Aggregator) Stats() AggregateStats {
+	return AggregateStats{
+		Read:         a.stats.read.Load(),
+		DeadLettered: a.stats.deadLettered.Load(),
+		Updates:      a.stats.updates.Load(),
+		Applied:      a.stats.applied.Load(),
+		Duplicates:   a.stats.duplicates.Load(),
+	}
+}
+
+// Run creates missing topics, then runs both steps until ctx is cancelled
+// or one fails. On cancellation it stops consuming, waits for every write
+// in flight and commits the offsets of what it processed, so a restart
+// neither loses nor repeats a count. It returns nil after a clean stop.
+func (a *Aggregator) Run(ctx context.Context) error {
+	if err := a.ensureTopics(); err != nil {
+		return err
+	}
+	stateDir := a.cfg.StateDir
+	if stateDir == "" {
+		dir, err := os.MkdirTemp("", "hourglass-"+a.cfg.Group+"-*")
+		if err != nil {
+			return fmt.Errorf("aggregate: state directory: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		stateDir = dir
+	}
+
+	rekey, err := a.rekeyProcessor()
+	if err != nil {
+		return err
+	}
+	count, err := a.countProcessor(stateDir)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runProcessor(gctx, rekey, "rekey") })
+	g.Go(func() error { return runProcessor(gctx, count, "count") })
+	err = g.Wait()
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("aggregate %s: %w", a.cfg.Group, err)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("aggregate %s: stop: %w", a.cfg.Group, err)
+	}
+	return nil
+}
+
+func runProcessor(ctx context.Context, p *goka.Processor, step string) error {
+	if err := p.Run(ctx); err != nil {
+		return fmt.Errorf("%s step: %w", step, err)
+	}
+	// A processor returns nil when its context ends; make the group notice
+	// if it ended on its own.
+	return ctx.Err()
+}
+
+// ensureTopics creates the input (if missing) and the internal topics, and
+// refuses topics whose partition counts do not match.
+func (a *Aggregator) ensureTopics() error {
+	adm, err := kafka.NewAdmin(a.cfg.Kafka.Brokers, a.cfg.Sarama)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+
+	inParts := a.cfg.InputPartitions
+	if inParts == 0 {
+		inParts = 8
+	}
+	in, created, err := adm.Ensure(kafka.Topic{Name: a.cfg.Input, Partitions: inParts})
+	if err != nil {
+		return err
+	}
+	if created {
+		a.log.Info("created input topic", "topic", a.cfg.Input, "partitions", in)
+	}
+
+	want := a.cfg.Partitions
+	if want == 0 {
+		want = in
+	}
+	repart, table := RepartitionTopic(a.cfg.Group), TableTopic(a.cfg.Group)
+	existingRepart, err := adm.Partitions(repart)
+	if err != nil {
+		return err
+	}
+	existingTable, err := adm.Partitions(table)
+	if err != nil {
+		return err
+	}
+	switch {
+	case existingRepart > 0 && existingTable > 0 && existingRepart != existingTable:
+		return fmt.Errorf("%w: %s has %d partitions but the group table %s has %d; they must be equal. Delete both to start group %s afresh, or use a new --group",
+			kafka.ErrPartitionMismatch, repart, existingRepart, table, existingTable, a.cfg.Group)
+	case existingTable > 0:
+		want = existingTable
+	case existingRepart > 0:
+		want = existingRepart
+	}
+	if a.cfg.Partitions > 0 && a.cfg.Partitions != want {
+		return fmt.Errorf("%w: group %s already has %d partitions, not the %d asked for with --partitions",
+			kafka.ErrPartitionMismatch, a.cfg.Group, want, a.cfg.Partitions)
+	}
+	topics := []kafka.Topic{
+		// Updates must outlive any pause of the count step; a week matches
+		// Kafka's default log retention.
+		{Name: repart, Partitions: want, Retention: 7 * 24 * time.Hour},
+		{Name: table, Partitions: want, Compacted: true},
+		{Name: DeadLetterTopic(a.cfg.Group), Partitions: want},
+	}
+	if a.cfg.Output != "" {
+		topics = append(topics, kafka.Topic{Name: a.cfg.Output, Partitions: want, Compacted: true})
+	}
+	for _, t := range topics {
+		n, created, err := adm.Ensure(t)
+		if err != nil {
+			return err
+		}
+		if created {
+			a.log.Info("created topic", "topic", t.Name, "partitions", n, "compacted", t.Compacted)
+		}
+		if (t.Name == repart || t.Name == table) && n != want {
+			return fmt.Errorf("%w: %s has %d partitions, want %d like the rest of group %s",
+				kafka.ErrPartitionMismatch, t.Name, n, want, a.cfg.Group)
+		}
+	}
+	return nil
+}
+
+// gokaOptions are the options every goka processor of this package uses:
+// the one sarama config, goka's co-partitioning balancer, no topic creation
+// by goka (ensureTopics did it with the right configs), logs through slog.
+func gokaOptions(cfg *sarama.Config, brokers []string, initial int64, log *slog.Logger) []goka.ProcessorOption {
+	c := *cfg
+	c.Consumer.Offsets.Initial = initial
+	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{goka.CopartitioningStrategy}
+	tmc := goka.NewTopicManagerConfig()
+	tmc.NoCreate = true
+	tmc.Table.Replication = 1
+	tmc.Stream.Replication = 1
+	return []goka.ProcessorOption{
+		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(&c)),
+		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(&c)),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(&c)),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(&c, tmc)),
+		goka.WithLogger(gokaLogger{log}),
+	}
+}
+
+func (a *Aggregator) rekeyProcessor() (*goka.Processor, error) {
+	initial := sarama.OffsetOldest
+	if a.cfg.Start == StartLatest {
+		initial = sarama.OffsetNewest
+	}
+	graph := goka.DefineGroup(goka.Group(rekeyGroup(a.cfg.Group)),
+		goka.Input(goka.Stream(a.cfg.Input), new(gokacodec.Bytes), a.rekey),
+		goka.Output(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}),
+		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
+	)
+	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, gokaOptions(a.cfg.Sarama, a.cfg.Kafka.Brokers, initial, a.log.With("step", "rekey"))...)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: rekey step: %w", err)
+	}
+	return p, nil
+}
+
+func (a *Aggregator) countProcessor(stateDir string) (*goka.Processor, error) {
+	edges := []goka.Edge{
+		goka.Input(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}, a.count),
+		goka.Persist(rowCodec{}),
+		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
+	}
+	if a.cfg.Output != "" {
+		edges = append(edges, goka.Output(goka.Stream(a.cfg.Output), new(gokacodec.Bytes)))
+	}
+	graph := goka.DefineGroup(goka.Group(a.cfg.Group), edges...)
+	opts := append(gokaOptions(a.cfg.Sarama, a.cfg.Kafka.Brokers, sarama.OffsetOldest, a.log.With("step", "count")),
+		goka.WithStorageBuilder(storage.DefaultBuilder(stateDir)))
+	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: count step: %w", err)
+	}
+	return p, nil
+}
+
+// rekey is the callback of the rekey step: one input record in, one update
+// per window out, or one dead letter.
+func (a *Aggregator) rekey(ctx goka.Context, msg any) {
+	a.stats.read.Add(1)
+	raw, _ := msg.([]byte)
+	key, at, reason, err := a.extract(raw)
+	if err != nil {
+		a.deadLetter(ctx, raw, reason, err)
+		return
+	}
+	var buf [4]windows.Window
+	for _, w := range a.cfg.Windows.Assign(buf[:0], at) {
+		ctx.Emit(goka.Stream(RepartitionTopic(a.cfg.Group)), windows.RowKey(key, w), update{
+			Window:          w,
+			Delta:           1,
+			SourcePartition: ctx.Partition(),
+			SourceOffset:    ctx.Offset(),
+		})
+		a.stats.updates.Add(1)
+	}
+}
+
+// extract reads the group key and event time of one record.
+func (a *Aggregator) extract(raw []byte) (key string, at time.Time, reason Reason, err error) {
+	v, err := codec.DecodeJSON(raw)
+	if err != nil {
+		return "", time.Time{}, ReasonDecode, err
+	}
+	kv, err := a.cfg.Key.Lookup(v)
+	if err != nil {
+		return "", time.Time{}, ReasonKey, fmt.Errorf("group key: %w", err)
+	}
+	key, err = codec.KeyString(kv)
+	if err != nil {
+		return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, err)
+	}
+	tv, err := a.cfg.Time.Lookup(v)
+	if err != nil {
+		return "", time.Time{}, ReasonTime, fmt.Errorf("event time: %w", err)
+	}
+	at, err = windows.ParseTime(tv)
+	if err != nil {
+		return "", time.Time{}, ReasonTime, fmt.Errorf("event time %q: %w", a.cfg.Time, err)
+	}
+	return key, at, "", nil
+}
+
+func (a *Aggregator) deadLetter(ctx goka.Context, raw []byte, reason Reason, err error) {
+	a.stats.deadLettered.Add(1)
+	a.log.Debug("dead-lettered a record", "topic", ctx.Topic(), "partition", ctx.Partition(), "offset", ctx.Offset(), "reason", reason, "error", err)
+	ctx.Emit(goka.Stream(DeadLetterTopic(a.cfg.Group)), ctx.Key(), raw, goka.WithCtxEmitHeaders(deadLetterHeaders(ctx, reason, err)))
+}
+
+// count is the callback of the count step: apply one update to its row
+// unless it was applied before, and publish the new row.
+func (a *Aggregator) count(ctx goka.Context, msg any) {
+	u, ok := msg.(update)
+	if !ok {
+		// goka hands over what the codec returned; anything else is a bug.
+		ctx.Fail(fmt.Errorf("count step: unexpected %T", msg))
+		return
+	}
+	var row windows.Row
+	if v := ctx.Value(); v != nil {
+		row = v.(windows.Row)
+	}
+	row.Window = u.Window
+	if !row.Apply(u.SourcePartition, u.SourceOffset, u.Delta) {
+		a.stats.duplicates.Add(1)
+		return
+	}
+	ctx.SetValue(row)
+	a.stats.applied.Add(1)
+	if a.cfg.Output != "" {
+		a.emitRow(ctx, row)
+	}
+}
+
+func (a *Aggregator) emitRow(ctx goka.Context, row windows.Row) {
+	key, _, err := windows.ParseRowKey(ctx.Key())
+	if err != nil {
+		ctx.Fail(fmt.Errorf("count step: %w", err))
+		return
+	}
+	out, err := encodeOutputRow(OutputRow{Result: windows.Result{
+		Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count,
+	}})
+	if err != nil {
+		ctx.Fail(err)
+		return
+	}
+	ctx.Emit(goka.Stream(a.cfg.Output), ctx.Key(), out)
+}

@@ -1,0 +1,27 @@
+package processor
+
+import (
+	"fmt"
+
+	"github.com/lovoo/goka"
+)
+
+// TableTopic is the group table (compacted changelog) of group.
+func TableTopic(group string) string { return string(goka.GroupTable(goka.Group(group))) }
+
+// RepartitionTopic carries updates keyed by row key from the rekey step to
+// the group table.
+func RepartitionTopic(group string) string { return group + "-repartition" }
+
+// DeadLetterTopic receives the records group could not process.
+func DeadLetterTopic(group string) string { return group + "-dlq" }
+
+// rekeyGroup is the consumer group of the rekey step of group.
+func rekeyGroup(group string) string { return group + "-rekey" }
+
+func validateGroup(group string) error {
+	if group == "" {
+		return fmt.Errorf("no group: set --group")
+	}
+	return nil
+}

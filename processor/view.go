@@ -1,0 +1,203 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+)
+
+// ViewConfig describes a reader of a group's table.
+type ViewConfig struct {
+	Kafka  kafka.Config   // required
+	Sarama *sarama.Config // required
+	Group  string         // required
+	Logger *slog.Logger   // nil means slog.Default()
+}
+
+// ErrNoTable is returned by OpenView when the group has no table yet.
+var ErrNoTable = errors.New("no group table")
+
+// View follows a group table through a Goka view, from any process. It
+// keeps the table in memory.
+type View struct {
+	view   *goka.View
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // set before done is closed
+}
+
+// OpenView starts a view of cfg.Group's table. It returns once the view
+// runs; WaitRecovered waits until it holds the whole table. Close stops it.
+func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
+	if err := cfg.Kafka.Validate(); err != nil {
+		return nil, err
+	}
+	if err := validateGroup(cfg.Group); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	table := TableTopic(cfg.Group)
+	adm, err := kafka.NewAdmin(cfg.Kafka.Brokers, cfg.Sarama)
+	if err != nil {
+		return nil, err
+	}
+	n, err := adm.Partitions(table)
+	adm.Close()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w %s: has `hourglass aggregate --group %s` run against these brokers?", ErrNoTable, table, cfg.Group)
+	}
+	c := *cfg.Sarama
+	tmc := goka.NewTopicManagerConfig()
+	tmc.NoCreate = true
+	gv, err := goka.NewView(cfg.Kafka.Brokers, goka.Table(table), rowCodec{},
+		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
+		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(&c)),
+		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(&c, tmc)),
+		goka.WithViewLogger(gokaLogger{log.With("view", table)}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("view %s: %w", table, err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	v := &View{view: gv, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(v.done)
+		if err := gv.Run(rctx); err != nil {
+			v.err = fmt.Errorf("view %s: %w", table, err)
+		}
+	}()
+	return v, nil
+}
+
+// WaitRecovered blocks until the view has caught up with the table's
+// changelog, the view stops, or ctx ends.
+func (v *View) WaitRecovered(ctx context.Context) error {
+	obs := v.view.ObserveStateChanges()
+	defer obs.Stop()
+	for {
+		if v.view.Recovered() {
+			return nil
+		}
+		select {
+		case <-obs.C():
+		case <-v.done:
+			if v.err != nil {
+				return v.err
+			}
+			return errors.New("view stopped before it recovered")
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the view to recover: %w", ctx.Err())
+		}
+	}
+}
+
+// Recovered reports whether the view holds the whole table.
+func (v *View) Recovered() bool { return v.view.Recovered() }
+
+// Filter selects result rows. Its zero value selects all.
+type Filter struct {
+	Key  string    // only this group key, if set (KeySet says so)
+	From time.Time // only windows starting at or after From, if not zero
+	To   time.Time // only windows starting before To, if not zero
+	// KeySet distinguishes "no key filter" from a filter on the empty key.
+	KeySet bool
+}
+
+func (f Filter) match(r windows.Result) bool {
+	return (!f.KeySet || r.Key == f.Key) &&
+		(f.From.IsZero() || !r.WindowStart.Before(f.From)) &&
+		(f.To.IsZero() || r.WindowStart.Before(f.To))
+}
+
+// Rows returns the rows of the table that f selects, ordered by window
+// start, then key.
+func (v *View) Rows(f Filter) ([]windows.Result, error) {
+	it, err := v.view.Iterator()
+	if err != nil {
+		return nil, fmt.Errorf("read view: %w", err)
+	}
+	defer it.Release()
+	var rows []windows.Result
+	for it.Next() {
+		val, err := it.Value()
+		if err != nil {
+			return nil, fmt.Errorf("read view row %q: %w", it.Key(), err)
+		}
+		if val == nil {
+			continue // deleted row
+		}
+		row := val.(windows.Row)
+		key, _, err := windows.ParseRowKey(it.Key())
+		if err != nil {
+			return nil, fmt.Errorf("read view: %w", err)
+		}
+		r := windows.Result{Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count}
+		if f.match(r) {
+			rows = append(rows, r)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read view: %w", err)
+	}
+	SortResults(rows)
+	return rows, nil
+}
+
+// SortResults orders rows by window start, then window end, then key.
+func SortResults(rows []windows.Result) {
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if !a.WindowStart.Equal(b.WindowStart) {
+			return a.WindowStart.Before(b.WindowStart)
+		}
+		if !a.WindowEnd.Equal(b.WindowEnd) {
+			return a.WindowEnd.Before(b.WindowEnd)
+		}
+		return a.Key < b.Key
+	})
+}
+
+// Total is the sum of counts of one key over all its windows.
+type Total struct {
+	Key   string `json:"key"`
+	Total int64  `json:"total"`
+}
+
+// Totals sums rows per key, ordered by key.
+func Totals(rows []windows.Result) []Total {
+	sums := map[string]int64{}
+	for _, r := range rows {
+		sums[r.Key] += r.Count
+	}
+	out := make([]Total, 0, len(sums))
+	for k, n := range sums {
+		out = append(out, Total{Key: k, Total: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Close stops the view and waits for it. It is safe to call more than once.
+func (v *View) Close() error {
+	v.cancel()
+	<-v.done
+	if v.err != nil && !errors.Is(v.err, context.Canceled) {
+		return v.err
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package windows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RowKeySeparator separates the group key from the window start in a row key.
+const RowKeySeparator = '|'
+
+// RowKey is the table and output key of the row for group key key and
+// window w: key + "|" + the window start in RFC 3339.
+func RowKey(key string, w Window) string {
+	return key + string(RowKeySeparator) + FormatTime(w.Start)
+}
+
+// ErrBadRowKey is wrapped by errors of ParseRowKey.
+var ErrBadRowKey = errors.New("bad row key")
+
+// ParseRowKey splits a row key into its group key and window start. The
+// group key may contain '|' itself; the window start never does.
+func ParseRowKey(rowKey string) (key string, start time.Time, err error) {
+	i := strings.LastIndexByte(rowKey, RowKeySeparator)
+	if i < 0 {
+		return "", time.Time{}, fmt.Errorf("%w: %q has no %q", ErrBadRowKey, rowKey, RowKeySeparator)
+	}
+	start, err = time.Parse(time.RFC3339Nano, rowKey[i+1:])
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("%w: %q: window start: %w", ErrBadRowKey, rowKey, err)
+	}
+	return rowKey[:i], start.UTC(), nil
+}
+
+// Row is the aggregate state of one (group key, window): what the group
+// table stores under RowKey.
+//
+// Applied makes counting idempotent: for every source partition it holds
+// the offset of the last source record counted into this row. Records of
+// one source partition reach a row in offset order, so a record at or below
+// that offset was already counted and Apply skips it. This is what keeps
+// the counts exact when Kafka redelivers records after a restart or a
+// rebalance.
+type Row struct {
+	Window Window
+	Count  int64
+	// Applied maps source partition to the last applied source offset.
+	Applied map[int32]int64
+}
+
+// Apply counts delta events from the record at (partition, offset) into
+// the row, unless that record was already applied. It reports whether the
+// row changed.
+func (r *Row) Apply(partition int32, offset int64, delta int64) bool {
+	if last, ok := r.Applied[partition]; ok && offset <= last {
+		return false
+	}
+	if r.Applied == nil {
+		r.Applied = make(map[int32]int64)
+	}
+	r.Applied[partition] = offset
+	r.Count += delta
+	return true
+}
+
+// rowJSON is the stored form of a Row. Times are epoch milliseconds so that
+// the encoding is compact and exact; partitions are JSON object keys.
+type rowJSON struct {
+	Start   int64            `json:"start"`
+	End     int64            `json:"end"`
+	Count   int64            `json:"count"`
+	Applied map[string]int64 `json:"applied,omitempty"`
+}
+
+// MarshalBinary encodes the row as the group table stores it (JSON, so that
+// the changelog stays readable with `hourglass tail`).
+func (r Row) MarshalBinary() ([]byte, error) {
+	j := rowJSON{
+		Start: r.Window.Start.UnixMilli(),
+		End:   r.Window.End.UnixMilli(),
+		Count: r.Count,
+	}
+	if len(r.Applied) > 0 {
+		j.Applied = make(map[string]int64, len(r.Applied))
+		for p, o := range r.Applied {
+			j.Applied[strconv.FormatInt(int64(p), 10)] = o
+		}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalBinary decodes a row written by MarshalBinary.
+func (r *Row) UnmarshalBinary(data []byte) error {
+	var j rowJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return fmt.Errorf("decode window row: %w", err)
+	}
+	if j.End <= j.Start {
+		return fmt.Errorf("decode window row: window end %d is not after start %d", j.End, j.Start)
+	}
+	*r = Row{
+		Window: Window{Start: time.UnixMilli(j.Start).UTC(), End: time.UnixMilli(j.End).UTC()},
+		Count:  j.Count,
+	}
+	if len(j.Applied) > 0 {
+		r.Applied = make(map[int32]int64, len(j.Applied))
+		for p, o := range j.Applied {
+			n, err := strconv.ParseInt(p, 10, 32)
+			if err != nil {
+				return fmt.Errorf("decode window row: source partition %q: %w", p, err)
+			}
+			r.Applied[int32(n)] = o
+		}
+	}
+	return nil
+}
+
+// Result is one row of the result table as users see it: in `query`, in the
+// output topic and in the demo.
+type Result struct {
+	Key         string    `json:"key"`
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	Count       int64     `json:"count"`
+}

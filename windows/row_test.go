@@ -1,0 +1,84 @@
+package windows
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestRowKeyRoundTrip(t *testing.T) {
+	w := Tumbling(time.Hour).WindowAt(ts("2016-07-26T08:00:00Z"))
+	tests := []struct{ name, key, rowKey string }{
+		{"plain", "Open", "Open|2016-07-26T08:00:00Z"},
+		{"empty key", "", "|2016-07-26T08:00:00Z"},
+		{"key with separator", "a|b", "a|b|2016-07-26T08:00:00Z"},
+		{"unicode", "Öffnen ✓", "Öffnen ✓|2016-07-26T08:00:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rk := RowKey(tt.key, w)
+			if rk != tt.rowKey {
+				t.Fatalf("RowKey = %q, want %q", rk, tt.rowKey)
+			}
+			key, start, err := ParseRowKey(rk)
+			if err != nil || key != tt.key || !start.Equal(w.Start) {
+				t.Fatalf("ParseRowKey(%q) = %q, %v, %v", rk, key, start, err)
+			}
+		})
+	}
+}
+
+func TestParseRowKeyErrors(t *testing.T) {
+	for _, in := range []string{"", "Open", "Open|", "Open|yesterday", "Open|2016-07-26 08:00:00"} {
+		if _, _, err := ParseRowKey(in); !errors.Is(err, ErrBadRowKey) {
+			t.Errorf("ParseRowKey(%q) error = %v, want ErrBadRowKey", in, err)
+		}
+	}
+}
+
+func TestRowApplyIsIdempotent(t *testing.T) {
+	var r Row
+	steps := []struct {
+		partition int32
+		offset    int64
+		applied   bool
+		count     int64
+	}{
+		{0, 5, true, 1},
+		{0, 5, false, 1}, // redelivered
+		{0, 3, false, 1}, // replayed from an older commit
+		{1, 3, true, 2},  // another source partition has its own offsets
+		{0, 6, true, 3},
+		{1, 3, false, 3},
+	}
+	for i, s := range steps {
+		if got := r.Apply(s.partition, s.offset, 1); got != s.applied || r.Count != s.count {
+			t.Fatalf("step %d: Apply(%d, %d) = %v, count %d; want %v, %d", i, s.partition, s.offset, got, r.Count, s.applied, s.count)
+		}
+	}
+}
+
+func TestRowCodecRoundTrip(t *testing.T) {
+	r := Row{
+		Window:  Tumbling(time.Hour).WindowAt(ts("2016-07-26T08:00:00Z")),
+		Count:   1028,
+		Applied: map[int32]int64{0: 17, 7: 1 << 40},
+	}
+	b, err := r.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Row
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, r) {
+		t.Fatalf("round trip: got %+v, want %+v", got, r)
+	}
+	for _, bad := range []string{"", "{", `{"start":10,"end":10,"count":1}`, `{"start":0,"end":10,"applied":{"x":1}}`} {
+		if err := new(Row).UnmarshalBinary([]byte(bad)); err == nil {
+			t.Errorf("UnmarshalBinary(%q) accepted", bad)
+		}
+	}
+}

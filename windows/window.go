@@ -1,0 +1,99 @@
+package windows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Window is the half-open event-time interval [Start, End), in UTC.
+type Window struct {
+	Start time.Time
+	End   time.Time
+}
+
+// Contains reports whether t falls in [w.Start, w.End).
+func (w Window) Contains(t time.Time) bool {
+	return !t.Before(w.Start) && t.Before(w.End)
+}
+
+// String formats the window as "[start, end)" in RFC 3339.
+func (w Window) String() string {
+	return "[" + FormatTime(w.Start) + ", " + FormatTime(w.End) + ")"
+}
+
+// Spec describes how events are assigned to windows. The zero value is not
+// valid; Validate says why.
+type Spec struct {
+	// Size is the length of every window. It must be positive and a whole
+	// number of milliseconds.
+	Size time.Duration
+	// Hop is how far consecutive windows are apart. Zero (or Hop == Size)
+	// means tumbling windows; otherwise Hop must divide Size.
+	Hop time.Duration
+}
+
+// Tumbling returns the spec of non-overlapping windows of the given size.
+func Tumbling(size time.Duration) Spec { return Spec{Size: size} }
+
+// Hopping returns the spec of windows of the given size starting every hop.
+func Hopping(size, hop time.Duration) Spec { return Spec{Size: size, Hop: hop} }
+
+// ErrBadSpec is wrapped by every error of Spec.Validate.
+var ErrBadSpec = errors.New("bad window spec")
+
+// Validate rejects specs that cannot assign windows.
+func (s Spec) Validate() error {
+	switch {
+	case s.Size <= 0:
+		return fmt.Errorf("%w: window size must be positive, got %v", ErrBadSpec, s.Size)
+	case s.Size%time.Millisecond != 0:
+		return fmt.Errorf("%w: window size %v is not a whole number of milliseconds", ErrBadSpec, s.Size)
+	case s.Hop < 0:
+		return fmt.Errorf("%w: hop must not be negative, got %v", ErrBadSpec, s.Hop)
+	case s.Hop > s.Size:
+		return fmt.Errorf("%w: hop %v is longer than the window %v: events between windows would be lost", ErrBadSpec, s.Hop, s.Size)
+	case s.Hop > 0 && s.Size%s.Hop != 0:
+		return fmt.Errorf("%w: hop %v does not divide the window size %v", ErrBadSpec, s.Hop, s.Size)
+	}
+	return nil
+}
+
+func (s Spec) hop() time.Duration {
+	if s.Hop == 0 {
+		return s.Size
+	}
+	return s.Hop
+}
+
+// Assign returns the windows that contain t, earliest first: one for
+// tumbling windows, Size/Hop for hopping ones. It appends to dst to let hot
+// paths reuse a slice. The spec must be valid.
+func (s Spec) Assign(dst []Window, t time.Time) []Window {
+	hop := s.hop()
+	// The last window containing t starts at t floored to the hop; the
+	// earlier ones start hop, 2*hop, ... before it while they still reach t.
+	last := floor(t, hop)
+	for start := last.Add(-s.Size + hop); !start.After(last); start = start.Add(hop) {
+		dst = append(dst, Window{Start: start, End: start.Add(s.Size)})
+	}
+	return dst
+}
+
+// WindowAt returns the window of this spec that starts at start.
+func (s Spec) WindowAt(start time.Time) Window {
+	return Window{Start: start.UTC(), End: start.UTC().Add(s.Size)}
+}
+
+// floor rounds t down to a multiple of d since the Unix epoch, also for
+// times before 1970 (time.Truncate rounds towards the zero time, year 1,
+// which is not epoch-aligned for every d).
+func floor(t time.Time, d time.Duration) time.Time {
+	ms := t.UnixMilli()
+	step := d.Milliseconds()
+	r := ms % step
+	if r < 0 {
+		r += step
+	}
+	return time.UnixMilli(ms - r).UTC()
+}

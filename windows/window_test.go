@@ -1,0 +1,125 @@
+package windows
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func ts(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+func TestAssignTumbling(t *testing.T) {
+	spec := Tumbling(time.Hour)
+	tests := []struct {
+		name  string
+		at    string
+		start string
+	}{
+		{"first event of the classic set", "2016-07-26T02:45:07Z", "2016-07-26T02:00:00Z"},
+		{"start is inclusive", "2016-07-26T03:00:00Z", "2016-07-26T03:00:00Z"},
+		{"end is exclusive", "2016-07-26T03:59:59.999Z", "2016-07-26T03:00:00Z"},
+		{"epoch", "1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"},
+		{"before the epoch floors down", "1969-12-31T23:30:00Z", "1969-12-31T23:00:00Z"},
+		{"before the epoch, on the boundary", "1969-12-31T23:00:00Z", "1969-12-31T23:00:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := spec.Assign(nil, ts(tt.at))
+			if len(got) != 1 {
+				t.Fatalf("got %d windows, want 1", len(got))
+			}
+			w := got[0]
+			if !w.Start.Equal(ts(tt.start)) || !w.End.Equal(ts(tt.start).Add(time.Hour)) {
+				t.Fatalf("got %v, want start %s", w, tt.start)
+			}
+			if !w.Contains(ts(tt.at)) {
+				t.Fatalf("%v does not contain %s", w, tt.at)
+			}
+		})
+	}
+}
+
+func TestAssignTimezoneIndependent(t *testing.T) {
+	loc := time.FixedZone("UTC+05:30", 5*3600+1800)
+	at := ts("2016-07-26T02:45:07Z").In(loc)
+	got := Tumbling(time.Hour).Assign(nil, at)
+	if want := ts("2016-07-26T02:00:00Z"); !got[0].Start.Equal(want) || got[0].Start.Location() != time.UTC {
+		t.Fatalf("got %v (%v), want %v in UTC", got[0].Start, got[0].Start.Location(), want)
+	}
+}
+
+func TestAssignHopping(t *testing.T) {
+	spec := Hopping(time.Hour, 15*time.Minute)
+	got := spec.Assign(nil, ts("2016-07-26T02:45:07Z"))
+	want := []string{"2016-07-26T02:00:00Z", "2016-07-26T02:15:00Z", "2016-07-26T02:30:00Z", "2016-07-26T02:45:00Z"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d windows %v, want %d", len(got), got, len(want))
+	}
+	for i, w := range got {
+		if !w.Start.Equal(ts(want[i])) || w.End.Sub(w.Start) != time.Hour {
+			t.Errorf("window %d: got %v, want start %s", i, w, want[i])
+		}
+		if !w.Contains(ts("2016-07-26T02:45:07Z")) {
+			t.Errorf("window %v does not contain the event", w)
+		}
+	}
+}
+
+// TestAssignExhaustive checks, for every millisecond around several
+// boundaries, that each event lands in exactly Size/Hop windows that contain
+// it and that no other aligned window contains it.
+func TestAssignExhaustive(t *testing.T) {
+	specs := []Spec{Tumbling(10 * time.Millisecond), Hopping(10*time.Millisecond, 2*time.Millisecond), Hopping(9*time.Millisecond, 3*time.Millisecond)}
+	for _, spec := range specs {
+		for ms := int64(-50); ms <= 50; ms++ {
+			at := time.UnixMilli(ms)
+			got := spec.Assign(nil, at)
+			if want := int(spec.Size / spec.hop()); len(got) != want {
+				t.Fatalf("%+v at %d ms: %d windows, want %d", spec, ms, len(got), want)
+			}
+			for _, w := range got {
+				if !w.Contains(at) {
+					t.Fatalf("%+v at %d ms: %v does not contain it", spec, ms, w)
+				}
+				if w.Start.UnixMilli()%spec.hop().Milliseconds() != 0 {
+					t.Fatalf("%+v: window %v is not aligned", spec, w)
+				}
+			}
+		}
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		spec Spec
+		ok   bool
+	}{
+		{"tumbling hour", Tumbling(time.Hour), true},
+		{"hopping", Hopping(time.Hour, 15*time.Minute), true},
+		{"hop equals size", Hopping(time.Hour, time.Hour), true},
+		{"zero size", Spec{}, false},
+		{"negative size", Tumbling(-time.Hour), false},
+		{"sub-millisecond", Tumbling(time.Microsecond), false},
+		{"hop longer than size", Hopping(time.Minute, time.Hour), false},
+		{"hop does not divide", Hopping(time.Hour, 7*time.Minute), false},
+		{"negative hop", Hopping(time.Hour, -time.Minute), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.spec.Validate()
+			if (err == nil) != tt.ok {
+				t.Fatalf("Validate() = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrBadSpec) {
+				t.Fatalf("error %v does not wrap ErrBadSpec", err)
+			}
+		})
+	}
+}
