@@ -1,0 +1,288 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/broker"
+	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/demo"
+	"github.com/hourglass-stream/hourglass/ingest"
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/tail"
+	"github.com/hourglass-stream/hourglass/windows"
+)
+
+// cluster is the broker every test of this package shares: the Kafka named
+// by HOURGLASS_TEST_BROKERS, or one embedded broker started by TestMain.
+var cluster []string
+
+func TestMain(m *testing.M) {
+	if env := os.Getenv("HOURGLASS_TEST_BROKERS"); env != "" {
+		cluster = kafka.ParseBrokers(env)
+		os.Exit(m.Run())
+	}
+	b, err := broker.Start(broker.Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start embedded broker:", err)
+		os.Exit(1)
+	}
+	cluster = []string{b.Addr()}
+	code := m.Run()
+	b.Close()
+	os.Exit(code)
+}
+
+type env struct {
+	t      *testing.T
+	kafka  kafka.Config
+	sarama *sarama.Config
+	prefix string
+}
+
+var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+
+// newEnv gives a test its Kafka config and a unique prefix for its topics
+// and groups.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	kc := kafka.Config{Brokers: cluster, ClientID: "hourglass-test"}
+	sc, err := kc.Sarama()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.ToLower(unsafeName.ReplaceAllString(t.Name(), "-"))
+	return &env{t: t, kafka: kc, sarama: sc, prefix: fmt.Sprintf("%s-%06d", name, rand.IntN(1e6))}
+}
+
+func (e *env) name(s string) string { return e.prefix + "-" + s }
+
+// createTopic creates a topic with the given partitions.
+func (e *env) createTopic(name string, partitions int32) {
+	e.t.Helper()
+	adm, err := kafka.NewAdmin(e.kafka.Brokers, e.sarama)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer adm.Close()
+	if _, _, err := adm.Ensure(kafka.Topic{Name: name, Partitions: partitions}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// ingestFiles sends files with the ingest package and returns its summary.
+func (e *env) ingestFiles(cfg ingest.Config, paths ...string) ingest.Summary {
+	e.t.Helper()
+	p, err := sarama.NewAsyncProducer(e.kafka.Brokers, e.sarama)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer p.Close()
+	sum, err := ingest.Run(context.Background(), p, cfg, paths)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sum
+}
+
+func mustPath(t *testing.T, s string) codec.Path {
+	t.Helper()
+	p, err := codec.ParsePath(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// aggregateConfig is the hourly Open/Close job on the test's topics.
+func (e *env) aggregateConfig(group, input, output string) processor.AggregateConfig {
+	return processor.AggregateConfig{
+		Kafka: e.kafka, Sarama: e.sarama, Group: group, Input: input, Output: output,
+		Key: mustPath(e.t, "action"), Time: mustPath(e.t, "time"), Windows: windows.Tumbling(time.Hour),
+	}
+}
+
+// running is an aggregator running in this process.
+type running struct {
+	agg    *processor.Aggregator
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (e *env) startAggregator(cfg processor.AggregateConfig) *running {
+	e.t.Helper()
+	agg, err := processor.NewAggregator(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{agg: agg, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- agg.Run(ctx) }()
+	e.t.Cleanup(func() { r.stop(e.t) })
+	return r
+}
+
+// stop stops the aggregator gracefully and fails the test if it did not
+// stop cleanly. It is safe to call twice.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err, ok := <-r.done:
+		if ok && err != nil {
+			t.Errorf("aggregator stopped with error: %v", err)
+		}
+		if ok {
+			close(r.done)
+		}
+	case <-time.After(60 * time.Second):
+		t.Errorf("aggregator did not stop within 60s")
+	}
+}
+
+// expected counts events per action per hour, independently of the
+// windows package: floor division of epoch seconds.
+func expected(events []demo.Event) map[string]int64 {
+	want := map[string]int64{}
+	for _, ev := range events {
+		start := ev.Time - ((ev.Time%3600)+3600)%3600
+		want[fmt.Sprintf("%s|%d", ev.Action, start)]++
+	}
+	return want
+}
+
+func resultMap(rows []windows.Result) map[string]int64 {
+	got := map[string]int64{}
+	for _, r := range rows {
+		got[fmt.Sprintf("%s|%d", r.Key, r.WindowStart.Unix())] += r.Count
+	}
+	return got
+}
+
+// diff describes how got differs from want, or returns "".
+func diff(got, want map[string]int64) string {
+	var lines []string
+	for k, w := range want {
+		if g := got[k]; g != w {
+			lines = append(lines, fmt.Sprintf("%s: got %d, want %d", k, g, w))
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			lines = append(lines, fmt.Sprintf("%s: got %d, want no row", k, g))
+		}
+	}
+	sort.Strings(lines)
+	if len(lines) > 10 {
+		lines = append(lines[:10], fmt.Sprintf("... %d more", len(lines)-10))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// eventually polls cond until it returns "" or the deadline passes, then
+// fails with cond's last message.
+func eventually(t *testing.T, timeout time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %v:\n%s", timeout, msg)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// openView opens a view of group and closes it at the end of the test.
+func (e *env) openView(group string) *processor.View {
+	e.t.Helper()
+	var v *processor.View
+	eventually(e.t, 30*time.Second, func() string {
+		var err error
+		v, err = processor.OpenView(context.Background(), processor.ViewConfig{Kafka: e.kafka, Sarama: e.sarama, Group: group})
+		if err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	e.t.Cleanup(func() { _ = v.Close() })
+	return v
+}
+
+// viewMatches is a condition: the view's rows equal want.
+func viewMatches(v *processor.View, want map[string]int64) func() string {
+	return func() string {
+		if !v.Recovered() {
+			return "view not recovered"
+		}
+		rows, err := v.Rows(processor.Filter{})
+		if err != nil {
+			return err.Error()
+		}
+		return diff(resultMap(rows), want)
+	}
+}
+
+// readTopic returns all records of topic up to its current end.
+func (e *env) readTopic(topic string) []tail.Record {
+	e.t.Helper()
+	var recs []tail.Record
+	err := tail.Run(context.Background(), tail.Config{Brokers: e.kafka.Brokers, Topic: topic}, func(r tail.Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return recs
+}
+
+// outputTable reads the complete-mode output topic the way a compacting
+// reader sees it: the last row per key.
+func (e *env) outputTable(topic string) (map[string]int64, error) {
+	last := map[string]processor.OutputRow{}
+	for _, r := range e.readTopic(topic) {
+		var row processor.OutputRow
+		if err := json.Unmarshal(r.Value, &row); err != nil {
+			return nil, fmt.Errorf("output record %s/%d: %w", topic, r.Offset, err)
+		}
+		if want := windows.RowKey(row.Key, windows.Window{Start: row.WindowStart}); string(r.Key) != want {
+			return nil, fmt.Errorf("output record key %q, want %q", r.Key, want)
+		}
+		last[string(r.Key)] = row
+	}
+	rows := make([]windows.Result, 0, len(last))
+	for _, r := range last {
+		rows = append(rows, r.Result)
+	}
+	return resultMap(rows), nil
+}
+
+// writeData generates a data set shaped like the classic one and writes it
+// as files into a new directory.
+func writeData(t *testing.T, events, files int, seed uint64) ([]demo.Event, string) {
+	t.Helper()
+	evs := demo.Generate(demo.DataSpec{Events: events, Files: files, Seed: seed})
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.WriteFiles(dir, evs, files); err != nil {
+		t.Fatal(err)
+	}
+	return evs, dir
+}
