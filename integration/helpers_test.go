@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	kafka  kafka.Config
 	sarama *sarama.Config
 	prefix string
@@ -55,7 +55,7 @@ var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 
 // newEnv gives a test its Kafka config and a unique prefix for its topics
 // and groups.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	kc := kafka.Config{Brokers: cluster, ClientID: "hourglass-test"}
 	sc, err := kc.Sarama()
@@ -96,7 +96,7 @@ func (e *env) ingestFiles(cfg ingest.Config, paths ...string) ingest.Summary {
 	return sum
 }
 
-func mustPath(t *testing.T, s string) codec.Path {
+func mustPath(t testing.TB, s string) codec.Path {
 	t.Helper()
 	p, err := codec.ParsePath(s)
 	if err != nil {
@@ -135,7 +135,7 @@ func (e *env) startAggregator(cfg processor.AggregateConfig) *running {
 
 // stop stops the aggregator gracefully and fails the test if it did not
 // stop cleanly. It is safe to call twice.
-func (r *running) stop(t *testing.T) {
+func (r *running) stop(t testing.TB) {
 	t.Helper()
 	r.cancel()
 	select {
@@ -192,7 +192,7 @@ func diff(got, want map[string]int64) string {
 
 // eventually polls cond until it returns "" or the deadline passes, then
 // fails with cond's last message.
-func eventually(t *testing.T, timeout time.Duration, cond func() string) {
+func eventually(t testing.TB, timeout time.Duration, cond func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -274,7 +274,7 @@ func (e *env) outputTable(topic string) (map[string]int64, error) {
 
 // writeData generates a data set shaped like the classic one and writes it
 // as files into a new directory.
-func writeData(t *testing.T, events, files int, seed uint64) ([]demo.Event, string) {
+func writeData(t testing.TB, events, files int, seed uint64) ([]demo.Event, string) {
 	t.Helper()
 	evs := demo.Generate(demo.DataSpec{Events: events, Files: files, Seed: seed})
 	dir := filepath.Join(t.TempDir(), "data")

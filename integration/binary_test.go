@@ -1,0 +1,306 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/demo"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/hourglass once per test run and returns its path.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hourglass-bin-*")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "hourglass")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/hourglass").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// run runs the binary to completion and returns its stdout.
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("hourglass %s: %v\nstderr:\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// expectedCSV is the result table of events in `query --format csv` form,
+// built without the project's code: rows ordered by window start, then key.
+func expectedCSV(events []demo.Event) string {
+	type row struct {
+		start int64
+		key   string
+		n     int
+	}
+	counts := map[[2]string]*row{}
+	for _, ev := range events {
+		start := ev.Time - ((ev.Time%3600)+3600)%3600
+		k := [2]string{strconv.FormatInt(start, 10), ev.Action}
+		if counts[k] == nil {
+			counts[k] = &row{start: start, key: ev.Action}
+		}
+		counts[k].n++
+	}
+	rows := make([]*row, 0, len(counts))
+	for _, r := range counts {
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].start != rows[j].start {
+			return rows[i].start < rows[j].start
+		}
+		return rows[i].key < rows[j].key
+	})
+	var b strings.Builder
+	b.WriteString("key,window_start,window_end,count\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%s,%s,%s,%d\n", r.key,
+			time.Unix(r.start, 0).UTC().Format("2006-01-02T15:04:05Z"),
+			time.Unix(r.start+3600, 0).UTC().Format("2006-01-02T15:04:05Z"), r.n)
+	}
+	return b.String()
+}
+
+// TestDemoBinary: `hourglass demo --format csv` prints exactly the table of
+// the data it generated.
+func TestDemoBinary(t *testing.T) {
+	t.Parallel()
+	got := run(t, "demo", "--events", "4000", "--files", "4", "--format", "csv", "--trigger-interval", "1ms")
+	want := expectedCSV(demo.Generate(demo.DataSpec{Events: 4000, Files: 4}))
+	if got != want {
+		t.Fatalf("demo csv:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestDemoBinaryUserData: `hourglass demo --data DIR` counts the user's
+// files, the reference slice of the classic set among them, and sets the
+// bad lines aside.
+func TestDemoBinaryUserData(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ref, err := os.ReadFile("../../shared/data/databricks_events_file-0_head60.json")
+	if os.IsNotExist(err) {
+		ref, err = os.ReadFile("testdata/databricks_events_file-0_head60.json")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file-0.json"), append(ref, "not json\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := run(t, "demo", "--data", dir, "--trigger-interval", "1ms")
+	// The first 60 events of the classic set all fall in 02:00-03:00 UTC on
+	// 2016-07-26.
+	closes := strings.Count(string(ref), `"action":"Close"`)
+	rows := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		rows[strings.Join(strings.Fields(line), " ")] = true
+	}
+	for _, want := range []string{
+		fmt.Sprintf("Close 2016-07-26T02:00:00Z 2016-07-26T03:00:00Z %d", closes),
+		fmt.Sprintf("Open 2016-07-26T02:00:00Z 2016-07-26T03:00:00Z %d", 60-closes),
+		fmt.Sprintf("Close %d", closes),
+		fmt.Sprintf("Open %d", 60-closes),
+		"60 events from 1 files counted exactly; 1 bad records set aside in demo-dlq.",
+	} {
+		if !rows[want] {
+			t.Errorf("demo output lacks the line %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestCLIPipeline runs ingest, aggregate, query and tail as separate
+// processes, the way users run them against a real cluster.
+func TestCLIPipeline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	events, dir := writeData(t, 4000, 2, 5)
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	input, group, output := e.name("events"), e.name("hourly"), e.name("counts")
+
+	out := run(t, "ingest", brokers, "--topic", input, "--files-per-trigger", "1", dir)
+	if !strings.HasPrefix(out, "ingested 4000 records") || !strings.Contains(out, "from 2 files") || !strings.Contains(out, "0 bad lines") {
+		t.Fatalf("ingest printed %q", out)
+	}
+
+	agg := exec.Command(binary(t), "aggregate", brokers, "--group", group, "--input", input,
+		"--key", "action", "--time", "time", "--window", "1h", "--output", output)
+	var aggErr bytes.Buffer
+	agg.Stderr = &aggErr
+	if err := agg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- agg.Wait() }()
+	t.Cleanup(func() {
+		_ = agg.Process.Kill() // only if the test failed before stopping it
+	})
+
+	want := expectedCSV(events)
+	eventually(t, 60*time.Second, func() string {
+		cmd := exec.Command(binary(t), "query", brokers, "--group", group, "--format", "csv")
+		got, err := cmd.Output()
+		if err != nil {
+			return fmt.Sprintf("query: %v", err)
+		}
+		if string(got) != want {
+			return fmt.Sprintf("query csv:\n%s", got)
+		}
+		return ""
+	})
+	if got := run(t, "query", brokers, "--group", group, "--totals", "--format", "csv"); got != "key,total\nClose,2000\nOpen,2000\n" {
+		t.Errorf("totals: %q", got)
+	}
+
+	// A filtered query: Open rows of windows starting in [03:00, 05:00).
+	got := run(t, "query", brokers, "--group", group, "--key", "Open",
+		"--from", "2016-07-26T03:00:00Z", "--to", "2016-07-26 05:00:00", "--format", "json")
+	var starts []string
+	sc := bufio.NewScanner(strings.NewReader(got))
+	for sc.Scan() {
+		var r struct {
+			Key         string `json:"key"`
+			WindowStart string `json:"window_start"`
+			WindowEnd   string `json:"window_end"`
+			Count       int64  `json:"count"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("query json line %q: %v", sc.Text(), err)
+		}
+		if r.Key != "Open" || r.Count <= 0 {
+			t.Errorf("filtered row %+v", r)
+		}
+		starts = append(starts, r.WindowStart)
+	}
+	if strings.Join(starts, ",") != "2016-07-26T03:00:00Z,2016-07-26T04:00:00Z" {
+		t.Errorf("filtered windows %v", starts)
+	}
+
+	// SIGTERM: a clean stop with exit status 0.
+	if err := agg.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("aggregate exited with %v\n%s", err, aggErr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("aggregate did not stop within 60s of SIGTERM")
+	}
+
+	// tail shows the output topic's rows with the record metadata.
+	lines := strings.Split(strings.TrimSpace(run(t, "tail", brokers, "--topic", output, "--max", "3", "--format", "json")), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("tail --max 3 printed %d lines", len(lines))
+	}
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("tail line %q: %v", l, err)
+		}
+		for _, f := range []string{"key", "value", "topic", "partition", "offset", "timestamp", "timestampType"} {
+			if _, ok := rec[f]; !ok {
+				t.Errorf("tail record lacks %q: %s", f, l)
+			}
+		}
+		if rec["timestampType"] != "CreateTime" || rec["topic"] != output {
+			t.Errorf("tail record %s", l)
+		}
+	}
+}
+
+// TestBrokerCommandPersists: `hourglass broker --data-dir` keeps its topics
+// across a stop and a start.
+func TestBrokerCommandPersists(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	start := func() (string, *exec.Cmd) {
+		cmd := exec.Command(binary(t), "broker", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			t.Fatalf("broker printed no address: %v", err)
+		}
+		return "--brokers=" + strings.TrimSpace(line), cmd
+	}
+	stop := func(cmd *exec.Cmd) {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("broker exited with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("broker did not stop within 30s")
+		}
+	}
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.json"), []byte("{\"n\":1}\n{\"n\":2}\n\xff\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	brokers, cmd := start()
+	run(t, "ingest", brokers, "--topic", "kept", "--format", "lines", "--partitions", "1", dir)
+	stop(cmd)
+
+	brokers, cmd = start()
+	defer stop(cmd)
+	got := run(t, "tail", brokers, "--topic", "kept", "--format", "json")
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("after restart the topic has %d records, want 3:\n%s", len(lines), got)
+	}
+	var third map[string]any
+	if err := json.Unmarshal([]byte(lines[2]), &third); err != nil {
+		t.Fatal(err)
+	}
+	if third["value"] != "/w==" || third["value_encoding"] != "base64" {
+		t.Errorf("a non-UTF-8 value should be shown in base64: %s", lines[2])
+	}
+}
