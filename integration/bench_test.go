@@ -43,4 +43,3 @@ func BenchmarkAggregateEndToEnd(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
 	b.ReportMetric(0, "ns/op")
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -29,6 +30,9 @@ import (
 var cluster []string
 
 func TestMain(m *testing.M) {
+	// The processors log topic creation at info level; keep test output to
+	// what matters.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if env := os.Getenv("HOURGLASS_TEST_BROKERS"); env != "" {
 		cluster = kafka.ParseBrokers(env)
 		os.Exit(m.Run())

@@ -15,4 +15,3 @@ func (l gokaLogger) Println(v ...any) { l.log.Debug(strings.TrimSpace(fmt.Sprint
 func (l gokaLogger) Printf(format string, v ...any) {
 	l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
-

@@ -87,14 +87,17 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 // WaitRecovered blocks until the view has caught up with the table's
 // changelog, the view stops, or ctx ends.
 func (v *View) WaitRecovered(ctx context.Context) error {
-	obs := v.view.ObserveStateChanges()
-	defer obs.Stop()
+	// Poll rather than use goka's ObserveStateChanges: goka delivers state
+	// changes while holding the lock that Recovered needs, so a reader that
+	// checks Recovered between two receives deadlocks the view.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		if v.view.Recovered() {
 			return nil
 		}
 		select {
-		case <-obs.C():
+		case <-tick.C:
 		case <-v.done:
 			if v.err != nil {
 				return v.err

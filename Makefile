@@ -1,0 +1,44 @@
+# hourglass — make targets. `make demo` and `make test` are all a newcomer needs.
+GO      ?= go
+BIN     := bin/hourglass
+PKGS    := ./...
+FUZZTIME ?= 10s
+
+.PHONY: all build demo test unit integration fuzz bench lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/hourglass
+
+## demo: the classic hourly Open/Close counts on the embedded broker
+demo: build
+	./$(BIN) demo
+
+## test: vet, unit and integration tests (embedded broker), brief fuzzing
+test: lint unit integration fuzz
+
+unit:
+	$(GO) test -count=1 -race ./windows/... ./codec/... ./kafka/... ./report/... ./demo/... ./broker/...
+
+integration:
+	$(GO) test -count=1 -timeout 15m ./integration/... ./processor/... ./ingest/... ./tail/... ./cmd/...
+
+## fuzz: each decoder's fuzz target for $(FUZZTIME)
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./codec
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(FUZZTIME) ./windows
+
+## bench: benchmarks (figures, never pass/fail)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./codec/... ./windows/... 
+	$(GO) test -run '^$$' -bench . -benchtime 3x -count 3 -timeout 30m ./integration/...
+
+## lint: gofmt and go vet always; golangci-lint when installed
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run; else echo "golangci-lint not installed; skipped"; fi
+
+clean:
+	rm -rf bin
