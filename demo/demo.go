@@ -229,11 +229,17 @@ func (s *screen) draw(rows []windows.Result, ingested, counted, dead, files int6
 		shown = shown[len(shown)-keep:]
 	}
 	var sb strings.Builder
-	sb.WriteString("\x1b[H\x1b[2J") // home, clear screen
 	fmt.Fprintf(&sb, "hourglass demo: %d files, %d events ingested, %d counted, %d set aside; %d rows (last %d shown)\n\n",
 		files, ingested, counted, dead, len(rows), len(shown))
 	_ = report.Rows(&sb, report.Table, shown)
-	fmt.Fprint(s.opts.Out, sb.String())
+	// Overwrite the previous frame line by line (cursor home, erase to the
+	// end of each line, erase below) instead of clearing the screen, which
+	// flickers.
+	frame := "\x1b[H" + strings.ReplaceAll(sb.String(), "\n", "\x1b[K\n") + "\x1b[J"
+	if !s.drawn {
+		frame = "\x1b[2J" + frame
+	}
+	fmt.Fprint(s.opts.Out, frame)
 	s.drawn = true
 }
 

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -70,7 +71,9 @@ func Run(ctx context.Context, cfg Config, emit func(Record) error) error {
 	if err != nil {
 		return fmt.Errorf("tail: list offsets of %s: %w", cfg.Topic, err)
 	}
-	if err := ends.Error(); err != nil {
+	if err := ends.Error(); errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("tail: topic %s does not exist", cfg.Topic)
+	} else if err != nil {
 		return fmt.Errorf("tail: topic %s: %w", cfg.Topic, err)
 	}
 	if len(ends[cfg.Topic]) == 0 {

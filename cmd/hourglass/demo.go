@@ -14,8 +14,9 @@ import (
 
 func newDemo(_ *globals) *cobra.Command {
 	var (
-		opts   demo.Options
-		format string
+		opts      demo.Options
+		format    string
+		writeData string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [--events 100000] [--files 50] [--data DIR] [--format table|csv|json]",
@@ -28,7 +29,8 @@ the totals per action. Exits once every event is counted. --format csv|json
 prints only the final table, for scripts.`,
 		Example: `  hourglass demo
   hourglass demo --events 20000 --files 10 --format csv > counts.csv
-  hourglass demo --data ~/databricks-datasets/structured-streaming/events`,
+  hourglass demo --data ~/databricks-datasets/structured-streaming/events
+  hourglass demo --write-data ./events   # only write the generated files, for 'hourglass ingest'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -37,6 +39,17 @@ prints only the final table, for scripts.`,
 			}
 			if opts.Data.Events <= 0 || opts.Data.Files <= 0 {
 				return fmt.Errorf("--events and --files must be positive")
+			}
+			if writeData != "" {
+				if err := os.MkdirAll(writeData, 0o755); err != nil {
+					return err
+				}
+				paths, err := demo.WriteFiles(writeData, demo.Generate(opts.Data), opts.Data.Files)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %d events in %d files to %s\n", opts.Data.Events, len(paths), writeData)
+				return nil
 			}
 			opts.Out = cmd.OutOrStdout()
 			fd := int(os.Stdout.Fd())
@@ -57,6 +70,7 @@ prints only the final table, for scripts.`,
 	f.IntVar(&opts.Data.Files, "files", 50, "files to spread them over (one per trigger)")
 	f.StringVar(&opts.Dir, "data", "", "read JSON-lines files from this directory instead of generating them")
 	f.StringVar(&format, "format", "table", "table (live, then totals), csv or json (final table only)")
+	f.StringVar(&writeData, "write-data", "", "only write the generated files into this directory and exit")
 	f.DurationVar(&opts.TriggerInterval, "trigger-interval", 0, "least time between two files (default 200ms)")
 	return cmd
 }

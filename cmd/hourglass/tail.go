@@ -57,9 +57,11 @@ it started (or after --max records). --codec json shows decoded values.`,
 				})
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "partition\toffset\ttimestamp\ttimestampType\tkey\tvalue")
 			lines := 0
 			err = tail.Run(cmd.Context(), cfg, func(r tail.Record) error {
+				if lines == 0 {
+					fmt.Fprintln(tw, "partition\toffset\ttimestamp\ttimestampType\tkey\tvalue")
+				}
 				writeTableRecord(tw, r, decoder)
 				// Flush now and then so that --follow shows records as
 				// they come, with columns aligned within each flush.
@@ -127,41 +129,54 @@ func oneLineText(s string) string {
 	return s
 }
 
-func jsonRecord(r tail.Record, decoder string) map[string]any {
-	m := map[string]any{
-		"topic": r.Topic, "partition": r.Partition, "offset": r.Offset,
-		"timestamp": nil, "timestampType": r.TimestampType, "key": nil,
-	}
+// tailJSON is one line of `tail --format json`, fields in DESIGN's order.
+type tailJSON struct {
+	Key           *string           `json:"key"`
+	KeyEncoding   string            `json:"key_encoding,omitempty"`
+	Value         any               `json:"value"`
+	ValueEncoding string            `json:"value_encoding,omitempty"`
+	DecodeError   string            `json:"decode_error,omitempty"`
+	Topic         string            `json:"topic"`
+	Partition     int32             `json:"partition"`
+	Offset        int64             `json:"offset"`
+	Timestamp     *int64            `json:"timestamp"` // epoch ms; null when the record has none
+	TimestampType string            `json:"timestampType"`
+	Headers       map[string]string `json:"headers,omitempty"`
+}
+
+func jsonRecord(r tail.Record, decoder string) tailJSON {
+	out := tailJSON{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, TimestampType: r.TimestampType}
 	if !r.Timestamp.IsZero() {
-		m["timestamp"] = r.Timestamp.UnixMilli()
+		ms := r.Timestamp.UnixMilli()
+		out.Timestamp = &ms
 	}
 	if r.Key != nil {
 		k, ok := tail.Text(r.Key)
-		m["key"] = k
+		out.Key = &k
 		if !ok {
-			m["key_encoding"] = "base64"
+			out.KeyEncoding = "base64"
 		}
 	}
 	v, ok := tail.Text(r.Value)
-	m["value"] = v
-	if !ok {
-		m["value_encoding"] = "base64"
-	} else if decoder == "json" {
+	out.Value = v
+	switch {
+	case !ok:
+		out.ValueEncoding = "base64"
+	case decoder == "json":
 		if dv, err := codec.DecodeJSON(r.Value); err != nil {
-			m["decode_error"] = err.Error()
+			out.DecodeError = err.Error()
 		} else {
-			m["value"] = json.RawMessage(mustEncode(dv))
-			m["value_encoding"] = "json"
+			out.Value = json.RawMessage(mustEncode(dv))
+			out.ValueEncoding = "json"
 		}
 	}
 	if len(r.Headers) > 0 {
-		h := map[string]string{}
+		out.Headers = map[string]string{}
 		for k, b := range r.Headers {
-			h[k], _ = tail.Text(b)
+			out.Headers[k], _ = tail.Text(b)
 		}
-		m["headers"] = h
 	}
-	return m
+	return out
 }
 
 func mustEncode(v any) []byte {
