@@ -28,6 +28,7 @@ integration:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(FUZZTIME) ./windows
+	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCodec$$' -fuzztime $(FUZZTIME) ./processor
 
 ## bench: benchmarks (figures, never pass/fail)
 bench:

@@ -45,13 +45,7 @@ func TestAggregateExact(t *testing.T) {
 			want := expected(events)
 			v := e.openView(group)
 			eventually(t, 60*time.Second, viewMatches(v, want))
-			eventually(t, 30*time.Second, func() string {
-				got, err := e.outputTable(output)
-				if err != nil {
-					return err.Error()
-				}
-				return diff(got, want)
-			})
+			eventually(t, 30*time.Second, e.outputMatches(output, want))
 			st := r.agg.Stats()
 			if st.Read != int64(len(events)) || st.DeadLettered != 0 || st.Applied != int64(len(events)) {
 				t.Errorf("stats %+v, want %d read and applied, none dead-lettered", st, len(events))
@@ -91,13 +85,7 @@ func TestGracefulRestart(t *testing.T) {
 	want := expected(events)
 	v := e.openView(group)
 	eventually(t, 90*time.Second, viewMatches(v, want))
-	eventually(t, 30*time.Second, func() string {
-		got, err := e.outputTable(output)
-		if err != nil {
-			return err.Error()
-		}
-		return diff(got, want)
-	})
+	eventually(t, 30*time.Second, e.outputMatches(output, want))
 	st := second.agg.Stats()
 	if total := applied + st.Applied; total != int64(len(events)) {
 		t.Errorf("applied %d + %d = %d updates over two runs, want exactly %d", applied, st.Applied, total, len(events))

@@ -276,6 +276,18 @@ func (e *env) outputTable(topic string) (map[string]int64, error) {
 	return resultMap(rows), nil
 }
 
+// outputMatches is a condition: the output topic, read as a compacting
+// reader would, equals want.
+func (e *env) outputMatches(topic string, want map[string]int64) func() string {
+	return func() string {
+		got, err := e.outputTable(topic)
+		if err != nil {
+			return err.Error()
+		}
+		return diff(got, want)
+	}
+}
+
 // writeData generates a data set shaped like the classic one and writes it
 // as files into a new directory.
 func writeData(t testing.TB, events, files int, seed uint64) ([]demo.Event, string) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/windows"
@@ -56,11 +57,20 @@ func (updateCodec) Decode(data []byte) (any, error) {
 		if n <= 0 {
 			return nil, fmt.Errorf("%w: truncated at field %d", errBadUpdate, i)
 		}
+		// Only the shortest encoding is ours; anything else was not
+		// written by updateCodec.
+		var canon [binary.MaxVarintLen64]byte
+		if binary.PutVarint(canon[:], v) != n {
+			return nil, fmt.Errorf("%w: field %d is not a canonical varint", errBadUpdate, i)
+		}
 		fields[i] = v
 		data = data[n:]
 	}
 	if len(data) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", errBadUpdate, len(data))
+	}
+	if fields[0] < 0 || fields[0] > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: source partition %d", errBadUpdate, fields[0])
 	}
 	u := update{
 		SourcePartition: int32(fields[0]),

@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/windows"
@@ -54,12 +55,11 @@ func Rows(w io.Writer, f Format, rows []windows.Result) error {
 		}
 		return nil
 	default:
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "key\twindow_start\twindow_end\tcount\t")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), r.Count)
+		cells := make([][]string, len(rows))
+		for i, r := range rows {
+			cells[i] = []string{r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), strconv.FormatInt(r.Count, 10)}
 		}
-		return tw.Flush()
+		return table(w, []string{"key", "window_start", "window_end", "count"}, cells)
 	}
 }
 
@@ -83,11 +83,37 @@ func Totals(w io.Writer, f Format, totals []processor.Total) error {
 		}
 		return nil
 	default:
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "key\ttotal\t")
-		for _, t := range totals {
-			fmt.Fprintf(tw, "%s\t%d\t\n", t.Key, t.Total)
+		cells := make([][]string, len(totals))
+		for i, t := range totals {
+			cells[i] = []string{t.Key, strconv.FormatInt(t.Total, 10)}
 		}
-		return tw.Flush()
+		return table(w, []string{"key", "total"}, cells)
 	}
+}
+
+// table writes aligned columns two spaces apart: text left-aligned, the
+// last column (a count) right-aligned. Widths count runes, so keys in any
+// script line up as long as they are not double-width.
+func table(w io.Writer, header []string, rows [][]string) error {
+	widths := make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range append([][]string{header}, rows...) {
+		for i, c := range r {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			switch {
+			case i == len(r)-1:
+				b.WriteString(pad + c)
+			default:
+				b.WriteString(c + pad + "  ")
+			}
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -54,10 +54,7 @@ share the work. A stop and restart never loses or repeats a count.`,
 			if cfg.Start, err = processor.ParseStart(start); err != nil {
 				return err
 			}
-			if cfg.Kafka, err = g.kafkaConfig("hourglass-aggregate"); err != nil {
-				return err
-			}
-			if cfg.Sarama, err = cfg.Kafka.Sarama(); err != nil {
+			if cfg.Kafka, cfg.Sarama, err = g.sarama("hourglass-aggregate"); err != nil {
 				return err
 			}
 			cfg.Partitions, cfg.InputPartitions = partitions, inParts

@@ -41,11 +41,7 @@ picking up new files until SIGINT. Creates the topic if it is missing.`,
 					return fmt.Errorf("--key-field: %w", err)
 				}
 			}
-			kc, err := g.kafkaConfig("hourglass-ingest")
-			if err != nil {
-				return err
-			}
-			sc, err := kc.Sarama()
+			kc, sc, err := g.sarama("hourglass-ingest")
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/spf13/cobra"
 )
@@ -71,4 +72,15 @@ func setupLogging(level string) error {
 func (g *globals) kafkaConfig(clientID string) (kafka.Config, error) {
 	kc := kafka.Config{Brokers: kafka.ParseBrokers(g.brokers), ClientID: clientID}
 	return kc, kc.Validate()
+}
+
+// sarama builds the Kafka client config and the one sarama config that
+// the command injects everywhere.
+func (g *globals) sarama(clientID string) (kafka.Config, *sarama.Config, error) {
+	kc, err := g.kafkaConfig(clientID)
+	if err != nil {
+		return kc, nil, err
+	}
+	sc, err := kc.Sarama()
+	return kc, sc, err
 }

@@ -41,11 +41,7 @@ epoch seconds). --totals prints key,total instead.`,
 			if filter.To, err = parseFlagTime("--to", to); err != nil {
 				return err
 			}
-			kc, err := g.kafkaConfig("hourglass-query")
-			if err != nil {
-				return err
-			}
-			sc, err := kc.Sarama()
+			kc, sc, err := g.sarama("hourglass-query")
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,64 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/windows"
+)
+
+func TestRows(t *testing.T) {
+	start := time.Date(2016, 7, 26, 8, 0, 0, 0, time.UTC)
+	rows := []windows.Result{
+		{Key: "Open", WindowStart: start, WindowEnd: start.Add(time.Hour), Count: 1077},
+		{Key: `a "quoted", key`, WindowStart: start, WindowEnd: start.Add(time.Hour), Count: 1},
+	}
+	tests := []struct {
+		format Format
+		want   string
+	}{
+		{CSV, "key,window_start,window_end,count\n" +
+			"Open,2016-07-26T08:00:00Z,2016-07-26T09:00:00Z,1077\n" +
+			`"a ""quoted"", key",2016-07-26T08:00:00Z,2016-07-26T09:00:00Z,1` + "\n"},
+		{JSON, `{"key":"Open","window_start":"2016-07-26T08:00:00Z","window_end":"2016-07-26T09:00:00Z","count":1077}` + "\n" +
+			`{"key":"a \"quoted\", key","window_start":"2016-07-26T08:00:00Z","window_end":"2016-07-26T09:00:00Z","count":1}` + "\n"},
+		{Table, "key              window_start          window_end            count\n" +
+			"Open             2016-07-26T08:00:00Z  2016-07-26T09:00:00Z   1077\n" +
+			`a "quoted", key  2016-07-26T08:00:00Z  2016-07-26T09:00:00Z      1` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.format), func(t *testing.T) {
+			var b bytes.Buffer
+			if err := Rows(&b, tt.format, rows); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Fatalf("got\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestTotals(t *testing.T) {
+	var b bytes.Buffer
+	if err := Totals(&b, CSV, []processor.Total{{Key: "Close", Total: 50000}, {Key: "Open", Total: 50000}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != "key,total\nClose,50000\nOpen,50000\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, ok := range []string{"table", "csv", "json"} {
+		if _, err := ParseFormat(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	if _, err := ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "table, csv or json") {
+		t.Errorf("xml: %v", err)
+	}
+}
