@@ -1,0 +1,190 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/IBM/sarama/mocks"
+	"github.com/hourglass-stream/hourglass/codec"
+)
+
+// recorder is a mock producer that expects n records and keeps them.
+type recorder struct {
+	*mocks.AsyncProducer
+	mu   sync.Mutex
+	msgs []*sarama.ProducerMessage
+}
+
+func newRecorder(t *testing.T, n int) *recorder {
+	cfg := sarama.NewConfig()
+	cfg.Producer.Return.Successes = true
+	r := &recorder{AsyncProducer: mocks.NewAsyncProducer(t, cfg)}
+	for i := 0; i < n; i++ {
+		r.ExpectInputWithMessageCheckerFunctionAndSucceed(func(m *sarama.ProducerMessage) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.msgs = append(r.msgs, m)
+			return nil
+		})
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func (r *recorder) values() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.msgs {
+		b, _ := m.Value.Encode()
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func writeFile(t *testing.T, dir, name, content string, mtime time.Time) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestOldestFirstThenName(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Now().Add(-time.Hour)
+	writeFile(t, dir, "a.json", `{"n":"a"}`+"\n", base.Add(2*time.Second))
+	writeFile(t, dir, "c.json", `{"n":"c"}`+"\n", base.Add(time.Second))
+	writeFile(t, dir, "b.json", `{"n":"b"}`+"\n\n", base.Add(time.Second)) // a blank line is no record
+	writeFile(t, dir, ".hidden.json", `{"n":"hidden"}`+"\n", base)
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := newRecorder(t, 3)
+	var triggers []Summary
+	sum, err := Run(context.Background(), p, Config{Topic: "t", FilesPerTrigger: 2, OnTrigger: func(s Summary) { triggers = append(triggers, s) }}, []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.values(), []string{`{"n":"b"}`, `{"n":"c"}`, `{"n":"a"}`}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	if want := (Summary{Files: 3, Records: 3, Bytes: 27, Triggers: 2}); sum != want {
+		t.Fatalf("summary %+v, want %+v", sum, want)
+	}
+	if len(triggers) != 2 || triggers[0].Files != 2 || triggers[1].Files != 3 {
+		t.Fatalf("triggers %+v", triggers)
+	}
+}
+
+func TestJSONLinesBadLinesAndKeys(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "x.json", "{\"action\":\"Open\",\"time\":1}\r\nnot json\n{\"time\":2}\n{\"action\":7,\"time\":3}\n", time.Now())
+	p := newRecorder(t, 2)
+	key, _ := codec.ParsePath("action")
+	sum, err := Run(context.Background(), p, Config{Topic: "t", KeyField: key}, []string{f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Records != 2 || sum.BadLines != 2 {
+		t.Fatalf("summary %+v, want 2 records and 2 bad lines", sum)
+	}
+	var keys []string
+	for _, m := range p.msgs {
+		k, _ := m.Key.Encode()
+		keys = append(keys, string(k))
+	}
+	if !reflect.DeepEqual(keys, []string{"Open", "7"}) {
+		t.Fatalf("keys %q", keys)
+	}
+	if got := p.values()[0]; got != `{"action":"Open","time":1}` {
+		t.Fatalf("CRLF not stripped: %q", got)
+	}
+}
+
+func TestLinesSendsEverything(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "x.txt", "not json\n{'a': 1}\n", time.Now())
+	p := newRecorder(t, 2)
+	sum, err := Run(context.Background(), p, Config{Topic: "t", Format: FormatLines}, []string{f})
+	if err != nil || sum.Records != 2 || sum.BadLines != 0 {
+		t.Fatalf("Run = %+v, %v", sum, err)
+	}
+}
+
+func TestBrokerErrorStops(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "x.json", "{}\n", time.Now())
+	cfg := sarama.NewConfig()
+	cfg.Producer.Return.Successes = true
+	p := mocks.NewAsyncProducer(t, cfg)
+	p.ExpectInputAndFail(sarama.ErrNotLeaderForPartition)
+	defer p.Close()
+	if _, err := Run(context.Background(), p, Config{Topic: "t"}, []string{f}); !errors.Is(err, sarama.ErrNotLeaderForPartition) {
+		t.Fatalf("Run error = %v, want the broker's", err)
+	}
+}
+
+func TestWatchPicksUpNewFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "1.json", "{}\n", time.Now().Add(-time.Minute))
+	p := newRecorder(t, 2)
+	files := make(chan int64, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, p, Config{Topic: "t", Watch: true, TriggerInterval: 10 * time.Millisecond,
+			OnTrigger: func(s Summary) { files <- s.Files }}, []string{dir})
+		done <- err
+	}()
+	waitFor := func(want int64) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case n := <-files:
+				if n == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("watch did not reach %d files", want)
+			}
+		}
+	}
+	waitFor(1)
+	writeFile(t, dir, "2.json", "{}\n", time.Now())
+	waitFor(2)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after cancel = %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	p := newRecorder(t, 0)
+	if _, err := Run(context.Background(), p, Config{Topic: "t"}, []string{t.TempDir()}); err == nil {
+		t.Error("an empty directory without --watch is not an error")
+	}
+	if _, err := Run(context.Background(), p, Config{Topic: "t"}, []string{"/does/not/exist"}); err == nil {
+		t.Error("a missing path is not an error")
+	}
+	if _, err := Run(context.Background(), p, Config{}, []string{"x"}); err == nil {
+		t.Error("no topic is not an error")
+	}
+	key, _ := codec.ParsePath("a")
+	if _, err := Run(context.Background(), p, Config{Topic: "t", Format: FormatLines, KeyField: key}, []string{"x"}); err == nil {
+		t.Error("--key-field with lines is not an error")
+	}
+}
