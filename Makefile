@@ -27,6 +27,7 @@ integration:
 ## fuzz: each decoder's fuzz target for $(FUZZTIME)
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./codec
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePyLiteral$$' -fuzztime $(FUZZTIME) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(FUZZTIME) ./windows
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCodec$$' -fuzztime $(FUZZTIME) ./processor
 

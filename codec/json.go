@@ -17,12 +17,17 @@ import (
 // DecodeError is the error of every decoder in this package: the input is
 // not a well-formed record of the codec's format.
 type DecodeError struct {
-	Codec  string // "json"
+	Codec  string // "json", "pyliteral", "avro"
 	Offset int64  // byte offset of the problem in the record value
+	Line   int    // 1-based line of Offset, for text codecs that track it; 0 otherwise
+	Column int    // 1-based column (in bytes) of Offset when Line is set
 	Msg    string // what is wrong, in words
 }
 
 func (e *DecodeError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("decode %s at line %d column %d (byte %d): %s", e.Codec, e.Line, e.Column, e.Offset, e.Msg)
+	}
 	return fmt.Sprintf("decode %s at byte %d: %s", e.Codec, e.Offset, e.Msg)
 }
 
