@@ -18,7 +18,7 @@ import (
 // not a well-formed record of the codec's format.
 type DecodeError struct {
 	Codec  string // "json", "pyliteral", "avro"
-	Offset int64  // byte offset of the problem in the record value
+	Offset int64  // byte offset of the problem in the record value; -1 when unknown
 	Line   int    // 1-based line of Offset, for text codecs that track it; 0 otherwise
 	Column int    // 1-based column (in bytes) of Offset when Line is set
 	Msg    string // what is wrong, in words
@@ -27,6 +27,9 @@ type DecodeError struct {
 func (e *DecodeError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("decode %s at line %d column %d (byte %d): %s", e.Codec, e.Line, e.Column, e.Offset, e.Msg)
+	}
+	if e.Offset < 0 {
+		return fmt.Sprintf("decode %s: %s", e.Codec, e.Msg)
 	}
 	return fmt.Sprintf("decode %s at byte %d: %s", e.Codec, e.Offset, e.Msg)
 }
