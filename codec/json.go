@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,7 +161,12 @@ func number(n json.Number, at int64) (any, error) {
 // EncodeJSON encodes a value of this package's model as compact JSON with
 // object keys sorted. Integers, including *big.Int, are written exactly;
 // floats always carry a fraction or an exponent, so that decoding the
-// output gives back a float64 and not an int64.
+// output gives back a float64 and not an int64. JSON has no bytes, NaN or
+// infinities, so these are written as the protobuf JSON mapping writes
+// them: bytes as a base64 string, NaN and ±Inf as the strings "NaN",
+// "Infinity" and "-Infinity". Those are the only values whose JSON form
+// decodes to something else (a string); formats that keep them are Avro
+// and Python literals.
 func EncodeJSON(v any) ([]byte, error) {
 	return appendJSON(nil, v)
 }
@@ -180,8 +186,13 @@ func appendJSON(buf []byte, v any) ([]byte, error) {
 	case *big.Int:
 		return x.Append(buf, 10), nil
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fmt.Errorf("encode json: %v has no JSON form", x)
+		switch {
+		case math.IsNaN(x):
+			return append(buf, `"NaN"`...), nil
+		case math.IsInf(x, 1):
+			return append(buf, `"Infinity"`...), nil
+		case math.IsInf(x, -1):
+			return append(buf, `"-Infinity"`...), nil
 		}
 		start := len(buf)
 		buf = strconv.AppendFloat(buf, x, 'g', -1, 64)
@@ -189,6 +200,10 @@ func appendJSON(buf []byte, v any) ([]byte, error) {
 			buf = append(buf, ".0"...)
 		}
 		return buf, nil
+	case []byte:
+		buf = append(buf, '"')
+		buf = base64.StdEncoding.AppendEncode(buf, x)
+		return append(buf, '"'), nil
 	case []any:
 		buf = append(buf, '[')
 		for i, e := range x {

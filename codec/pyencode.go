@@ -16,10 +16,17 @@ import (
 // None, with dict keys sorted (a Python dict keeps insertion order; a Go map
 // has none). DecodePyLiteral reads the result back to the same value.
 func EncodePyLiteral(v any) ([]byte, error) {
-	return appendPy(nil, v)
+	return appendPy(nil, v, sort.Strings)
 }
 
-func appendPy(buf []byte, v any) ([]byte, error) {
+// EncodePyLiteralOrdered is EncodePyLiteral with the dict key order chosen
+// by order, which rearranges the keys it is given in place; senders such
+// as sendAlertStream.py printed dicts in whatever order they held them.
+func EncodePyLiteralOrdered(v any, order func(keys []string)) ([]byte, error) {
+	return appendPy(nil, v, order)
+}
+
+func appendPy(buf []byte, v any, order func([]string)) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(buf, "None"...), nil
@@ -47,7 +54,7 @@ func appendPy(buf []byte, v any) ([]byte, error) {
 				buf = append(buf, ", "...)
 			}
 			var err error
-			if buf, err = appendPy(buf, e); err != nil {
+			if buf, err = appendPy(buf, e, order); err != nil {
 				return nil, err
 			}
 		}
@@ -57,7 +64,7 @@ func appendPy(buf []byte, v any) ([]byte, error) {
 		for k := range x {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		order(keys)
 		buf = append(buf, '{')
 		for i, k := range keys {
 			if i > 0 {
@@ -66,7 +73,7 @@ func appendPy(buf []byte, v any) ([]byte, error) {
 			buf = appendPyString(buf, k)
 			buf = append(buf, ": "...)
 			var err error
-			if buf, err = appendPy(buf, x[k]); err != nil {
+			if buf, err = appendPy(buf, x[k], order); err != nil {
 				return nil, err
 			}
 		}

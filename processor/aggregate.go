@@ -52,6 +52,8 @@ type AggregateConfig struct {
 	Input  string         // required: the input topic
 	Key    codec.Path     // required: the group key field
 	Time   codec.Path     // required: the event time field
+	// Decoder decodes input values; nil means JSON.
+	Decoder codec.Decoder
 	// Windows assigns events to windows; required.
 	Windows windows.Spec
 	// Output, if set, receives every change of a row as a JSON OutputRow
@@ -141,6 +143,9 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if cfg.Decoder == nil {
+		cfg.Decoder, _ = codec.NewDecoder(codec.Spec{Name: "json"})
 	}
 	return &Aggregator{cfg: cfg, log: log.With("group", cfg.Group)}, nil
 }
@@ -338,7 +343,7 @@ func (a *Aggregator) countProcessor(stateDir string) (*goka.Processor, error) {
 func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 	a.stats.read.Add(1)
 	raw, _ := msg.([]byte)
-	key, at, reason, err := a.extract(raw)
+	key, at, reason, err := a.extract(ctx.Context(), raw)
 	if err != nil {
 		a.deadLetter(ctx, raw, reason, err)
 		return
@@ -356,8 +361,8 @@ func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 }
 
 // extract reads the group key and event time of one record.
-func (a *Aggregator) extract(raw []byte) (key string, at time.Time, reason Reason, err error) {
-	v, err := codec.DecodeJSON(raw)
+func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at time.Time, reason Reason, err error) {
+	v, err := a.cfg.Decoder.Decode(ctx, raw)
 	if err != nil {
 		return "", time.Time{}, ReasonDecode, err
 	}

@@ -1,10 +1,6 @@
 package processor
 
-import (
-	"strconv"
-
-	"github.com/lovoo/goka"
-)
+import "github.com/lovoo/goka"
 
 // Headers of a dead-letter record. The value and key are the original ones.
 const (
@@ -20,21 +16,17 @@ type Reason string
 
 // The reasons a record is dead-lettered.
 const (
-	ReasonDecode   Reason = "decode"   // the value is not a record of the codec
-	ReasonKey      Reason = "key"      // the group key is missing or not a scalar
-	ReasonTime     Reason = "time"     // the event time is missing or unreadable
-	ReasonInternal Reason = "internal" // a repartition record hourglass cannot read
+	ReasonDecode    Reason = "decode"    // the value is not a record of the codec
+	ReasonKey       Reason = "key"       // the group key is missing or not a scalar
+	ReasonTime      Reason = "time"      // the event time is missing or unreadable
+	ReasonInternal  Reason = "internal"  // a repartition record hourglass cannot read
+	ReasonPredicate Reason = "predicate" // the --where expression failed on the record
+	ReasonEncode    Reason = "encode"    // the record cannot be written in the output codec
 )
 
 func deadLetterHeaders(ctx goka.Context, reason Reason, err error) goka.Headers {
-	h := goka.Headers{}
-	for k, v := range ctx.Headers() {
-		h[k] = v
-	}
+	h := sourceHeaders(ctx)
 	h[HeaderError] = []byte(err.Error())
 	h[HeaderErrorKind] = []byte(reason)
-	h[HeaderSourceTopic] = []byte(ctx.Topic())
-	h[HeaderSourcePartition] = []byte(strconv.FormatInt(int64(ctx.Partition()), 10))
-	h[HeaderSourceOffset] = []byte(strconv.FormatInt(ctx.Offset(), 10))
 	return h
 }

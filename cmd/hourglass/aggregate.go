@@ -17,7 +17,7 @@ func newAggregate(g *globals) *cobra.Command {
 		key, timeF  string
 		window, hop time.Duration
 		start, emit string
-		codecName   string
+		codecs      codecFlags
 		partitions  int32
 		inParts     int32
 	)
@@ -31,15 +31,17 @@ counted per --key and --window of event time (--time) into the group table
 <group>-dlq with the reason in headers. Run several with the same --group to
 share the work. A stop and restart never loses or repeats a count.`,
 		Example: `  hourglass aggregate --group hourly --input events --key action --time time --window 1h --output hourly-counts
-  hourglass aggregate --group quarter --input events --key action --time time --window 1h --hop 15m`,
+  hourglass aggregate --group quarter --input events --key action --time time --window 1h --hop 15m
+  hourglass aggregate --group per-filter --input alerts --codec avro --schema schema/lsst.alert.avsc \
+      --key diaSource.filterName --time diaSource.midPointTai --window 1h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if emit != "complete" {
 				return fmt.Errorf("--emit %q: only complete is available in this version", emit)
 			}
-			if codecName != "json" {
-				return fmt.Errorf("--codec %q: only json is available in this version", codecName)
+			if cfg.Decoder, err = codecs.decoder(); err != nil {
+				return err
 			}
 			if cfg.Key, err = codec.ParsePath(key); err != nil {
 				return fmt.Errorf("--key: %w", err)
@@ -78,7 +80,7 @@ share the work. A stop and restart never loses or repeats a count.`,
 	f.DurationVar(&hop, "hop", 0, "hopping windows: advance by this (must divide --window); default tumbling")
 	f.StringVar(&cfg.Output, "output", "", "topic receiving every changed row as JSON (compacted; default none)")
 	f.StringVar(&emit, "emit", "complete", "output mode: complete")
-	f.StringVar(&codecName, "codec", "json", "input record codec: json")
+	codecs.register(f, "input record codec", "json")
 	f.StringVar(&start, "start", "earliest", "where a new group starts reading: earliest or latest")
 	f.StringVar(&cfg.StateDir, "state-dir", "", "keep Goka's local table copy here across runs (default: a fresh directory per process, recovered from the changelog)")
 	f.Int32Var(&partitions, "partitions", 0, "partitions of the internal topics when created (default: as many as the input)")

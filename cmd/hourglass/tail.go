@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +16,9 @@ import (
 
 func newTail(g *globals) *cobra.Command {
 	var (
-		cfg                   tail.Config
-		from, format, decoder string
+		cfg          tail.Config
+		from, format string
+		codecs       codecFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "tail --topic T [--from earliest|latest] [--max N] [--follow] [--format table|json]",
@@ -40,8 +42,12 @@ it started (or after --max records). --codec json shows decoded values.`,
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
 			}
-			if decoder != "none" && decoder != "json" {
-				return fmt.Errorf("--codec %q: want none or json", decoder)
+			var dec codec.Decoder
+			if codecs.spec.Name != "none" {
+				var err error
+				if dec, err = codecs.decoder(); err != nil {
+					return err
+				}
 			}
 			kc, err := g.kafkaConfig("hourglass-tail")
 			if err != nil {
@@ -53,7 +59,7 @@ it started (or after --max records). --codec json shows decoded values.`,
 				enc := json.NewEncoder(out)
 				enc.SetEscapeHTML(false)
 				return tail.Run(cmd.Context(), cfg, func(r tail.Record) error {
-					return enc.Encode(jsonRecord(r, decoder))
+					return enc.Encode(jsonRecord(cmd.Context(), r, dec))
 				})
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -62,7 +68,7 @@ it started (or after --max records). --codec json shows decoded values.`,
 				if lines == 0 {
 					fmt.Fprintln(tw, "partition\toffset\ttimestamp\ttimestampType\tkey\tvalue")
 				}
-				writeTableRecord(tw, r, decoder)
+				writeTableRecord(cmd.Context(), tw, r, dec)
 				// Flush now and then so that --follow shows records as
 				// they come, with columns aligned within each flush.
 				if lines++; lines%100 == 0 || cfg.Follow {
@@ -82,7 +88,7 @@ it started (or after --max records). --codec json shows decoded values.`,
 	f.IntVar(&cfg.Max, "max", 0, "stop after N records (0: no limit)")
 	f.BoolVar(&cfg.Follow, "follow", false, "keep printing new records until SIGINT")
 	f.StringVar(&format, "format", "table", "table or json (one object per line)")
-	f.StringVar(&decoder, "codec", "none", "show values raw (none) or decoded (json)")
+	codecs.register(f, "show values raw (none) or decoded", "none")
 	_ = cmd.MarkFlagRequired("topic")
 	return cmd
 }
@@ -94,28 +100,31 @@ func timestampString(r tail.Record) string {
 	return r.Timestamp.Format("2006-01-02T15:04:05.000Z07:00")
 }
 
-func writeTableRecord(w io.Writer, r tail.Record, decoder string) {
+func writeTableRecord(ctx context.Context, w io.Writer, r tail.Record, dec codec.Decoder) {
 	key := "null"
 	if r.Key != nil {
 		key, _ = tail.Text(r.Key)
 	}
 	value, ok := tail.Text(r.Value)
-	if !ok {
+	switch {
+	case dec != nil:
+		value = decodedText(ctx, dec, r.Value)
+	case !ok:
 		value = "base64:" + value
-	} else if decoder == "json" {
-		value = decodedText(r.Value)
 	}
 	fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\n", r.Partition, r.Offset, timestampString(r), r.TimestampType,
 		oneLineText(key), oneLineText(value))
 }
 
-// decodedText shows a value as the codec decodes it, or the decode error.
-func decodedText(raw []byte) string {
-	v, err := codec.DecodeJSON(raw)
+// decodedText shows a value as the codec decodes it (in Python-literal
+// notation, which can show bytes, NaN and infinities, unlike JSON), or the
+// decode error after a "!".
+func decodedText(ctx context.Context, dec codec.Decoder, raw []byte) string {
+	v, err := dec.Decode(ctx, raw)
 	if err != nil {
 		return "!" + err.Error()
 	}
-	b, err := codec.EncodeJSON(v)
+	b, err := codec.EncodePyLiteral(v)
 	if err != nil {
 		return "!" + err.Error()
 	}
@@ -144,7 +153,7 @@ type tailJSON struct {
 	Headers       map[string]string `json:"headers,omitempty"`
 }
 
-func jsonRecord(r tail.Record, decoder string) tailJSON {
+func jsonRecord(ctx context.Context, r tail.Record, dec codec.Decoder) tailJSON {
 	out := tailJSON{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, TimestampType: r.TimestampType}
 	if !r.Timestamp.IsZero() {
 		ms := r.Timestamp.UnixMilli()
@@ -159,15 +168,19 @@ func jsonRecord(r tail.Record, decoder string) tailJSON {
 	}
 	v, ok := tail.Text(r.Value)
 	out.Value = v
-	switch {
-	case !ok:
+	if !ok {
 		out.ValueEncoding = "base64"
-	case decoder == "json":
-		if dv, err := codec.DecodeJSON(r.Value); err != nil {
+	}
+	if dec != nil {
+		dv, err := dec.Decode(ctx, r.Value)
+		if err == nil {
+			var b []byte
+			if b, err = codec.EncodeJSON(dv); err == nil {
+				out.Value, out.ValueEncoding = json.RawMessage(b), "decoded"
+			}
+		}
+		if err != nil {
 			out.DecodeError = err.Error()
-		} else {
-			out.Value = json.RawMessage(mustEncode(dv))
-			out.ValueEncoding = "json"
 		}
 	}
 	if len(r.Headers) > 0 {
@@ -177,12 +190,4 @@ func jsonRecord(r tail.Record, decoder string) tailJSON {
 		}
 	}
 	return out
-}
-
-func mustEncode(v any) []byte {
-	b, err := codec.EncodeJSON(v)
-	if err != nil {
-		return []byte("null")
-	}
-	return b
 }

@@ -1,0 +1,224 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/alerts"
+	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/predicate"
+	"github.com/hourglass-stream/hourglass/processor"
+)
+
+// produce sends values (nil keys) to topic and waits for the acks.
+func (e *env) produce(topic string, values [][]byte) {
+	e.t.Helper()
+	p, err := sarama.NewSyncProducer(e.kafka.Brokers, e.sarama)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer p.Close()
+	var msgs []*sarama.ProducerMessage
+	for _, v := range values {
+		msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(v)})
+	}
+	if err := p.SendMessages(msgs); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+type runningFilter struct {
+	f      *processor.AlertFilter
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (e *env) startFilter(cfg processor.AlertFilterConfig) *runningFilter {
+	e.t.Helper()
+	cfg.Kafka, cfg.Sarama = e.kafka, e.sarama
+	f, err := processor.NewAlertFilter(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningFilter{f: f, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- f.Run(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		if err := <-r.done; err != nil {
+			e.t.Errorf("filter stopped with error: %v", err)
+		}
+	})
+	return r
+}
+
+func sortedStrings(b [][]byte) []string {
+	out := make([]string, len(b))
+	for i, x := range b {
+		out[i] = string(x)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestFilterAlerts: alerts in each format → filter 'diaSource.ra > 350' →
+// the output holds exactly the alerts a direct evaluation in Go selects,
+// byte for byte; malformed records go to the dead-letter topic with
+// reasons; the processor keeps running.
+func TestFilterAlerts(t *testing.T) {
+	schemaDir := t.TempDir()
+	files, err := alerts.SchemaFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(schemaDir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idDir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(idDir, "7"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(idDir, "7", name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schema, err := alerts.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/schemas/ids/7" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, `{"schema": %q}`, schema.String())
+	}))
+	t.Cleanup(registry.Close) // after the parallel subtests
+
+	tests := []struct {
+		format string
+		spec   codec.Spec
+		bad    map[string]processor.Reason // malformed value → expected reason
+	}{
+		{"pyliteral", codec.Spec{Name: "pyliteral"}, map[string]processor.Reason{
+			`{'alertId': 1, 'diaSource': {'ra': `: processor.ReasonDecode,
+			`{"alertId": True, "diaSource": {"ra": 1.0}}`: "", // valid Python, not selected
+			`{'alertId': 2, 'diaSource': {'ra': None}}`:    processor.ReasonPredicate,
+			`{'alertId': 3}`:                              processor.ReasonPredicate,
+		}},
+		{"json", codec.Spec{Name: "json"}, map[string]processor.Reason{
+			`{'alertId': 1}`: processor.ReasonDecode,
+			`{"alertId": 1, "diaSource": {"ra": 1e999}}`: processor.ReasonDecode,
+			`[1, 2]`:         processor.ReasonPredicate,
+		}},
+		{"avro", codec.Spec{Name: "avro", Schema: filepath.Join(schemaDir, alerts.SchemaTop)}, map[string]processor.Reason{
+			"\x02\x04": processor.ReasonDecode,
+		}},
+		{"confluent", codec.Spec{Name: "avro", SchemaDir: idDir}, map[string]processor.Reason{
+			"{not wire format}":             processor.ReasonDecode,
+			"\x00\x00\x00\x00\x09\x02\x04": processor.ReasonDecode, // unknown schema id 9
+		}},
+		{"confluent", codec.Spec{Name: "avro", Registry: registry.URL}, map[string]processor.Reason{
+			"\x00\x00\x00\x00\x07\x02": processor.ReasonDecode, // truncated
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tt.format, i), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			enc, err := alerts.NewEncoder(tt.format, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gen := alerts.NewGenerator(alerts.Spec{Seed: uint64(100 + i), Stamps: i%2 == 0})
+			var values, want [][]byte
+			for n := 0; n < 1500; n++ {
+				a := gen.Next()
+				v, err := enc.Encode(a, gen.Rng())
+				if err != nil {
+					t.Fatal(err)
+				}
+				values = append(values, v)
+				// The independent evaluation: plain Go on the generated alert.
+				if a["diaSource"].(map[string]any)["ra"].(float64) > 350 {
+					want = append(want, v)
+				}
+				if n%300 == 0 { // malformed records in the middle of the stream
+					for bad := range tt.bad {
+						values = append(values, []byte(bad))
+					}
+				}
+			}
+			input, output, group := e.name("alerts"), e.name("east"), e.name("filter")
+			e.createTopic(input, 4)
+			e.produce(input, values)
+
+			dec, err := codec.NewDecoder(tt.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			where, err := predicate.Compile("diaSource.ra > 350", dec.Schema())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := e.startFilter(processor.AlertFilterConfig{Group: group, Input: input, Output: output, Decoder: dec, Where: where})
+
+			wantDead := 0
+			for _, reason := range tt.bad {
+				if reason != "" {
+					wantDead += 5
+				}
+			}
+			eventually(t, 60*time.Second, func() string {
+				if st := f.f.Stats(); st.Read != int64(len(values)) || st.DeadLettered != int64(wantDead) || st.Matched != int64(len(want)) {
+					return fmt.Sprintf("stats %+v: want %d read, %d matched, %d dead-lettered", st, len(values), len(want), wantDead)
+				}
+				return ""
+			})
+			var got [][]byte
+			eventually(t, 30*time.Second, func() string {
+				got = got[:0]
+				for _, r := range e.readTopic(output) {
+					if r.Key != nil {
+						return fmt.Sprintf("output record has key %q; the input had none", r.Key)
+					}
+					got = append(got, r.Value)
+				}
+				if len(got) != len(want) {
+					return fmt.Sprintf("%d output records, want %d", len(got), len(want))
+				}
+				return ""
+			})
+			if g, w := sortedStrings(got), sortedStrings(want); strings.Join(g, "\x00") != strings.Join(w, "\x00") {
+				t.Fatalf("output differs from the %d selected alerts", len(want))
+			}
+			reasons := map[string]int{}
+			for _, r := range e.readTopic(processor.DeadLetterTopic(group)) {
+				want, ok := tt.bad[string(r.Value)]
+				if !ok || want == "" {
+					t.Errorf("unexpected dead letter %q", r.Value)
+				}
+				if kind := string(r.Headers[processor.HeaderErrorKind]); kind != string(want) {
+					t.Errorf("dead letter %q: kind %s, want %s (%s)", r.Value, kind, want, r.Headers[processor.HeaderError])
+				}
+				if len(r.Headers[processor.HeaderError]) == 0 || string(r.Headers[processor.HeaderSourceTopic]) != input {
+					t.Errorf("dead letter %q lacks its reason or source", r.Value)
+				}
+				reasons[string(r.Headers[processor.HeaderErrorKind])]++
+			}
+			t.Logf("%d alerts, %d selected, dead letters by kind %v", len(values), len(want), reasons)
+		})
+	}
+}
