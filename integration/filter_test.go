@@ -113,21 +113,21 @@ func TestFilterAlerts(t *testing.T) {
 		bad    map[string]processor.Reason // malformed value → expected reason
 	}{
 		{"pyliteral", codec.Spec{Name: "pyliteral"}, map[string]processor.Reason{
-			`{'alertId': 1, 'diaSource': {'ra': `: processor.ReasonDecode,
+			`{'alertId': 1, 'diaSource': {'ra': `:         processor.ReasonDecode,
 			`{"alertId": True, "diaSource": {"ra": 1.0}}`: "", // valid Python, not selected
-			`{'alertId': 2, 'diaSource': {'ra': None}}`:    processor.ReasonPredicate,
-			`{'alertId': 3}`:                              processor.ReasonPredicate,
+			`{'alertId': 2, 'diaSource': {'ra': None}}`:   processor.ReasonPredicate,
+			`{'alertId': 3}`: processor.ReasonPredicate,
 		}},
 		{"json", codec.Spec{Name: "json"}, map[string]processor.Reason{
 			`{'alertId': 1}`: processor.ReasonDecode,
 			`{"alertId": 1, "diaSource": {"ra": 1e999}}`: processor.ReasonDecode,
-			`[1, 2]`:         processor.ReasonPredicate,
+			`[1, 2]`: processor.ReasonPredicate,
 		}},
 		{"avro", codec.Spec{Name: "avro", Schema: filepath.Join(schemaDir, alerts.SchemaTop)}, map[string]processor.Reason{
 			"\x02\x04": processor.ReasonDecode,
 		}},
 		{"confluent", codec.Spec{Name: "avro", SchemaDir: idDir}, map[string]processor.Reason{
-			"{not wire format}":             processor.ReasonDecode,
+			"{not wire format}":            processor.ReasonDecode,
 			"\x00\x00\x00\x00\x09\x02\x04": processor.ReasonDecode, // unknown schema id 9
 		}},
 		{"confluent", codec.Spec{Name: "avro", Registry: registry.URL}, map[string]processor.Reason{
