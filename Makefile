@@ -4,7 +4,10 @@ BIN     := bin/hourglass
 PKGS    := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test unit integration fuzz bench lint clean
+LSST_ALERT_PACKET := 30.2026.2700
+LSST_SCHEMAS := .cache/lsst-alert-packet/lsst/alert/packet/schema/11/1
+
+.PHONY: all build demo test unit integration fuzz bench lint clean lsst-schemas
 
 all: build
 
@@ -16,10 +19,19 @@ demo: build
 	./$(BIN) demo
 
 ## test: vet, unit and integration tests (embedded broker), brief fuzzing
-test: lint unit integration fuzz
+test: lsst-schemas lint unit integration fuzz
+
+## lsst-schemas: Rubin's alert schemas (PyPI lsst-alert-packet, GPLv3: fetched, not committed)
+lsst-schemas: $(LSST_SCHEMAS)/lsst.v11_1.alert.avsc
+
+$(LSST_SCHEMAS)/lsst.v11_1.alert.avsc:
+	mkdir -p .cache
+	cd .cache && python3 -m pip download --quiet --no-deps -d . lsst-alert-packet==$(LSST_ALERT_PACKET)
+	cd .cache && python3 -m zipfile -e lsst_alert_packet-$(LSST_ALERT_PACKET)-py3-none-any.whl lsst-alert-packet
+	test -f $@
 
 unit:
-	$(GO) test -count=1 -race ./windows/... ./codec/... ./kafka/... ./report/... ./demo/... ./broker/...
+	$(GO) test -count=1 -race ./windows/... ./codec/... ./kafka/... ./report/... ./demo/... ./broker/... ./predicate/... ./alerts/...
 
 integration:
 	$(GO) test -count=1 -timeout 15m ./integration/... ./processor/... ./ingest/... ./tail/... ./cmd/...
@@ -28,6 +40,7 @@ integration:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePyLiteral$$' -fuzztime $(FUZZTIME) ./codec
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAvro$$' -fuzztime $(FUZZTIME) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(FUZZTIME) ./windows
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCodec$$' -fuzztime $(FUZZTIME) ./processor
 
@@ -43,4 +56,4 @@ lint:
 	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run; else echo "golangci-lint not installed; skipped"; fi
 
 clean:
-	rm -rf bin
+	rm -rf bin .cache

@@ -21,7 +21,7 @@ import (
 // file beside path (or in it) is parsed, in whatever order resolves their
 // references, into a cache of this schema set alone. For a file, the schema
 // is that file's; for a directory, it is the one schema no other file of the
-// directory refers to.
+// directory refers to, or among several such the one named "alert".
 func LoadAvroSchema(path string) (avro.Schema, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -98,6 +98,19 @@ func rootSchema(parsed map[string]avro.Schema, texts map[string][]byte) (avro.Sc
 		}
 		if !used {
 			roots = append(roots, f)
+		}
+	}
+	if len(roots) > 1 {
+		// Alert schema sets (LSST's among them) also ship types the alert
+		// does not use; the record named "alert" is the one meant.
+		var alerts []string
+		for _, f := range roots {
+			if n := parsed[f].(avro.NamedSchema); n.Name() == "alert" {
+				alerts = append(alerts, f)
+			}
+		}
+		if len(alerts) == 1 {
+			roots = alerts
 		}
 	}
 	if len(roots) != 1 {
