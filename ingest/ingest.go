@@ -7,7 +7,9 @@
 // JSON value; a line that is not is reported with its file and line number,
 // counted as bad and not sent. With FormatLines every line is sent as it
 // is, so that a downstream processor judges it (and dead-letters what it
-// cannot read). A trigger ends only when the broker has acknowledged every
+// cannot read). With FormatAvro each file is an Avro object container file
+// and each datum is sent as a schemaless Avro record of the file's schema
+// (give the processor that schema with --schema). A trigger ends only when the broker has acknowledged every
 // record of it, so a summary counts what Kafka holds.
 package ingest
 
@@ -27,6 +29,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/hamba/avro/v2"
 	"github.com/hourglass-stream/hourglass/codec"
 )
 
@@ -37,15 +40,16 @@ type Format string
 const (
 	FormatJSONL Format = "jsonl" // each line must be JSON
 	FormatLines Format = "lines" // each line is sent as it is
+	FormatAvro  Format = "avro"  // Avro object container files: one record per datum
 )
 
 // ParseFormat reads "jsonl" or "lines".
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(s); f {
-	case FormatJSONL, FormatLines:
+	case FormatJSONL, FormatLines, FormatAvro:
 		return f, nil
 	}
-	return "", fmt.Errorf("format %q: want jsonl or lines", s)
+	return "", fmt.Errorf("format %q: want jsonl, lines or avro", s)
 }
 
 // MaxLineBytes is the longest line ingest reads.
@@ -55,8 +59,8 @@ const MaxLineBytes = 16 << 20
 type Config struct {
 	Topic  string // required
 	Format Format // "" means FormatJSONL
-	// KeyField, if set, is the JSON field whose value becomes the record
-	// key (FormatJSONL only). A line without it is bad.
+	// KeyField, if set, is the field whose value becomes the record key
+	// (FormatJSONL and FormatAvro). A record without it is bad.
 	KeyField codec.Path
 	// FilesPerTrigger is how many files one trigger sends; 0 means all.
 	FilesPerTrigger int
@@ -100,8 +104,8 @@ func Run(ctx context.Context, producer sarama.AsyncProducer, cfg Config, paths [
 	if cfg.Format == "" {
 		cfg.Format = FormatJSONL
 	}
-	if cfg.KeyField.String() != "" && cfg.Format != FormatJSONL {
-		return Summary{}, errors.New("ingest: --key-field needs --format jsonl")
+	if cfg.KeyField.String() != "" && cfg.Format == FormatLines {
+		return Summary{}, errors.New("ingest: --key-field needs --format jsonl or avro")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -275,6 +279,25 @@ func (r *runner) sendFile(ctx context.Context, f file, acks *ackCounter) (sent, 
 		return 0, 0, fmt.Errorf("ingest: %w", err)
 	}
 	defer fh.Close()
+	send := func(key, value []byte) error {
+		msg := &sarama.ProducerMessage{Topic: r.cfg.Topic, Value: sarama.ByteEncoder(value)}
+		if key != nil {
+			msg.Key = sarama.ByteEncoder(key)
+		}
+		select {
+		case r.producer.Input() <- msg:
+		case err := <-acks.failed:
+			return fmt.Errorf("ingest: send to %s: %w", r.cfg.Topic, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		sent++
+		sentBytes += int64(len(value))
+		return nil
+	}
+	if r.cfg.Format == FormatAvro {
+		return sent, sentBytes, r.sendOCF(f, fh, send)
+	}
 	sc := bufio.NewScanner(fh)
 	sc.Buffer(make([]byte, 0, 64*1024), MaxLineBytes)
 	line := 0
@@ -288,30 +311,52 @@ func (r *runner) sendFile(ctx context.Context, f file, acks *ackCounter) (sent, 
 		}
 		key, err := r.check(value)
 		if err != nil {
-			r.sum.BadLines++
-			if r.sum.BadLines <= maxReportedBadLines {
-				r.cfg.Logger.Warn("bad line not sent", "file", f.path, "line", line, "error", err)
-			}
+			r.badLine(f.path, fmt.Sprintf("line %d", line), err)
 			continue
 		}
-		msg := &sarama.ProducerMessage{Topic: r.cfg.Topic, Value: sarama.ByteEncoder(bytes.Clone(value))}
-		if key != nil {
-			msg.Key = sarama.ByteEncoder(key)
+		if err := send(key, bytes.Clone(value)); err != nil {
+			return sent, sentBytes, err
 		}
-		select {
-		case r.producer.Input() <- msg:
-		case err := <-acks.failed:
-			return sent, sentBytes, fmt.Errorf("ingest: send to %s: %w", r.cfg.Topic, err)
-		case <-ctx.Done():
-			return sent, sentBytes, ctx.Err()
-		}
-		sent++
-		sentBytes += int64(len(value))
 	}
 	if err := sc.Err(); err != nil {
 		return sent, sentBytes, fmt.Errorf("ingest: %s line %d: %w", f.path, line+1, err)
 	}
 	return sent, sentBytes, nil
+}
+
+func (r *runner) badLine(path, where string, err error) {
+	r.sum.BadLines++
+	if r.sum.BadLines <= maxReportedBadLines {
+		r.cfg.Logger.Warn("bad record not sent", "file", path, "at", where, "error", err)
+	}
+}
+
+// sendOCF sends each datum of an Avro object container file as a
+// schemaless Avro record of the file's schema. A file that is not a
+// container file, or is corrupt, is an error: its records cannot be told
+// apart.
+func (r *runner) sendOCF(f file, fh io.Reader, send func(key, value []byte) error) error {
+	n := 0
+	err := codec.ReadOCF(fh, func(schema avro.Schema, v any) error {
+		n++
+		value, err := codec.EncodeAvro(schema, v)
+		if err != nil {
+			return err
+		}
+		var key []byte
+		if r.cfg.KeyField.String() != "" {
+			if key, err = keyOf(r.cfg.KeyField, v); err != nil {
+				r.badLine(f.path, fmt.Sprintf("datum %d", n), err)
+				return nil
+			}
+		}
+		return send(key, value)
+	})
+	r.bar.add(f.size)
+	if err != nil {
+		return fmt.Errorf("ingest: %s: %w", f.path, err)
+	}
+	return nil
 }
 
 // check validates a line for the format and returns its record key.
@@ -327,13 +372,17 @@ func (r *runner) check(value []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	kv, err := r.cfg.KeyField.Lookup(v)
+	return keyOf(r.cfg.KeyField, v)
+}
+
+func keyOf(field codec.Path, v any) ([]byte, error) {
+	kv, err := field.Lookup(v)
 	if err != nil {
 		return nil, fmt.Errorf("key field: %w", err)
 	}
 	k, err := codec.KeyString(kv)
 	if err != nil {
-		return nil, fmt.Errorf("key field %s: %w", r.cfg.KeyField, err)
+		return nil, fmt.Errorf("key field %s: %w", field, err)
 	}
 	return []byte(k), nil
 }

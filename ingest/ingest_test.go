@@ -188,3 +188,18 @@ func TestErrors(t *testing.T) {
 		t.Error("--key-field with lines is not an error")
 	}
 }
+
+func TestAvroContainerFiles(t *testing.T) {
+	p := newRecorder(t, 25)
+	key, _ := codec.ParsePath("diaSource.filterName")
+	sum, err := Run(context.Background(), p, Config{Topic: "t", Format: FormatAvro, KeyField: key}, []string{"../codec/testdata/avro/alerts-deflate.avro"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Records != 25 || sum.BadLines != 0 || sum.Files != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if _, err := Run(context.Background(), newRecorder(t, 0), Config{Topic: "t", Format: FormatAvro}, []string{"../codec/testdata/legacy_alert.json"}); err == nil {
+		t.Fatal("a JSON file was read as an Avro container file")
+	}
+}

@@ -29,7 +29,8 @@ source. --files-per-trigger and --trigger-interval pace it; --watch keeps
 picking up new files until SIGINT. Creates the topic if it is missing.`,
 		Example: `  hourglass ingest --topic events --files-per-trigger 1 --trigger-interval 1s data/
   hourglass ingest --topic events --key-field action data/file-0.json
-  hourglass ingest --topic raw --format lines --watch incoming/`,
+  hourglass ingest --topic raw --format lines --watch incoming/
+  hourglass ingest --topic alerts --format avro --key-field diaSource.filterName archive/*.avro`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			var err error
@@ -74,8 +75,8 @@ picking up new files until SIGINT. Creates the topic if it is missing.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Topic, "topic", "", "topic to write to (required)")
-	f.StringVar(&format, "format", "jsonl", "jsonl (each line must be JSON; bad lines are reported, not sent) or lines (each line sent as it is)")
-	f.StringVar(&keyField, "key-field", "", "JSON field (dotted path) whose value becomes the record key (default: no key)")
+	f.StringVar(&format, "format", "jsonl", "jsonl (each line must be JSON; bad lines are reported, not sent), lines (each line sent as it is) or avro (Avro object container files; each datum sent as schemaless Avro)")
+	f.StringVar(&keyField, "key-field", "", "field (dotted path) whose value becomes the record key (default: no key)")
 	f.IntVar(&cfg.FilesPerTrigger, "files-per-trigger", 0, "files per trigger (0: all at once)")
 	f.DurationVar(&cfg.TriggerInterval, "trigger-interval", 0, "least time between the starts of two triggers")
 	f.BoolVar(&cfg.Watch, "watch", false, "keep picking up new files until SIGINT/SIGTERM")
