@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/demo"
 )
 
@@ -302,5 +303,94 @@ func TestBrokerCommandPersists(t *testing.T) {
 	}
 	if third["value"] != "/w==" || third["value_encoding"] != "base64" {
 		t.Errorf("a non-UTF-8 value should be shown in base64: %s", lines[2])
+	}
+}
+
+// TestCLIAlertNotebook is the first notebook's job as separate processes:
+// sendAlertStream.py-style Python str(dict) alerts, filtered by
+// diaSource.ra > 350, read back decoded with tail --codec pyliteral.
+func TestCLIAlertNotebook(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	input, output, group := e.name("my-stream"), e.name("east"), e.name("filter")
+
+	out := run(t, "produce-alerts", brokers, "--topic", input, "--count", "400", "--no-stamps", "--encode-off", "--seed", "5")
+	if !strings.HasPrefix(out, "sent 400 alerts (pyliteral") {
+		t.Fatalf("produce-alerts printed %q", out)
+	}
+	// The independent count: decode what was sent with the Go decoder and
+	// compare ra directly.
+	want := 0
+	for _, r := range e.readTopic(input) {
+		v, err := codec.DecodePyLiteral(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.(map[string]any)["diaSource"].(map[string]any)["ra"].(float64) > 350 {
+			want++
+		}
+	}
+
+	filter := exec.Command(binary(t), "filter", brokers, "--group", group, "--input", input, "--output", output,
+		"--codec", "pyliteral", "--where", "diaSource.ra > 350")
+	var stderr bytes.Buffer
+	filter.Stderr = &stderr
+	if err := filter.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- filter.Wait() }()
+	t.Cleanup(func() { _ = filter.Process.Kill() })
+
+	var lines []string
+	eventually(t, 60*time.Second, func() string {
+		cmd := exec.Command(binary(t), "tail", brokers, "--topic", output, "--codec", "pyliteral", "--format", "json")
+		got, err := cmd.Output()
+		if err != nil {
+			return fmt.Sprintf("tail: %v", err)
+		}
+		lines = strings.Split(strings.TrimSpace(string(got)), "\n")
+		if len(lines) != want || (want == 0 && strings.TrimSpace(string(got)) != "") {
+			return fmt.Sprintf("%d alerts in the output, want %d", len(lines), want)
+		}
+		return ""
+	})
+	for _, l := range lines {
+		var rec struct {
+			Value         map[string]any `json:"value"`
+			ValueEncoding string         `json:"value_encoding"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("tail line %q: %v", l, err)
+		}
+		ra := rec.Value["diaSource"].(map[string]any)["ra"].(float64)
+		if rec.ValueEncoding != "decoded" || ra <= 350 {
+			t.Errorf("output alert with ra %v (%s)", ra, rec.ValueEncoding)
+		}
+	}
+	if err := filter.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("filter exited with %v\n%s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("filter did not stop within 60s of SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), fmt.Sprintf("read=400 matched=%d rejected=%d dead_lettered=0", want, 400-want)) {
+		t.Errorf("filter's last words: %s", stderr.String())
+	}
+
+	// A typo in --where with a known schema is one clear line at start-up.
+	schemaDir := t.TempDir()
+	run(t, "produce-alerts", brokers, "--topic", e.name("avro"), "--count", "1", "--write-schema", schemaDir)
+	cmd := exec.Command(binary(t), "filter", brokers, "--group", e.name("typo"), "--input", e.name("avro"), "--output", e.name("x"),
+		"--codec", "avro", "--schema", schemaDir, "--where", "diaSource.rra > 350")
+	msg, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "unknown field diaSource.rra") || strings.Count(strings.TrimSpace(string(msg)), "\n") != 0 {
+		t.Errorf("typo in --where: %v: %q", err, msg)
 	}
 }

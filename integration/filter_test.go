@@ -222,3 +222,50 @@ func TestFilterAlerts(t *testing.T) {
 		})
 	}
 }
+
+// TestAggregateAlerts counts Avro alerts per diaSource.filterName per hour
+// of diaSource.midPointTai: the aggregate processor with --codec avro.
+func TestAggregateAlerts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := t.TempDir()
+	files, err := alerts.SchemaFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc, err := alerts.NewEncoder("avro", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := alerts.NewGenerator(alerts.Spec{Seed: 9})
+	want := map[string]int64{}
+	var values [][]byte
+	for i := 0; i < 3000; i++ {
+		a := gen.Next()
+		v, err := enc.Encode(a, gen.Rng())
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, v)
+		src := a["diaSource"].(map[string]any)
+		sec := src["midPointTai"].(int64)
+		want[fmt.Sprintf("%s|%d", src["filterName"], sec-sec%3600)]++
+	}
+	input, group := e.name("alerts"), e.name("per-filter")
+	e.createTopic(input, 4)
+	e.produce(input, values)
+	dec, err := codec.NewDecoder(codec.Spec{Name: "avro", Schema: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.aggregateConfig(group, input, "")
+	cfg.Key, cfg.Time, cfg.Decoder = mustPath(t, "diaSource.filterName"), mustPath(t, "diaSource.midPointTai"), dec
+	e.startAggregator(cfg)
+	v := e.openView(group)
+	eventually(t, 60*time.Second, viewMatches(v, want))
+}
