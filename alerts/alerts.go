@@ -17,6 +17,8 @@ import (
 	"io/fs"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 
 	"github.com/hamba/avro/v2"
 	"github.com/hourglass-stream/hourglass/codec"
@@ -54,6 +56,23 @@ func SchemaFiles() (map[string][]byte, error) {
 		out[e.Name()] = b
 	}
 	return out, nil
+}
+
+// WriteSchema writes the embedded .avsc files into dir, creating it.
+func WriteSchema(dir string) error {
+	files, err := SchemaFiles()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Spec describes a generated alert stream.

@@ -61,6 +61,15 @@ func (e *env) startFilter(cfg processor.AlertFilterConfig) *runningFilter {
 	return r
 }
 
+// writeAlertSchema writes the sample alert schema's .avsc files into dir.
+func writeAlertSchema(t *testing.T, dir string) string {
+	t.Helper()
+	if err := alerts.WriteSchema(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func sortedStrings(b [][]byte) []string {
 	out := make([]string, len(b))
 	for i, x := range b {
@@ -75,25 +84,9 @@ func sortedStrings(b [][]byte) []string {
 // byte for byte; malformed records go to the dead-letter topic with
 // reasons; the processor keeps running.
 func TestFilterAlerts(t *testing.T) {
-	schemaDir := t.TempDir()
-	files, err := alerts.SchemaFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(schemaDir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	schemaDir := writeAlertSchema(t, t.TempDir())
 	idDir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(idDir, "7"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(idDir, "7", name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeAlertSchema(t, filepath.Join(idDir, "7"))
 	schema, err := alerts.Schema()
 	if err != nil {
 		t.Fatal(err)
@@ -228,16 +221,7 @@ func TestFilterAlerts(t *testing.T) {
 func TestAggregateAlerts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dir := t.TempDir()
-	files, err := alerts.SchemaFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := writeAlertSchema(t, t.TempDir())
 	enc, err := alerts.NewEncoder("avro", 0)
 	if err != nil {
 		t.Fatal(err)

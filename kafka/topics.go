@@ -99,6 +99,23 @@ func (a *Admin) Ensure(t Topic) (partitions int32, created bool, err error) {
 	return t.Partitions, true, a.waitForMetadata(t.Name)
 }
 
+// EnsureTopics connects an admin client, creates those of topics that are
+// missing, and returns the partition counts they have.
+func EnsureTopics(brokers []string, cfg *sarama.Config, topics ...Topic) ([]int32, error) {
+	adm, err := NewAdmin(brokers, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer adm.Close()
+	counts := make([]int32, len(topics))
+	for i, t := range topics {
+		if counts[i], _, err = adm.Ensure(t); err != nil {
+			return nil, err
+		}
+	}
+	return counts, nil
+}
+
 // waitForMetadata waits until the new topic shows up in metadata, so that
 // consumers started next see its partitions.
 func (a *Admin) waitForMetadata(topic string) error {

@@ -78,16 +78,7 @@ type AggregateConfig struct {
 }
 
 func (c *AggregateConfig) validate() error {
-	var errs []error
-	if err := c.Kafka.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Sarama == nil {
-		errs = append(errs, errors.New("no sarama config"))
-	}
-	if err := validateGroup(c.Group); err != nil {
-		errs = append(errs, err)
-	}
+	errs := validateClient(c.Kafka, c.Sarama, c.Group)
 	if c.Input == "" {
 		errs = append(errs, errors.New("no input topic: set --input"))
 	}

@@ -44,16 +44,7 @@ type AlertFilterConfig struct {
 }
 
 func (c *AlertFilterConfig) validate() error {
-	var errs []error
-	if err := c.Kafka.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Sarama == nil {
-		errs = append(errs, errors.New("no sarama config"))
-	}
-	if err := validateGroup(c.Group); err != nil {
-		errs = append(errs, err)
-	}
+	errs := validateClient(c.Kafka, c.Sarama, c.Group)
 	if c.Input == "" || c.Output == "" {
 		errs = append(errs, errors.New("set --input and --output"))
 	}

@@ -1,7 +1,11 @@
 package processor
 
 import (
+	"errors"
 	"fmt"
+
+	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/kafka"
 
 	"github.com/lovoo/goka"
 )
@@ -24,4 +28,20 @@ func validateGroup(group string) error {
 		return fmt.Errorf("no group: set --group")
 	}
 	return nil
+}
+
+// validateClient checks what every processor needs to reach Kafka and name
+// its topics.
+func validateClient(kc kafka.Config, sc *sarama.Config, group string) []error {
+	var errs []error
+	if err := kc.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if sc == nil {
+		errs = append(errs, errors.New("no sarama config"))
+	}
+	if err := validateGroup(group); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
 }

@@ -46,13 +46,7 @@ picking up new files until SIGINT. Creates the topic if it is missing.`,
 			if err != nil {
 				return err
 			}
-			adm, err := kafka.NewAdmin(kc.Brokers, sc)
-			if err != nil {
-				return err
-			}
-			_, _, err = adm.Ensure(kafka.Topic{Name: cfg.Topic, Partitions: partitions})
-			adm.Close()
-			if err != nil {
+			if _, err := kafka.EnsureTopics(kc.Brokers, sc, kafka.Topic{Name: cfg.Topic, Partitions: partitions}); err != nil {
 				return err
 			}
 			producer, err := sarama.NewAsyncProducer(kc.Brokers, sc)

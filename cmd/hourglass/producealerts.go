@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -48,7 +46,7 @@ filters and previous sources, from --seed. Formats: avro (schemaless; see
 				return err
 			}
 			if writeSchema != "" {
-				if err := writeSchemaFiles(writeSchema); err != nil {
+				if err := alerts.WriteSchema(writeSchema); err != nil {
 					return err
 				}
 			}
@@ -56,13 +54,7 @@ filters and previous sources, from --seed. Formats: avro (schemaless; see
 			if err != nil {
 				return err
 			}
-			adm, err := kafka.NewAdmin(kc.Brokers, sc)
-			if err != nil {
-				return err
-			}
-			_, _, err = adm.Ensure(kafka.Topic{Name: topic, Partitions: partitions})
-			adm.Close()
-			if err != nil {
+			if _, err := kafka.EnsureTopics(kc.Brokers, sc, kafka.Topic{Name: topic, Partitions: partitions}); err != nil {
 				return err
 			}
 			producer, err := sarama.NewSyncProducer(kc.Brokers, sc)
@@ -119,20 +111,4 @@ filters and previous sources, from --seed. Formats: avro (schemaless; see
 	f.Int32Var(&partitions, "partitions", 8, "partitions of the topic if it has to be created")
 	_ = cmd.MarkFlagRequired("topic")
 	return cmd
-}
-
-func writeSchemaFiles(dir string) error {
-	files, err := alerts.SchemaFiles()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
