@@ -7,7 +7,7 @@ FUZZTIME ?= 10s
 LSST_ALERT_PACKET := 30.2026.2700
 LSST_SCHEMAS := .cache/lsst-alert-packet/lsst/alert/packet/schema/11/1
 
-.PHONY: all build demo test unit integration fuzz bench lint clean lsst-schemas
+.PHONY: all build demo test test-kafka unit integration fuzz bench lint clean lsst-schemas
 
 all: build
 
@@ -20,6 +20,10 @@ demo: build
 
 ## test: vet, unit and integration tests (embedded broker), brief fuzzing
 test: lsst-schemas lint unit integration fuzz
+
+## test-kafka: the integration suite against real Apache Kafka (KRaft, fetched from Maven Central)
+test-kafka: lsst-schemas
+	scripts/kafka-test.sh -- $(GO) test -count=1 -timeout 20m ./integration/...
 
 ## lsst-schemas: Rubin's alert schemas (PyPI lsst-alert-packet, GPLv3: fetched, not committed)
 lsst-schemas: $(LSST_SCHEMAS)/lsst.v11_1.alert.avsc
