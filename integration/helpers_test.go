@@ -85,10 +85,14 @@ func (e *env) createTopic(name string, partitions int32) {
 	}
 }
 
+func newProducer(e *env) (sarama.AsyncProducer, error) {
+	return sarama.NewAsyncProducer(e.kafka.Brokers, e.sarama)
+}
+
 // ingestFiles sends files with the ingest package and returns its summary.
 func (e *env) ingestFiles(cfg ingest.Config, paths ...string) ingest.Summary {
 	e.t.Helper()
-	p, err := sarama.NewAsyncProducer(e.kafka.Brokers, e.sarama)
+	p, err := newProducer(e)
 	if err != nil {
 		e.t.Fatal(err)
 	}

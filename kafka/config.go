@@ -14,6 +14,10 @@ import (
 // embedded broker.
 var Version = sarama.V3_6_0_0
 
+// ErrAuth is wrapped when Kafka refuses the credentials or the TLS
+// handshake: retrying cannot help.
+var ErrAuth = errors.New("kafka refused the connection's credentials")
+
 // Config is what every command needs to reach Kafka. The zero value is not
 // usable: Brokers is required.
 type Config struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -64,8 +63,12 @@ type AggregateConfig struct {
 	// StateDir keeps Goka's local copy of the table between runs. Empty
 	// means a fresh directory per process, removed on exit; the table is
 	// then recovered from its changelog on start, which is always correct
-	// and only slower for big tables.
+	// and only slower for big tables. A kept directory is reused only after
+	// a clean stop, and only by one process at a time.
 	StateDir string
+	// MaxOutage is how long Run keeps restarting while Kafka fails under
+	// it; zero means DefaultMaxOutage.
+	MaxOutage time.Duration
 	// Partitions is the partition count of the internal topics (repartition,
 	// table, output, dead letters) when they are created. Zero means the
 	// input's partition count. Existing topics keep theirs.
@@ -152,29 +155,38 @@ func (a *Aggregator) Stats() AggregateStats {
 	}
 }
 
-// Run creates missing topics, then runs both steps until ctx is cancelled
-// or one fails. On cancellation it stops consuming, waits for every write
-// in flight and commits the offsets of what it processed, so a restart
-// neither loses nor repeats a count. It returns nil after a clean stop.
+// Run creates missing topics, then runs both steps until ctx is cancelled.
+// On cancellation it stops consuming, waits for every write in flight and
+// commits the offsets of what it processed, so a restart neither loses nor
+// repeats a count. When Kafka fails under it (a broker outage, a lost
+// session), it restarts both steps with back-off, recovering the table
+// from its changelog, and gives up only after MaxOutage. It returns nil
+// after a clean stop.
 func (a *Aggregator) Run(ctx context.Context) error {
+	sd, err := openStateDir(a.cfg.StateDir, a.cfg.Group, a.log)
+	if err != nil {
+		return fmt.Errorf("aggregate %s: %w", a.cfg.Group, err)
+	}
+	defer sd.close()
+	err = retry(ctx, a.log, a.cfg.MaxOutage, func(ctx context.Context) error { return a.runOnce(ctx, sd) })
+	if err != nil {
+		return fmt.Errorf("aggregate %s: %w", a.cfg.Group, err)
+	}
+	return nil
+}
+
+func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
 	if err := a.ensureTopics(); err != nil {
 		return err
 	}
-	stateDir := a.cfg.StateDir
-	if stateDir == "" {
-		dir, err := os.MkdirTemp("", "hourglass-"+a.cfg.Group+"-*")
-		if err != nil {
-			return fmt.Errorf("aggregate: state directory: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		stateDir = dir
+	if err := sd.begin(); err != nil {
+		return err
 	}
-
 	rekey, err := a.rekeyProcessor()
 	if err != nil {
 		return err
 	}
-	count, err := a.countProcessor(stateDir)
+	count, err := a.countProcessor(sd.path)
 	if err != nil {
 		return err
 	}
@@ -182,22 +194,26 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	g.Go(func() error { return runProcessor(gctx, rekey, "rekey") })
 	g.Go(func() error { return runProcessor(gctx, count, "count") })
 	err = g.Wait()
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("aggregate %s: %w", a.cfg.Group, err)
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		return sd.end() // a clean stop: the local tables match the changelog
 	}
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("aggregate %s: stop: %w", a.cfg.Group, err)
+	if err == nil {
+		err = errors.New("stopped on its own")
 	}
-	return nil
+	return err
 }
 
 func runProcessor(ctx context.Context, p *goka.Processor, step string) error {
 	if err := p.Run(ctx); err != nil {
 		return fmt.Errorf("%s step: %w", step, err)
 	}
-	// A processor returns nil when its context ends; make the group notice
-	// if it ended on its own.
-	return ctx.Err()
+	// A processor returns nil when its context ends; one that returns while
+	// its context is live has stopped on its own, and the other step must
+	// stop too.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s step stopped on its own", step)
 }
 
 // ensureTopics creates the input (if missing) and the internal topics, and

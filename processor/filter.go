@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/codec"
@@ -40,7 +41,10 @@ type AlertFilterConfig struct {
 	// Partitions of the output and dead-letter topics when created; zero
 	// means the input's.
 	Partitions int32
-	Logger     *slog.Logger
+	// MaxOutage is how long Run keeps restarting while Kafka fails under
+	// it; zero means DefaultMaxOutage.
+	MaxOutage time.Duration
+	Logger    *slog.Logger
 }
 
 func (c *AlertFilterConfig) validate() error {
@@ -103,35 +107,33 @@ func (f *AlertFilter) Stats() AlertFilterStats {
 
 // Run creates missing topics and filters until ctx ends. Every output and
 // dead-letter write is acknowledged before the input offset is committed.
+// When Kafka fails under it, it restarts with back-off and gives up only
+// after MaxOutage.
 func (f *AlertFilter) Run(ctx context.Context) error {
-	adm, err := kafka.NewAdmin(f.cfg.Kafka.Brokers, f.cfg.Sarama)
-	if err != nil {
-		return err
+	if err := retry(ctx, f.log, f.cfg.MaxOutage, f.runOnce); err != nil {
+		return fmt.Errorf("filter %s: %w", f.cfg.Group, err)
 	}
-	in, _, err := adm.Ensure(kafka.Topic{Name: f.cfg.Input, Partitions: 8})
-	if err == nil {
-		parts := f.cfg.Partitions
-		if parts == 0 {
-			parts = in
-		}
-		for _, t := range []string{f.cfg.Output, DeadLetterTopic(f.cfg.Group)} {
-			if _, created, e := adm.Ensure(kafka.Topic{Name: t, Partitions: parts}); e != nil {
-				err = e
-				break
-			} else if created {
-				f.log.Info("created topic", "topic", t, "partitions", parts)
-			}
-		}
-	}
-	adm.Close()
-	if err != nil {
-		return err
-	}
+	return nil
+}
 
-	f.out, err = newPassthrough(f.cfg.Kafka.Brokers, f.cfg.Sarama)
+func (f *AlertFilter) runOnce(ctx context.Context) error {
+	counts, err := kafka.EnsureTopics(f.cfg.Kafka.Brokers, f.cfg.Sarama, kafka.Topic{Name: f.cfg.Input, Partitions: 8})
 	if err != nil {
 		return err
 	}
+	parts := f.cfg.Partitions
+	if parts == 0 {
+		parts = counts[0]
+	}
+	if _, err := kafka.EnsureTopics(f.cfg.Kafka.Brokers, f.cfg.Sarama,
+		kafka.Topic{Name: f.cfg.Output, Partitions: parts}, kafka.Topic{Name: DeadLetterTopic(f.cfg.Group), Partitions: parts}); err != nil {
+		return err
+	}
+	out, err := newPassthrough(f.cfg.Kafka.Brokers, f.cfg.Sarama)
+	if err != nil {
+		return err
+	}
+	f.out = out
 	initial := sarama.OffsetOldest
 	if f.cfg.Start == StartLatest {
 		initial = sarama.OffsetNewest
@@ -140,17 +142,20 @@ func (f *AlertFilter) Run(ctx context.Context) error {
 		goka.Input(goka.Stream(f.cfg.Input), new(gokacodec.Bytes), f.process))
 	p, err := goka.NewProcessor(f.cfg.Kafka.Brokers, graph, gokaOptions(f.cfg.Sarama, f.cfg.Kafka.Brokers, initial, f.log)...)
 	if err != nil {
-		_ = f.out.close()
-		return fmt.Errorf("filter: %w", err)
+		_ = out.close()
+		return err
 	}
 	err = p.Run(ctx)
-	if cerr := f.out.close(); err == nil && cerr != nil {
+	if cerr := out.close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("filter %s: %w", f.cfg.Group, err)
+	if err == nil && ctx.Err() == nil {
+		err = errors.New("stopped on its own")
 	}
-	return nil
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 func (f *AlertFilter) process(ctx goka.Context, msg any) {

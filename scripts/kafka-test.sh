@@ -9,7 +9,9 @@
 # combined broker+controller nodes (default 1) on free ports, waits until
 # they serve, runs COMMAND with HOURGLASS_TEST_BROKERS set, and stops every
 # process it started, also when COMMAND fails or the script is interrupted.
-# Exits with COMMAND's status.
+# HOURGLASS_TEST_KAFKA_RESTART names a script that restarts node N (default
+# 1) on its ports and data, for broker-restart tests. Exits with COMMAND's
+# status.
 set -euo pipefail
 
 KAFKA_VERSION=4.1.1
@@ -48,11 +50,11 @@ free_port() {
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hourglass-kafka.XXXXXX")
-PIDS=()
+node_pids() { cat "$WORK"/node*.pid 2>/dev/null || true; }
 cleanup() {
   status=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
+  for pid in $(node_pids); do kill "$pid" 2>/dev/null || true; done
+  for pid in $(node_pids); do
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
@@ -94,9 +96,23 @@ log.segment.bytes=16777216
 PROPS
   java -cp "$LIBS/*" kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$WORK/node$n.properties" >/dev/null
 done
+# restart.sh N stops node N (SIGTERM, as an operator would) and starts it
+# again on the same ports and data; tests of broker restarts call it.
+cat > "$WORK/restart.sh" <<RESTART
+#!/usr/bin/env bash
+set -eu
+n=\${1:-1}
+pid=\$(cat "$WORK/node\$n.pid")
+kill "\$pid"
+for _ in \$(seq 1 300); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.1; done
+kill -9 "\$pid" 2>/dev/null || true
+java -Xmx512m -Xms256m -cp "$LIBS/*" kafka.Kafka "$WORK/node\$n.properties" >> "$WORK/node\$n.log" 2>&1 &
+echo \$! > "$WORK/node\$n.pid"
+RESTART
+chmod +x "$WORK/restart.sh"
 for n in $(seq 1 "$NODES"); do
   java -Xmx512m -Xms256m -cp "$LIBS/*" kafka.Kafka "$WORK/node$n.properties" > "$WORK/node$n.log" 2>&1 &
-  PIDS+=($!)
+  echo $! > "$WORK/node$n.pid"
 done
 
 BROKERS=""
@@ -111,13 +127,13 @@ for hp in sys.argv[1].split(","):
     socket.create_connection((h, int(p)), timeout=1).close()
 PY
 do
-  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "kafka-test: a broker exited during start-up" >&2; tail -n 40 "$WORK"/node*.log >&2; exit 1; }; done
+  for pid in $(node_pids); do kill -0 "$pid" 2>/dev/null || { echo "kafka-test: a broker exited during start-up" >&2; tail -n 40 "$WORK"/node*.log >&2; exit 1; }; done
   [ $SECONDS -lt $deadline ] || { echo "kafka-test: brokers not serving after 120s" >&2; tail -n 40 "$WORK"/node*.log >&2; exit 1; }
   sleep 0.5
 done
 echo "kafka-test: Apache Kafka $KAFKA_VERSION, $NODES node(s) at $BROKERS" >&2
 set +e
-HOURGLASS_TEST_BROKERS=$BROKERS HOURGLASS_TEST_KAFKA_NODES=$NODES "$@"
+HOURGLASS_TEST_BROKERS=$BROKERS HOURGLASS_TEST_KAFKA_NODES=$NODES HOURGLASS_TEST_KAFKA_RESTART=$WORK/restart.sh "$@"
 status=$?
 set -e
 exit $status

@@ -82,7 +82,8 @@ share the work. A stop and restart never loses or repeats a count.`,
 	f.StringVar(&emit, "emit", "complete", "output mode: complete")
 	codecs.register(f, "input record codec", "json")
 	f.StringVar(&start, "start", "earliest", "where a new group starts reading: earliest or latest")
-	f.StringVar(&cfg.StateDir, "state-dir", "", "keep Goka's local table copy here across runs (default: a fresh directory per process, recovered from the changelog)")
+	f.StringVar(&cfg.StateDir, "state-dir", "", "keep Goka's local table copy here across clean restarts, one process per directory (default: a fresh directory per process; the table is recovered from its changelog)")
+	f.DurationVar(&cfg.MaxOutage, "max-outage", processor.DefaultMaxOutage, "keep retrying this long while Kafka is unreachable, then exit non-zero")
 	f.Int32Var(&partitions, "partitions", 0, "partitions of the internal topics when created (default: as many as the input)")
 	f.Int32Var(&inParts, "input-partitions", 8, "partitions of the input topic if it has to be created")
 	for _, name := range []string{"group", "input", "key", "time", "window"} {

@@ -65,6 +65,7 @@ Run several with the same --group to share the partitions.`,
 	fl.StringVar(&where, "where", "", "predicate in expr-lang syntax, e.g. 'diaSource.ra > 350' (required)")
 	fl.StringVar(&outCodec, "output-codec", "same", "same (input bytes unchanged) or json")
 	fl.StringVar(&start, "start", "earliest", "where a new group starts reading: earliest or latest")
+	fl.DurationVar(&cfg.MaxOutage, "max-outage", processor.DefaultMaxOutage, "keep retrying this long while Kafka is unreachable, then exit non-zero")
 	fl.Int32Var(&cfg.Partitions, "partitions", 0, "partitions of the output and dead-letter topics when created (default: as the input)")
 	codecs.register(fl, "input record codec", "json")
 	for _, name := range []string{"group", "input", "output", "where"} {
