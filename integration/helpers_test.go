@@ -198,6 +198,19 @@ func diff(got, want map[string]int64) string {
 	return strings.Join(lines, "\n")
 }
 
+// waitFor polls cond until it returns "" or the deadline passes, and
+// returns cond's last message.
+func waitFor(timeout time.Duration, cond func() string) string {
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := cond()
+		if msg == "" || time.Now().After(deadline) {
+			return msg
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
 // eventually polls cond until it returns "" or the deadline passes, then
 // fails with cond's last message.
 func eventually(t testing.TB, timeout time.Duration, cond func() string) {

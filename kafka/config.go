@@ -87,6 +87,12 @@ func (c Config) Sarama() (*sarama.Config, error) {
 	cfg.Consumer.MaxProcessingTime = time.Second
 	cfg.Consumer.Group.Session.Timeout = 10 * time.Second
 	cfg.Consumer.Group.Heartbeat.Interval = 3 * time.Second
+	// A JoinGroup request can wait at the coordinator for as long as the
+	// rebalance timeout (members that died stay until their session
+	// expires); the read timeout must outlast it, or the survivors give up
+	// on every rebalance after a crash and never rejoin.
+	cfg.Consumer.Group.Rebalance.Timeout = 20 * time.Second
+	cfg.Net.ReadTimeout = 45 * time.Second
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka client config: %w", err)
 	}

@@ -89,7 +89,11 @@ func (a *Admin) Ensure(t Topic) (partitions int32, created bool, err error) {
 		ConfigEntries:     entries,
 	}, false)
 	if errors.Is(err, sarama.ErrTopicAlreadyExists) {
-		// Someone else created it between our check and our request.
+		// Someone else created it between our check and our request; its
+		// metadata may not have reached the broker we ask yet.
+		if err := a.waitForMetadata(t.Name); err != nil {
+			return 0, false, err
+		}
 		n, err := a.Partitions(t.Name)
 		return n, false, err
 	}

@@ -30,7 +30,13 @@ func retry(ctx context.Context, log *slog.Logger, maxOutage time.Duration, run f
 		started := time.Now()
 		err := run(ctx)
 		if ctx.Err() != nil {
-			return err
+			// Asked to stop. A run that failed while stopping (say, in the
+			// middle of a rebalance) loses nothing: uncommitted input is
+			// read again next time and recognised as applied.
+			if err != nil && !errors.Is(err, context.Canceled) {
+				log.Warn("stopped with an error; the next run re-reads what was not committed", "error", err)
+			}
+			return nil
 		}
 		if err == nil {
 			err = errors.New("stopped on its own")

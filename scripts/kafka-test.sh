@@ -108,6 +108,13 @@ for _ in \$(seq 1 300); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.1; done
 kill -9 "\$pid" 2>/dev/null || true
 java -Xmx512m -Xms256m -cp "$LIBS/*" kafka.Kafka "$WORK/node\$n.properties" >> "$WORK/node\$n.log" 2>&1 &
 echo \$! > "$WORK/node\$n.pid"
+port=\$(sed -n 's/^listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$WORK/node\$n.properties")
+for _ in \$(seq 1 600); do
+  python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=1).close()" "\$port" 2>/dev/null && exit 0
+  sleep 0.1
+done
+echo "restart: node \$n not serving after 60s" >&2
+exit 1
 RESTART
 chmod +x "$WORK/restart.sh"
 for n in $(seq 1 "$NODES"); do

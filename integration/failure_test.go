@@ -1,0 +1,273 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/ingest"
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/processor"
+)
+
+// proc is an hourglass process started by a test.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	exited chan error
+}
+
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = &lockedWriter{w: p.stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("stderr of %v:\n%s", cmd.Args[1:4], p.stderr)
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("%s exited with %v:\n%s", p.cmd.Args[1], err, p.stderr)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatalf("%s did not stop within 90s of SIGTERM", p.cmd.Args[1])
+	}
+}
+
+// kill sends SIGKILL: no clean-up of any kind.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// counted is a condition helper: the sum of all counts in the view.
+func counted(v *processor.View) int64 {
+	rows, err := v.Rows(processor.Filter{})
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, r := range rows {
+		n += r.Count
+	}
+	return n
+}
+
+// TestKillNineExact runs three aggregate processes in one group while
+// 200,000 events stream in over 8 partitions, SIGKILLs one mid-stream,
+// starts another, SIGKILLs a newcomer while it recovers state, and expects
+// the table to equal the independent count exactly.
+func TestKillNineExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: multi-process fault test")
+	}
+	t.Parallel()
+	e := newEnv(t)
+	const n = 200000
+	events, dir := writeData(t, n, 40, 21)
+	input, group := e.name("events"), e.name("hourly")
+	e.createTopic(input, 8)
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	args := []string{"aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn"}
+
+	ingested := make(chan error, 1)
+	go func() {
+		p, err := newProducer(e)
+		if err != nil {
+			ingested <- err
+			return
+		}
+		defer p.Close()
+		_, err = ingest.Run(context.Background(), p, ingest.Config{Topic: input, FilesPerTrigger: 2, TriggerInterval: 300 * time.Millisecond}, []string{dir})
+		ingested <- err
+	}()
+
+	procs := []*proc{startProc(t, args...), startProc(t, args...), startProc(t, args...)}
+	v := e.openView(group)
+	waitCounted := func(atLeast int64) {
+		t.Helper()
+		eventually(t, 3*time.Minute, func() string {
+			if c := counted(v); c < atLeast {
+				return fmt.Sprintf("%d counted, waiting for %d", c, atLeast)
+			}
+			return ""
+		})
+	}
+	waitCounted(n / 5)
+	procs[0].kill(t) // mid-stream, with writes in flight
+	t.Log("killed process 1 at", counted(v))
+	procs = append(procs, startProc(t, args...))
+	waitCounted(n / 2)
+	// A newcomer joins, is handed partitions and starts recovering their
+	// tables from the changelog; kill it then.
+	late := startProc(t, args...)
+	eventually(t, time.Minute, func() string {
+		if !strings.Contains(late.stderr.String(), "") {
+			return "no output yet"
+		}
+		return ""
+	})
+	time.Sleep(700 * time.Millisecond) // let it get into the rebalance and recovery; the kill point needs no precision
+	late.kill(t)
+	t.Log("killed a recovering newcomer at", counted(v))
+
+	if err := <-ingested; err != nil {
+		t.Fatal(err)
+	}
+	if msg := waitFor(2*time.Minute, viewMatches(v, expected(events))); msg != "" {
+		fresh := e.openView(group)
+		if err := fresh.WaitRecovered(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range procs[1:] {
+			_ = p.cmd.Process.Signal(syscall.SIGQUIT) // goroutine dumps into stderr
+		}
+		time.Sleep(time.Second)
+		t.Fatalf("not exact after 2m (a fresh view counts %d, the old one %d):\n%s", counted(fresh), counted(v), msg)
+	}
+	for _, p := range procs[1:] {
+		p.stop(t)
+	}
+}
+
+// TestBrokerRestart restarts the broker while an aggregator runs and events
+// keep coming: the aggregator rides out the outage and the table is exact.
+func TestBrokerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: broker restart")
+	}
+	brokers, restart := restartableBroker(t)
+	e := newEnv(t)
+	e.kafka = kafka.Config{Brokers: brokers, ClientID: "hourglass-test"}
+	events, dir := writeData(t, 40000, 4, 33)
+	input, group := e.name("events"), e.name("hourly")
+	e.createTopic(input, 4)
+	half := writeSubset(t, dir, 2)
+	e.ingestFiles(ingest.Config{Topic: input}, half...)
+
+	cfg := e.aggregateConfig(group, input, "")
+	cfg.MaxOutage = 3 * time.Minute
+	r := e.startAggregator(cfg)
+	eventually(t, time.Minute, func() string {
+		if a := r.agg.Stats().Applied; a < 5000 {
+			return fmt.Sprintf("%d applied", a)
+		}
+		return ""
+	})
+	restart()
+	rest := remainingFiles(t, dir, half)
+	e.ingestFiles(ingest.Config{Topic: input}, rest...)
+	v := e.openView(group)
+	eventually(t, 3*time.Minute, viewMatches(v, expected(events)))
+}
+
+// restartableBroker gives the test a broker it may restart: the real
+// Kafka's restart script when HOURGLASS_TEST_KAFKA_RESTART is set, or an
+// `hourglass broker --data-dir` process of its own.
+func restartableBroker(t *testing.T) ([]string, func()) {
+	if script := os.Getenv("HOURGLASS_TEST_KAFKA_RESTART"); script != "" {
+		return cluster, func() {
+			t.Helper()
+			if out, err := exec.Command(script, "1").CombinedOutput(); err != nil {
+				t.Fatalf("restart kafka: %v\n%s", err, out)
+			}
+		}
+	}
+	if os.Getenv("HOURGLASS_TEST_BROKERS") != "" {
+		t.Skip("HOURGLASS_TEST_BROKERS is set without HOURGLASS_TEST_KAFKA_RESTART")
+	}
+	dataDir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	start := func() *proc {
+		p := startProc(t, "broker", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn")
+		eventually(t, 30*time.Second, func() string {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				return err.Error()
+			}
+			c.Close()
+			return ""
+		})
+		return p
+	}
+	current := start()
+	t.Cleanup(func() { current.stop(t) })
+	return []string{addr}, func() {
+		current.stop(t)
+		current = start()
+	}
+}
+
+// writeSubset returns the first k files of dir, in ingest order.
+func writeSubset(t *testing.T, dir string, k int) []string {
+	var out []string
+	for i := 0; i < k; i++ {
+		out = append(out, dir+"/file-"+strconv.Itoa(i)+".json")
+	}
+	return out
+}
+
+func remainingFiles(t *testing.T, dir string, done []string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, d := range done {
+		seen[d] = true
+	}
+	var out []string
+	for i := 0; i < len(entries); i++ {
+		p := dir + "/file-" + strconv.Itoa(i) + ".json"
+		if !seen[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
