@@ -295,6 +295,16 @@ func (a *Aggregator) ensureTopics() error {
 func gokaOptions(cfg *sarama.Config, brokers []string, initial int64, log *slog.Logger) []goka.ProcessorOption {
 	c := *cfg
 	c.Consumer.Offsets.Initial = initial
+	// Never give up on a write: a repartition update dropped after its
+	// retries, while a later one to the same partition lands, would leave a
+	// gap below an offset the count step has applied, and the replay that
+	// refills the gap would be skipped as a duplicate. Retrying without end
+	// (as Kafka Streams does) keeps each partition's updates in order; an
+	// outage then stalls the processor instead of losing counts.
+	c.Producer.Retry.Max = 10000 // with back-off capped at 5 s: about 14 hours; sarama allocates per retry level, so not MaxInt32
+	c.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
+		return min(100*time.Millisecond<<min(retries, 6), 5*time.Second)
+	}
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{goka.CopartitioningStrategy}
 	tmc := goka.NewTopicManagerConfig()
 	tmc.NoCreate = true
