@@ -286,4 +286,3 @@ func remainingFiles(t *testing.T, dir string, done []string) []string {
 	}
 	return out
 }
-
