@@ -109,7 +109,6 @@ func TestKillNineExact(t *testing.T) {
 		// HOURGLASS_KNOWN_ISSUES=1 while that is investigated.
 		t.Skip("known issue: consumption stalls on the embedded broker after SIGKILLed members; runs in make test-kafka")
 	}
-	t.Parallel()
 	e := newEnv(t)
 	const n = 200000
 	events, dir := writeData(t, n, 40, 21)
