@@ -158,18 +158,8 @@ func TestCLIPipeline(t *testing.T) {
 		t.Fatalf("ingest printed %q", out)
 	}
 
-	agg := exec.Command(binary(t), "aggregate", brokers, "--group", group, "--input", input,
+	agg := startProc(t, "aggregate", brokers, "--group", group, "--input", input,
 		"--key", "action", "--time", "time", "--window", "1h", "--output", output)
-	var aggErr bytes.Buffer
-	agg.Stderr = &aggErr
-	if err := agg.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- agg.Wait() }()
-	t.Cleanup(func() {
-		_ = agg.Process.Kill() // only if the test failed before stopping it
-	})
 
 	want := expectedCSV(events)
 	eventually(t, 60*time.Second, func() string {
@@ -212,17 +202,7 @@ func TestCLIPipeline(t *testing.T) {
 	}
 
 	// SIGTERM: a clean stop with exit status 0.
-	if err := agg.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("aggregate exited with %v\n%s", err, aggErr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("aggregate did not stop within 60s of SIGTERM")
-	}
+	agg.stopWithin(t, 60*time.Second)
 
 	// tail shows the output topic's rows with the record metadata.
 	lines := strings.Split(strings.TrimSpace(run(t, "tail", brokers, "--topic", output, "--max", "3", "--format", "json")), "\n")
@@ -332,16 +312,8 @@ func TestCLIAlertNotebook(t *testing.T) {
 		}
 	}
 
-	filter := exec.Command(binary(t), "filter", brokers, "--group", group, "--input", input, "--output", output,
+	filter := startProc(t, "filter", brokers, "--group", group, "--input", input, "--output", output,
 		"--codec", "pyliteral", "--where", "diaSource.ra > 350")
-	var stderr bytes.Buffer
-	filter.Stderr = &stderr
-	if err := filter.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- filter.Wait() }()
-	t.Cleanup(func() { _ = filter.Process.Kill() })
 
 	var lines []string
 	eventually(t, 60*time.Second, func() string {
@@ -369,18 +341,8 @@ func TestCLIAlertNotebook(t *testing.T) {
 			t.Errorf("output alert with ra %v (%s)", ra, rec.ValueEncoding)
 		}
 	}
-	if err := filter.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("filter exited with %v\n%s", err, stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("filter did not stop within 60s of SIGTERM")
-	}
-	if !strings.Contains(stderr.String(), fmt.Sprintf("read=400 matched=%d rejected=%d dead_lettered=0", want, 400-want)) {
+	filter.stopWithin(t, 60*time.Second)
+	if stderr := filter.stderr; !strings.Contains(stderr.String(), fmt.Sprintf("read=400 matched=%d rejected=%d dead_lettered=0", want, 400-want)) {
 		t.Errorf("filter's last words: %s", stderr.String())
 	}
 

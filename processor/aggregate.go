@@ -292,15 +292,15 @@ func (a *Aggregator) ensureTopics() error {
 // gokaOptions are the options every goka processor of this package uses:
 // the one sarama config, goka's co-partitioning balancer, no topic creation
 // by goka (ensureTopics did it with the right configs), logs through slog.
-func gokaOptions(cfg *sarama.Config, brokers []string, initial int64, log *slog.Logger) []goka.ProcessorOption {
+func gokaOptions(cfg *sarama.Config, initial int64, log *slog.Logger) []goka.ProcessorOption {
 	c := *cfg
 	c.Consumer.Offsets.Initial = initial
 	// Never give up on a write: a repartition update dropped after its
 	// retries, while a later one to the same partition lands, would leave a
 	// gap below an offset the count step has applied, and the replay that
-	// refills the gap would be skipped as a duplicate. Retrying without end
-	// (as Kafka Streams does) keeps each partition's updates in order; an
-	// outage then stalls the processor instead of losing counts.
+	// refills the gap would be skipped as a duplicate. Retrying for hours
+	// (as Kafka Streams retries without end) keeps each partition's updates
+	// in order; an outage then stalls the processor instead of losing counts.
 	c.Producer.Retry.Max = 10000 // with back-off capped at 5 s: about 14 hours; sarama allocates per retry level, so not MaxInt32
 	c.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
 		return min(100*time.Millisecond<<min(retries, 6), 5*time.Second)
@@ -329,7 +329,7 @@ func (a *Aggregator) rekeyProcessor() (*goka.Processor, error) {
 		goka.Output(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}),
 		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
 	)
-	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, gokaOptions(a.cfg.Sarama, a.cfg.Kafka.Brokers, initial, a.log.With("step", "rekey"))...)
+	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, gokaOptions(a.cfg.Sarama, initial, a.log.With("step", "rekey"))...)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: rekey step: %w", err)
 	}
@@ -346,7 +346,7 @@ func (a *Aggregator) countProcessor(stateDir string) (*goka.Processor, error) {
 		edges = append(edges, goka.Output(goka.Stream(a.cfg.Output), new(gokacodec.Bytes)))
 	}
 	graph := goka.DefineGroup(goka.Group(a.cfg.Group), edges...)
-	opts := append(gokaOptions(a.cfg.Sarama, a.cfg.Kafka.Brokers, sarama.OffsetOldest, a.log.With("step", "count")),
+	opts := append(gokaOptions(a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
 		goka.WithStorageBuilder(storage.DefaultBuilder(stateDir)))
 	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, opts...)
 	if err != nil {

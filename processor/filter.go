@@ -140,7 +140,7 @@ func (f *AlertFilter) runOnce(ctx context.Context) error {
 	}
 	graph := goka.DefineGroup(goka.Group(f.cfg.Group),
 		goka.Input(goka.Stream(f.cfg.Input), new(gokacodec.Bytes), f.process))
-	p, err := goka.NewProcessor(f.cfg.Kafka.Brokers, graph, gokaOptions(f.cfg.Sarama, f.cfg.Kafka.Brokers, initial, f.log)...)
+	p, err := goka.NewProcessor(f.cfg.Kafka.Brokers, graph, gokaOptions(f.cfg.Sarama, initial, f.log)...)
 	if err != nil {
 		_ = out.close()
 		return err
