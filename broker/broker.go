@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,18 @@ type Config struct {
 	// in this directory across restarts (kfake's disk persistence). Empty
 	// means memory only.
 	DataDir string
+	// Users, when any, turn on SASL: clients must authenticate as one of
+	// them (each a superuser). Empty means no authentication.
+	Users []User
+	// TLS, when set, serves TLS only, with this config's certificates.
+	TLS *tls.Config
+}
+
+// User is a SASL user of the embedded broker.
+type User struct {
+	Mechanism string // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	Name      string
+	Password  string
 }
 
 // Broker is a running embedded broker. Close stops it.
@@ -68,6 +81,23 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	if len(cfg.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.Users {
+			switch u.Mechanism {
+			case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+			default:
+				return nil, fmt.Errorf("broker: SASL mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", u.Mechanism)
+			}
+			if u.Name == "" || u.Password == "" {
+				return nil, errors.New("broker: a SASL user needs a name and a password")
+			}
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+		}
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -238,8 +238,16 @@ func restartableBroker(t *testing.T) ([]string, func()) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	var current *proc
 	start := func() *proc {
 		p := startProc(t, "broker", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn")
+		// Registered after startProc's kill, so it runs first: the broker
+		// still running at the end stops cleanly.
+		t.Cleanup(func() {
+			if p == current {
+				p.stop(t)
+			}
+		})
 		eventually(t, 30*time.Second, func() string {
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
@@ -250,8 +258,7 @@ func restartableBroker(t *testing.T) ([]string, func()) {
 		})
 		return p
 	}
-	current := start()
-	t.Cleanup(func() { current.stop(t) })
+	current = start()
 	return []string{addr}, func() {
 		current.stop(t)
 		current = start()

@@ -262,7 +262,7 @@ func viewMatches(v *processor.View, want map[string]int64) func() string {
 func (e *env) readTopic(topic string) []tail.Record {
 	e.t.Helper()
 	var recs []tail.Record
-	err := tail.Run(context.Background(), tail.Config{Brokers: e.kafka.Brokers, Topic: topic}, func(r tail.Record) error {
+	err := tail.Run(context.Background(), tail.Config{Kafka: e.kafka, Topic: topic}, func(r tail.Record) error {
 		recs = append(recs, r)
 		return nil
 	})

@@ -16,7 +16,7 @@ var Version = sarama.V3_6_0_0
 
 // ErrAuth is wrapped when Kafka refuses the credentials or the TLS
 // handshake: retrying cannot help.
-var ErrAuth = errors.New("kafka refused the connection's credentials")
+var ErrAuth = errors.New("authentication with Kafka failed (SASL credentials or TLS)")
 
 // Config is what every command needs to reach Kafka. The zero value is not
 // usable: Brokers is required.
@@ -26,6 +26,8 @@ type Config struct {
 	// ClientID names this process in broker logs and quotas. Empty means
 	// "hourglass".
 	ClientID string
+	// Security is SASL and TLS; the zero value is plaintext.
+	Security Security
 }
 
 // ParseBrokers splits a comma-separated broker list, dropping blanks.
@@ -99,6 +101,9 @@ func (c Config) Sarama() (*sarama.Config, error) {
 	// on every rebalance after a crash and never rejoin.
 	cfg.Consumer.Group.Rebalance.Timeout = 20 * time.Second
 	cfg.Net.ReadTimeout = 45 * time.Second
+	if err := c.Security.applySarama(cfg); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka client config: %w", err)
 	}

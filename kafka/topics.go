@@ -35,7 +35,7 @@ type Admin struct {
 func NewAdmin(brokers []string, cfg *sarama.Config) (*Admin, error) {
 	a, err := sarama.NewClusterAdmin(brokers, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to kafka at %v: %w", brokers, err)
+		return nil, Classify(fmt.Errorf("connect to kafka at %v: %w", brokers, err))
 	}
 	return &Admin{admin: a}, nil
 }

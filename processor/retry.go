@@ -42,7 +42,7 @@ func retry(ctx context.Context, log *slog.Logger, maxOutage time.Duration, run f
 			err = errors.New("stopped on its own")
 		}
 		if permanent(err) {
-			return err
+			return kafka.Classify(err)
 		}
 		if time.Since(started) > time.Minute || failingSince.IsZero() {
 			failingSince, backoff = started, 500*time.Millisecond
@@ -64,15 +64,8 @@ func retry(ctx context.Context, log *slog.Logger, maxOutage time.Duration, run f
 
 // permanent reports errors that retrying cannot fix.
 func permanent(err error) bool {
-	for _, target := range []error{
-		kafka.ErrPartitionMismatch, ErrStateDirInUse, kafka.ErrAuth,
-		sarama.ErrSASLAuthenticationFailed, sarama.ErrTopicAuthorizationFailed,
-		sarama.ErrGroupAuthorizationFailed, sarama.ErrClusterAuthorizationFailed,
-		sarama.ErrUnsupportedSASLMechanism, sarama.ErrIllegalSASLState,
-	} {
-		if errors.Is(err, target) {
-			return true
-		}
+	if errors.Is(err, kafka.ErrPartitionMismatch) || errors.Is(err, ErrStateDirInUse) || errors.Is(kafka.Classify(err), kafka.ErrAuth) {
+		return true
 	}
 	var cfgErr sarama.ConfigurationError
 	return errors.As(err, &cfgErr)

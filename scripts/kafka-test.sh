@@ -10,7 +10,9 @@
 # they serve, runs COMMAND with HOURGLASS_TEST_BROKERS set, and stops every
 # process it started, also when COMMAND fails or the script is interrupted.
 # HOURGLASS_TEST_KAFKA_RESTART names a script that restarts node N (default
-# 1) on its ports and data, for broker-restart tests. Exits with COMMAND's
+# 1) on its ports and data, for broker-restart tests. Every node also has a
+# SASL_PLAINTEXT listener with one SCRAM-SHA-512 user, named to COMMAND by
+# HOURGLASS_TEST_SASL_BROKERS, _USER and _PASSWORD. Exits with COMMAND's
 # status.
 set -euo pipefail
 
@@ -67,20 +69,26 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 CLUSTER_ID=$(java -cp "$LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)
-BROKER_PORTS=(); CONTROLLER_PORTS=(); VOTERS=""
+BROKER_PORTS=(); SASL_PORTS=(); CONTROLLER_PORTS=(); VOTERS=""
 for n in $(seq 1 "$NODES"); do
-  BROKER_PORTS+=("$(free_port)"); CONTROLLER_PORTS+=("$(free_port)")
+  BROKER_PORTS+=("$(free_port)"); SASL_PORTS+=("$(free_port)"); CONTROLLER_PORTS+=("$(free_port)")
   VOTERS="${VOTERS:+$VOTERS,}$n@127.0.0.1:${CONTROLLER_PORTS[$((n-1))]}"
 done
 RF=$(( NODES < 3 ? NODES : 3 ))
+# Every node also has a SASL_PLAINTEXT listener with one SCRAM-SHA-512 user,
+# for the secure-cluster tests.
+SASL_USER=hourglass
+SASL_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 for n in $(seq 1 "$NODES"); do
   cat > "$WORK/node$n.properties" <<PROPS
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$VOTERS
-listeners=PLAINTEXT://127.0.0.1:${BROKER_PORTS[$((n-1))]},CONTROLLER://127.0.0.1:${CONTROLLER_PORTS[$((n-1))]}
-advertised.listeners=PLAINTEXT://127.0.0.1:${BROKER_PORTS[$((n-1))]}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:${BROKER_PORTS[$((n-1))]},SASL_PLAINTEXT://127.0.0.1:${SASL_PORTS[$((n-1))]},CONTROLLER://127.0.0.1:${CONTROLLER_PORTS[$((n-1))]}
+advertised.listeners=PLAINTEXT://127.0.0.1:${BROKER_PORTS[$((n-1))]},SASL_PLAINTEXT://127.0.0.1:${SASL_PORTS[$((n-1))]}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$WORK/data$n
@@ -94,7 +102,8 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.segment.bytes=16777216
 PROPS
-  java -cp "$LIBS/*" kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$WORK/node$n.properties" >/dev/null
+  java -cp "$LIBS/*" kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$WORK/node$n.properties" \
+    --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" >/dev/null
 done
 # restart.sh N stops node N (SIGTERM, as an operator would) and starts it
 # again on the same ports and data; tests of broker restarts call it.
@@ -122,8 +131,11 @@ for n in $(seq 1 "$NODES"); do
   echo $! > "$WORK/node$n.pid"
 done
 
-BROKERS=""
-for n in $(seq 1 "$NODES"); do BROKERS="${BROKERS:+$BROKERS,}127.0.0.1:${BROKER_PORTS[$((n-1))]}"; done
+BROKERS=""; SASL_BROKERS=""
+for n in $(seq 1 "$NODES"); do
+  BROKERS="${BROKERS:+$BROKERS,}127.0.0.1:${BROKER_PORTS[$((n-1))]}"
+  SASL_BROKERS="${SASL_BROKERS:+$SASL_BROKERS,}127.0.0.1:${SASL_PORTS[$((n-1))]}"
+done
 # Serving means: every node accepts connections and the cluster can create
 # and describe a topic (the controller quorum has a leader).
 deadline=$((SECONDS + 120))
@@ -140,7 +152,8 @@ do
 done
 echo "kafka-test: Apache Kafka $KAFKA_VERSION, $NODES node(s) at $BROKERS" >&2
 set +e
-HOURGLASS_TEST_BROKERS=$BROKERS HOURGLASS_TEST_KAFKA_NODES=$NODES HOURGLASS_TEST_KAFKA_RESTART=$WORK/restart.sh "$@"
+HOURGLASS_TEST_BROKERS=$BROKERS HOURGLASS_TEST_KAFKA_NODES=$NODES HOURGLASS_TEST_KAFKA_RESTART=$WORK/restart.sh \
+  HOURGLASS_TEST_SASL_BROKERS=$SASL_BROKERS HOURGLASS_TEST_SASL_USER=$SASL_USER HOURGLASS_TEST_SASL_PASSWORD=$SASL_PASSWORD "$@"
 status=$?
 set -e
 exit $status

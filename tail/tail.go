@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,8 +26,8 @@ import (
 
 // Config describes one tail.
 type Config struct {
-	Brokers []string // required
-	Topic   string   // required
+	Kafka kafka.Config // required: brokers, client ID, SASL and TLS
+	Topic string       // required
 	// Latest starts at the end of each partition instead of its start.
 	Latest bool
 	// Max stops after this many records; 0 means no limit.
@@ -54,10 +55,11 @@ func Run(ctx context.Context, cfg Config, emit func(Record) error) error {
 	if cfg.Topic == "" {
 		return errors.New("tail: no topic: set --topic")
 	}
-	if len(cfg.Brokers) == 0 {
-		return errors.New("tail: no brokers")
+	opts, err := cfg.Kafka.Kgo()
+	if err != nil {
+		return fmt.Errorf("tail: %w", err)
 	}
-	client, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	client, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}

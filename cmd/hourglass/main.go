@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -22,7 +23,7 @@ func main() {
 	defer stop()
 	root := newRoot()
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "hourglass:", oneLine(err))
+		fmt.Fprintln(os.Stderr, "hourglass:", oneLine(kafka.Classify(err)))
 		stop()
 		os.Exit(1)
 	}
@@ -37,7 +38,15 @@ func oneLine(err error) string {
 type globals struct {
 	brokers  string
 	logLevel string
+	security kafka.Security
+	// passwordFile holds the SASL password; without it the password comes
+	// from HOURGLASS_SASL_PASSWORD. Never a flag value: it would show in ps.
+	passwordFile string
 }
+
+// passwordEnv is where the SASL password comes from without
+// --sasl-password-file.
+const passwordEnv = "HOURGLASS_SASL_PASSWORD"
 
 func newRoot() *cobra.Command {
 	g := &globals{}
@@ -55,6 +64,14 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	}
 	root.PersistentFlags().StringVar(&g.brokers, "brokers", os.Getenv("HOURGLASS_BROKERS"), "Kafka bootstrap brokers host:port[,host:port] (env HOURGLASS_BROKERS)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.security.SASLMechanism, "sasl-mechanism", os.Getenv("HOURGLASS_SASL_MECHANISM"), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env HOURGLASS_SASL_MECHANISM)")
+	pf.StringVar(&g.security.SASLUser, "sasl-user", os.Getenv("HOURGLASS_SASL_USER"), "SASL user name (env HOURGLASS_SASL_USER)")
+	pf.StringVar(&g.passwordFile, "sasl-password-file", os.Getenv("HOURGLASS_SASL_PASSWORD_FILE"), "file holding the SASL password (default: the HOURGLASS_SASL_PASSWORD environment variable)")
+	pf.BoolVar(&g.security.TLS, "tls", os.Getenv("HOURGLASS_TLS") != "", "connect to Kafka over TLS (env HOURGLASS_TLS)")
+	pf.StringVar(&g.security.TLSCA, "tls-ca", os.Getenv("HOURGLASS_TLS_CA"), "PEM file of CA certificates to trust instead of the system's (env HOURGLASS_TLS_CA)")
+	pf.StringVar(&g.security.TLSCert, "tls-cert", os.Getenv("HOURGLASS_TLS_CERT"), "PEM client certificate for mutual TLS (env HOURGLASS_TLS_CERT)")
+	pf.StringVar(&g.security.TLSKey, "tls-key", os.Getenv("HOURGLASS_TLS_KEY"), "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
 	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g))
 	return root
 }
@@ -68,10 +85,22 @@ func setupLogging(level string) error {
 	return nil
 }
 
-// kafkaConfig builds the Kafka client config from the global flags.
+// kafkaConfig builds the Kafka client config from the global flags and
+// checks that the brokers accept its credentials, so that wrong ones end
+// the command with one line.
 func (g *globals) kafkaConfig(clientID string) (kafka.Config, error) {
-	kc := kafka.Config{Brokers: kafka.ParseBrokers(g.brokers), ClientID: clientID}
-	return kc, kc.Validate()
+	kc := kafka.Config{Brokers: kafka.ParseBrokers(g.brokers), ClientID: clientID, Security: g.security}
+	if kc.Security.SASLMechanism != "" {
+		pw, err := kafka.ReadPassword(g.passwordFile, passwordEnv)
+		if err != nil {
+			return kc, err
+		}
+		kc.Security.SASLPassword = pw
+	}
+	if err := errors.Join(kc.Validate(), kc.Security.Validate()); err != nil {
+		return kc, err
+	}
+	return kc, kafka.CheckAuth(kc)
 }
 
 // sarama builds the Kafka client config and the one sarama config that

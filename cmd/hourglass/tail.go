@@ -53,7 +53,7 @@ it started (or after --max records). --codec json shows decoded values.`,
 			if err != nil {
 				return err
 			}
-			cfg.Brokers = kc.Brokers
+			cfg.Kafka = kc
 			out := cmd.OutOrStdout()
 			if format == "json" {
 				enc := json.NewEncoder(out)

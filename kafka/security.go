@@ -1,0 +1,297 @@
+package kafka
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	kscram "github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/xdg-go/scram"
+)
+
+// SASL mechanisms hourglass speaks.
+const (
+	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
+	SASLScramSHA512 = "SCRAM-SHA-512"
+)
+
+// Security is how a client authenticates to a secured cluster. The zero
+// value is a plaintext, unauthenticated connection.
+type Security struct {
+	// SASLMechanism is empty (no SASL), PLAIN, SCRAM-SHA-256 or
+	// SCRAM-SHA-512.
+	SASLMechanism string
+	SASLUser      string
+	// SASLPassword never comes from a flag value (it would show in ps):
+	// the CLI reads it from an environment variable or a file.
+	SASLPassword string
+
+	// TLS turns on TLS. TLSCA is a PEM file of CAs to trust instead of the
+	// system's; TLSCert and TLSKey are a PEM client certificate and key for
+	// mutual TLS (both or neither).
+	TLS     bool
+	TLSCA   string
+	TLSCert string
+	TLSKey  string
+}
+
+// Enabled reports whether s asks for anything beyond plaintext.
+func (s Security) Enabled() bool { return s.SASLMechanism != "" || s.TLS }
+
+// Validate rejects incomplete settings with a message naming the flag.
+func (s Security) Validate() error {
+	var errs []error
+	switch s.SASLMechanism {
+	case "":
+		if s.SASLUser != "" {
+			errs = append(errs, errors.New("--sasl-user needs --sasl-mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"))
+		}
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+		if s.SASLUser == "" {
+			errs = append(errs, fmt.Errorf("--sasl-mechanism %s needs --sasl-user", s.SASLMechanism))
+		}
+		if s.SASLPassword == "" {
+			errs = append(errs, fmt.Errorf("--sasl-mechanism %s needs a password: set HOURGLASS_SASL_PASSWORD or --sasl-password-file", s.SASLMechanism))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.SASLMechanism))
+	}
+	if !s.TLS && (s.TLSCA != "" || s.TLSCert != "" || s.TLSKey != "") {
+		errs = append(errs, errors.New("--tls-ca, --tls-cert and --tls-key need --tls"))
+	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	return errors.Join(errs...)
+}
+
+// TLSConfig loads the files s names. It returns nil when TLS is off.
+func (s Security) TLSConfig() (*tls.Config, error) {
+	if !s.TLS {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.TLSCA != "" {
+		pem, err := os.ReadFile(s.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificates in it", s.TLSCA)
+		}
+		c.RootCAs = pool
+	}
+	if s.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+// ReadPassword returns the SASL password from the file path when one is
+// given (trailing newlines dropped), else from the environment variable
+// env.
+func ReadPassword(path, env string) (string, error) {
+	if path == "" {
+		return os.Getenv(env), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--sasl-password-file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// applySarama sets the SASL and TLS parts of a sarama config.
+func (s Security) applySarama(cfg *sarama.Config) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	tc, err := s.TLSConfig()
+	if err != nil {
+		return err
+	}
+	if tc != nil {
+		cfg.Net.TLS.Enable = true
+		cfg.Net.TLS.Config = tc
+	}
+	if s.SASLMechanism == "" {
+		return nil
+	}
+	cfg.Net.SASL.Enable = true
+	cfg.Net.SASL.Handshake = true
+	cfg.Net.SASL.Version = sarama.SASLHandshakeV1
+	cfg.Net.SASL.User = s.SASLUser
+	cfg.Net.SASL.Password = s.SASLPassword
+	switch s.SASLMechanism {
+	case SASLPlain:
+		cfg.Net.SASL.Mechanism = sarama.SASLTypePlaintext
+	case SASLScramSHA256:
+		cfg.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
+		cfg.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: scram.SHA256} }
+	case SASLScramSHA512:
+		cfg.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+		cfg.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: scram.SHA512} }
+	}
+	return nil
+}
+
+// scramClient adapts xdg-go/scram to sarama's SCRAMClient.
+type scramClient struct {
+	hash scram.HashGeneratorFcn
+	conv *scram.ClientConversation
+}
+
+func (c *scramClient) Begin(user, password, authzID string) error {
+	client, err := c.hash.NewClient(user, password, authzID)
+	if err != nil {
+		return err
+	}
+	c.conv = client.NewConversation()
+	return nil
+}
+
+func (c *scramClient) Step(challenge string) (string, error) { return c.conv.Step(challenge) }
+func (c *scramClient) Done() bool                            { return c.conv.Done() }
+
+// Classify wraps err with ErrAuth when it says Kafka refused the
+// credentials or the TLS handshake, so callers stop instead of retrying.
+// Other errors come back unchanged.
+func Classify(err error) error {
+	if err == nil || errors.Is(err, ErrAuth) {
+		return err
+	}
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		record    tls.RecordHeaderError
+		alert     tls.AlertError
+		verify    *tls.CertificateVerificationError
+		opErr     *net.OpError
+	)
+	switch {
+	case errors.Is(err, sarama.ErrSASLAuthenticationFailed),
+		errors.Is(err, sarama.ErrUnsupportedSASLMechanism),
+		errors.Is(err, sarama.ErrIllegalSASLState),
+		errors.Is(err, sarama.ErrTopicAuthorizationFailed),
+		errors.Is(err, sarama.ErrGroupAuthorizationFailed),
+		errors.Is(err, sarama.ErrClusterAuthorizationFailed),
+		errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism),
+		errors.Is(err, kerr.IllegalSaslState), errors.Is(err, kerr.TopicAuthorizationFailed),
+		errors.Is(err, kerr.ClusterAuthorizationFailed),
+		errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &record), errors.As(err, &alert), errors.As(err, &verify):
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	case errors.As(err, &opErr) && strings.Contains(opErr.Error(), "tls:"):
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	// sarama flattens some broker errors into text on the way up.
+	msg := err.Error()
+	for _, s := range []string{"SASL Authentication failed", "Authentication failed", "SASL_AUTHENTICATION_FAILED", "tls: ", "x509: "} {
+		if strings.Contains(msg, s) {
+			return fmt.Errorf("%w: %w", ErrAuth, err)
+		}
+	}
+	return err
+}
+
+// Kgo returns the franz-go client options for c: seed brokers, client ID,
+// SASL and TLS.
+func (c Config) Kgo() ([]kgo.Opt, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := c.Security
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	id := c.ClientID
+	if id == "" {
+		id = "hourglass"
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(id)}
+	tc, err := s.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	switch s.SASLMechanism {
+	case SASLPlain:
+		opts = append(opts, kgo.SASL(plain.Auth{User: s.SASLUser, Pass: s.SASLPassword}.AsMechanism()))
+	case SASLScramSHA256:
+		opts = append(opts, kgo.SASL(kscram.Auth{User: s.SASLUser, Pass: s.SASLPassword}.AsSha256Mechanism()))
+	case SASLScramSHA512:
+		opts = append(opts, kgo.SASL(kscram.Auth{User: s.SASLUser, Pass: s.SASLPassword}.AsSha512Mechanism()))
+	}
+	return opts, nil
+}
+
+// CheckAuth connects to the first reachable bootstrap broker and returns
+// an error wrapping ErrAuth when the broker refuses the connection's
+// security: wrong SASL credentials or mechanism, a certificate that does
+// not verify, or a broker that hangs up at once (it wants TLS or SASL that
+// the client did not offer, or, as the embedded broker does, it closes the
+// connection on a failed SASL exchange instead of answering). Unreachable
+// brokers are not its business: it returns nil and leaves outages to the
+// caller's retries. Commands call it first, so that wrong credentials end
+// them with one clear line instead of a retry loop.
+func CheckAuth(c Config) error {
+	sc, err := c.Sarama()
+	if err != nil {
+		return err
+	}
+	sc.Metadata.Retry.Max = 0
+	for _, addr := range c.Brokers {
+		b := sarama.NewBroker(addr)
+		if err := b.Open(sc); err != nil {
+			continue
+		}
+		ok, err := b.Connected()
+		if ok {
+			// A broker that wants SASL or TLS the client did not offer
+			// accepts the connection and hangs up at the first request.
+			// (ApiVersions is allowed before authentication; Metadata is
+			// not.)
+			_, err = b.GetMetadata(&sarama.MetadataRequest{Version: 4})
+			_ = b.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if cerr := Classify(err); errors.Is(cerr, ErrAuth) {
+			return fmt.Errorf("%s: %w", addr, cerr)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+			hint := "does it want TLS (--tls) or SASL (--sasl-mechanism)?"
+			switch {
+			case c.Security.SASLMechanism != "" && c.Security.TLS:
+				hint = "check --sasl-user, the password and --sasl-mechanism"
+			case c.Security.SASLMechanism != "":
+				hint = "check --sasl-user, the password and --sasl-mechanism, and whether it wants --tls"
+			}
+			return fmt.Errorf("%w: %s closed the connection during the handshake (%v); %s", ErrAuth, addr, err, hint)
+		}
+	}
+	return nil
+}
