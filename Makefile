@@ -7,7 +7,7 @@ FUZZTIME ?= 10s
 LSST_ALERT_PACKET := 30.2026.2700
 LSST_SCHEMAS := .cache/lsst-alert-packet/lsst/alert/packet/schema/11/1
 
-.PHONY: all build demo test test-kafka unit integration fuzz bench lint clean lsst-schemas
+.PHONY: all build demo test test-kafka unit integration fuzz bench lint clean lsst-schemas interop-client
 
 all: build
 
@@ -19,10 +19,10 @@ demo: build
 	./$(BIN) demo
 
 ## test: vet, unit and integration tests (embedded broker), brief fuzzing
-test: lsst-schemas lint unit integration fuzz
+test: lsst-schemas interop-client lint unit integration fuzz
 
 ## test-kafka: the integration suite against real Apache Kafka (KRaft, fetched from Maven Central)
-test-kafka: lsst-schemas
+test-kafka: lsst-schemas interop-client
 	scripts/kafka-test.sh -- $(GO) test -count=1 -timeout 20m ./integration/...
 
 ## lsst-schemas: Rubin's alert schemas (PyPI lsst-alert-packet, GPLv3: fetched, not committed)
@@ -33,6 +33,17 @@ $(LSST_SCHEMAS)/lsst.v11_1.alert.avsc:
 	cd .cache && python3 -m pip download --quiet --no-deps -d . lsst-alert-packet==$(LSST_ALERT_PACKET)
 	cd .cache && python3 -m zipfile -e lsst_alert_packet-$(LSST_ALERT_PACKET)-py3-none-any.whl lsst-alert-packet
 	test -f $@
+
+## interop-client: confluent-kafka (librdkafka) from PyPI in .cache/interop, a Kafka
+## client nobody here wrote, for the interop test; never used by the product
+CONFLUENT_KAFKA := 2.16.1
+interop-client: .cache/interop/.confluent-kafka-$(CONFLUENT_KAFKA)
+
+.cache/interop/.confluent-kafka-$(CONFLUENT_KAFKA):
+	rm -rf .cache/interop
+	python3 -m venv .cache/interop
+	.cache/interop/bin/python -m pip install --quiet --disable-pip-version-check confluent-kafka==$(CONFLUENT_KAFKA)
+	touch $@
 
 unit:
 	$(GO) test -count=1 -race ./windows/... ./codec/... ./kafka/... ./report/... ./demo/... ./broker/... ./predicate/... ./alerts/...

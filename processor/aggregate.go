@@ -115,10 +115,13 @@ type AggregateStats struct {
 	Updates      int64 // window updates sent to the repartition topic
 	Applied      int64 // updates counted into the table
 	Duplicates   int64 // redelivered updates skipped
+	// KeptOnRecovery counts changelog records that recovery did not apply
+	// because the local row already contained them (see recoverRow).
+	KeptOnRecovery int64
 }
 
 type aggregateCounters struct {
-	read, deadLettered, updates, applied, duplicates atomic.Int64
+	read, deadLettered, updates, applied, duplicates, keptOnRecovery atomic.Int64
 }
 
 // Aggregator counts events per group key and window into a Goka group
@@ -152,6 +155,8 @@ func (a *Aggregator) Stats() AggregateStats {
 		Updates:      a.stats.updates.Load(),
 		Applied:      a.stats.applied.Load(),
 		Duplicates:   a.stats.duplicates.Load(),
+
+		KeptOnRecovery: a.stats.keptOnRecovery.Load(),
 	}
 }
 
@@ -290,21 +295,13 @@ func (a *Aggregator) ensureTopics() error {
 }
 
 // gokaOptions are the options every goka processor of this package uses:
-// the one sarama config, goka's co-partitioning balancer, no topic creation
-// by goka (ensureTopics did it with the right configs), logs through slog.
-func gokaOptions(cfg *sarama.Config, initial int64, log *slog.Logger) []goka.ProcessorOption {
+// the one sarama config for consuming, the idempotent franz-go producer for
+// every write (see kgoProducer), goka's co-partitioning balancer, no topic
+// creation by goka (ensureTopics did it with the right configs), logs
+// through slog.
+func gokaOptions(kc kafka.Config, cfg *sarama.Config, initial int64, log *slog.Logger) []goka.ProcessorOption {
 	c := *cfg
 	c.Consumer.Offsets.Initial = initial
-	// Never give up on a write: a repartition update dropped after its
-	// retries, while a later one to the same partition lands, would leave a
-	// gap below an offset the count step has applied, and the replay that
-	// refills the gap would be skipped as a duplicate. Retrying for hours
-	// (as Kafka Streams retries without end) keeps each partition's updates
-	// in order; an outage then stalls the processor instead of losing counts.
-	c.Producer.Retry.Max = 10000 // with back-off capped at 5 s: about 14 hours; sarama allocates per retry level, so not MaxInt32
-	c.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
-		return min(100*time.Millisecond<<min(retries, 6), 5*time.Second)
-	}
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{goka.CopartitioningStrategy}
 	tmc := goka.NewTopicManagerConfig()
 	tmc.NoCreate = true
@@ -313,7 +310,7 @@ func gokaOptions(cfg *sarama.Config, initial int64, log *slog.Logger) []goka.Pro
 	return []goka.ProcessorOption{
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(&c)),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(&c)),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(&c)),
+		goka.WithProducerBuilder(producerBuilder(kc)),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(&c, tmc)),
 		goka.WithLogger(gokaLogger{log}),
 	}
@@ -329,7 +326,7 @@ func (a *Aggregator) rekeyProcessor() (*goka.Processor, error) {
 		goka.Output(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}),
 		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
 	)
-	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, gokaOptions(a.cfg.Sarama, initial, a.log.With("step", "rekey"))...)
+	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, gokaOptions(a.cfg.Kafka, a.cfg.Sarama, initial, a.log.With("step", "rekey"))...)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: rekey step: %w", err)
 	}
@@ -346,13 +343,40 @@ func (a *Aggregator) countProcessor(stateDir string) (*goka.Processor, error) {
 		edges = append(edges, goka.Output(goka.Stream(a.cfg.Output), new(gokacodec.Bytes)))
 	}
 	graph := goka.DefineGroup(goka.Group(a.cfg.Group), edges...)
-	opts := append(gokaOptions(a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
-		goka.WithStorageBuilder(storage.DefaultBuilder(stateDir)))
+	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
+		goka.WithStorageBuilder(storage.DefaultBuilder(stateDir)),
+		goka.WithUpdateCallback(a.recoverRow))
 	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: count step: %w", err)
 	}
 	return p, nil
+}
+
+// recoverRow is the count step's table update callback: goka calls it for
+// each changelog record while it recovers (or catches up) a partition of
+// the table into local storage. Goka writes a row to local storage before
+// the changelog acknowledges it, and records the changelog offset only on
+// acknowledgement. When a partition is handed back to this process by a
+// rebalance while such writes are in flight (a broker restart does that),
+// recovery starts before them, and plain replay would overwrite the newer
+// local row with an older one; the updates applied in between, already
+// committed, would be lost, and later updates would build on the stale
+// count. A local row that contains the changelog record (same window, every
+// applied offset at or past the record's) is therefore kept; otherwise the
+// changelog record wins, as it does for a row another instance advanced.
+func (a *Aggregator) recoverRow(_ goka.UpdateContext, s storage.Storage, key string, value []byte) error {
+	if value == nil {
+		return s.Delete(key)
+	}
+	if local, err := s.Get(key); err == nil && local != nil {
+		var have, logged windows.Row
+		if have.UnmarshalBinary(local) == nil && logged.UnmarshalBinary(value) == nil && have.Contains(logged) {
+			a.stats.keptOnRecovery.Add(1)
+			return nil
+		}
+	}
+	return s.Set(key, value)
 }
 
 // rekey is the callback of the rekey step: one input record in, one update

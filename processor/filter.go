@@ -129,7 +129,7 @@ func (f *AlertFilter) runOnce(ctx context.Context) error {
 		kafka.Topic{Name: f.cfg.Output, Partitions: parts}, kafka.Topic{Name: DeadLetterTopic(f.cfg.Group), Partitions: parts}); err != nil {
 		return err
 	}
-	out, err := newPassthrough(f.cfg.Kafka.Brokers, f.cfg.Sarama)
+	out, err := newPassthrough(f.cfg.Kafka)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (f *AlertFilter) runOnce(ctx context.Context) error {
 	}
 	graph := goka.DefineGroup(goka.Group(f.cfg.Group),
 		goka.Input(goka.Stream(f.cfg.Input), new(gokacodec.Bytes), f.process))
-	p, err := goka.NewProcessor(f.cfg.Kafka.Brokers, graph, gokaOptions(f.cfg.Sarama, initial, f.log)...)
+	p, err := goka.NewProcessor(f.cfg.Kafka.Brokers, graph, gokaOptions(f.cfg.Kafka, f.cfg.Sarama, initial, f.log)...)
 	if err != nil {
 		_ = out.close()
 		return err

@@ -2,67 +2,49 @@ package processor
 
 import (
 	"fmt"
-	"sync"
+	"hash/fnv"
 
-	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// passthrough writes records from goka callbacks with a plain sarama
-// producer, so that a record keeps a null key (goka's Emit always sends a
-// string key, and hashes "" to one partition) and its value byte for byte.
-// Each write defers the goka commit of the input record until the broker
-// has acknowledged it, so nothing is committed that was not written.
+// passthrough writes records from goka callbacks with its own producer
+// (the processors' idempotent franz-go producer), so that a record keeps a
+// null key (goka's Emit always sends a string key, and hashes "" to one
+// partition) and its value byte for byte. Each write defers the goka
+// commit of the input record until the broker has acknowledged it, so
+// nothing is committed that was not written.
 type passthrough struct {
-	producer sarama.AsyncProducer
-	wg       sync.WaitGroup
+	client *kgo.Client
 }
 
-func newPassthrough(brokers []string, cfg *sarama.Config) (*passthrough, error) {
-	c := *cfg
-	c.Producer.Return.Successes = true
-	c.Producer.Return.Errors = true
-	p, err := sarama.NewAsyncProducer(brokers, &c)
+func newPassthrough(kc kafka.Config) (*passthrough, error) {
+	client, err := newProducerClient(kc, fnv.New32a)
 	if err != nil {
-		return nil, fmt.Errorf("producer: %w", err)
+		return nil, err
 	}
-	pt := &passthrough{producer: p}
-	pt.wg.Add(2)
-	go func() {
-		defer pt.wg.Done()
-		for m := range p.Successes() {
-			m.Metadata.(func(error))(nil)
-		}
-	}()
-	go func() {
-		defer pt.wg.Done()
-		for e := range p.Errors() {
-			e.Msg.Metadata.(func(error))(fmt.Errorf("write to %s: %w", e.Msg.Topic, e.Err))
-		}
-	}()
-	return pt, nil
+	return &passthrough{client: client}, nil
 }
 
 // emit writes value to topic under the input record's key (null if it has
 // none) with headers, and holds the input's commit until it is written.
 func (pt *passthrough) emit(ctx goka.Context, topic string, value []byte, headers goka.Headers) {
-	msg := &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(value), Metadata: ctx.DeferCommit()}
+	done := ctx.DeferCommit()
+	r := &kgo.Record{Topic: topic, Value: value}
 	if k := ctx.Key(); k != "" {
-		msg.Key = sarama.StringEncoder(k)
+		r.Key = []byte(k)
 	}
 	for k, v := range headers {
-		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(k), Value: v})
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: v})
 	}
-	select {
-	case pt.producer.Input() <- msg:
-	case <-ctx.Context().Done():
-		msg.Metadata.(func(error))(ctx.Context().Err())
-	}
+	pt.client.Produce(ctx.Context(), r, func(r *kgo.Record, err error) {
+		if err != nil {
+			err = fmt.Errorf("write to %s: %w", r.Topic, err)
+		}
+		done(err)
+	})
 }
 
 // close flushes what is in flight and stops the producer.
-func (pt *passthrough) close() error {
-	err := pt.producer.Close()
-	pt.wg.Wait()
-	return err
-}
+func (pt *passthrough) close() error { return flushAndClose(pt.client) }

@@ -66,6 +66,22 @@ func (r *Row) Apply(partition int32, offset int64, delta int64) bool {
 	return true
 }
 
+// Contains reports whether r already holds everything older holds: the
+// same window, and for every source partition older has applied, r has
+// applied that offset or a later one. Rows of one key only grow by Apply,
+// so a row that contains another is the same row, later.
+func (r Row) Contains(older Row) bool {
+	if !r.Window.Start.Equal(older.Window.Start) || !r.Window.End.Equal(older.Window.End) {
+		return false
+	}
+	for p, off := range older.Applied {
+		if mine, ok := r.Applied[p]; !ok || mine < off {
+			return false
+		}
+	}
+	return true
+}
+
 // rowJSON is the stored form of a Row. Times are epoch milliseconds so that
 // the encoding is compact and exact; partitions are JSON object keys.
 type rowJSON struct {

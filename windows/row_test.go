@@ -82,3 +82,32 @@ func TestRowCodecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestRowContains(t *testing.T) {
+	w := Window{Start: time.Unix(3600, 0).UTC(), End: time.Unix(7200, 0).UTC()}
+	var old Row
+	old.Window = w
+	old.Apply(0, 10, 1)
+	old.Apply(1, 5, 1)
+	newer := Row{Window: w, Count: old.Count, Applied: map[int32]int64{0: 10, 1: 5}}
+	newer.Apply(0, 11, 1)
+	newer.Apply(2, 1, 1)
+	otherWindow := Row{Window: Window{Start: w.End, End: w.End.Add(time.Hour)}, Applied: newer.Applied}
+	diverged := Row{Window: w, Applied: map[int32]int64{0: 12, 1: 4}}
+	for _, tc := range []struct {
+		name      string
+		r, older  Row
+		contained bool
+	}{
+		{"itself", old, old, true},
+		{"a later row", newer, old, true},
+		{"an earlier row", old, newer, false},
+		{"an empty row", old, Row{Window: w}, true},
+		{"another window", otherWindow, old, false},
+		{"diverged", diverged, old, false},
+	} {
+		if got := tc.r.Contains(tc.older); got != tc.contained {
+			t.Errorf("%s: Contains = %v, want %v", tc.name, got, tc.contained)
+		}
+	}
+}

@@ -67,7 +67,7 @@ share the work. A stop and restart never loses or repeats a count.`,
 			slog.Info("aggregating", "group", cfg.Group, "input", cfg.Input, "key", key, "time", timeF, "window", window, "output", cfg.Output)
 			err = agg.Run(cmd.Context())
 			st := agg.Stats()
-			slog.Info("stopped", "read", st.Read, "updates", st.Updates, "applied", st.Applied, "duplicates_skipped", st.Duplicates, "dead_lettered", st.DeadLettered)
+			slog.Info("stopped", "read", st.Read, "updates", st.Updates, "applied", st.Applied, "duplicates_skipped", st.Duplicates, "dead_lettered", st.DeadLettered, "kept_on_recovery", st.KeptOnRecovery)
 			return err
 		},
 	}

@@ -1,0 +1,122 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"hash"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// closeTimeout bounds how long closing a producer waits for writes still
+// being retried, as goka's own producer does; what is left then fails, and
+// the messages that caused it are not committed.
+const closeTimeout = 60 * time.Second
+
+// kgoProducer is goka's Producer on franz-go's idempotent producer.
+//
+// Every write of the processors (changelog, repartition, output, dead
+// letters) goes through it, because their exactness needs each partition's
+// writes to land in the order they were made: the changelog is compacted
+// to its last record per key, and the count step's dedupe trusts that an
+// update with a higher source offset was written after a lower one. sarama's
+// producer broke that order across a broker restart (a batch retried after
+// the next batch had landed: stale rows became the last word of the
+// changelog), and its idempotent mode failed with OUT_OF_ORDER_SEQUENCE
+// under load. franz-go's producer is idempotent by default (the broker
+// rejects out-of-order or duplicated batches), retries without limit, and
+// fails every later record of a partition when one fails, so a write never
+// overtakes one that did not land.
+type kgoProducer struct {
+	client *kgo.Client
+}
+
+// producerBuilder returns goka's producer builder for kc. Records are
+// partitioned exactly as goka's sarama producer does it (sarama's hash
+// partitioner over goka's hasher), so keys land where goka's consumers,
+// views and tables written before expect them.
+func producerBuilder(kc kafka.Config) goka.ProducerBuilder {
+	return func(_ []string, _ string, hasher func() hash.Hash32) (goka.Producer, error) {
+		client, err := newProducerClient(kc, hasher)
+		if err != nil {
+			return nil, err
+		}
+		return &kgoProducer{client: client}, nil
+	}
+}
+
+// newProducerClient is the franz-go producer every processor write goes
+// through: idempotent, acks=all, unlimited retries, and keys partitioned
+// like sarama's hash partitioner over hasher (goka's default is FNV-1a),
+// records without a key spread over partitions in sticky batches.
+func newProducerClient(kc kafka.Config, hasher func() hash.Hash32) (*kgo.Client, error) {
+	opts, err := kc.Kgo()
+	if err != nil {
+		return nil, err
+	}
+	sum := func(key []byte) uint32 {
+		h := hasher()
+		_, _ = h.Write(key)
+		return h.Sum32()
+	}
+	opts = append(opts,
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(sum))),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+		kgo.ProducerLinger(10*time.Millisecond),
+		kgo.MaxBufferedRecords(100000),
+		kgo.ProducerBatchMaxBytes(1000000),
+	)
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", kafka.Classify(err))
+	}
+	return client, nil
+}
+
+// flushAndClose waits up to closeTimeout for queued records, then closes
+// the client, failing whatever is still unacknowledged.
+func flushAndClose(client *kgo.Client) error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	err := client.Flush(ctx)
+	client.Close()
+	if err != nil {
+		return fmt.Errorf("producer: records still unacknowledged after %s: %w", closeTimeout, err)
+	}
+	return nil
+}
+
+func (p *kgoProducer) Emit(topic, key string, value []byte) *goka.Promise {
+	return p.EmitWithHeaders(topic, key, value, nil)
+}
+
+// EmitWithHeaders queues one record. The promise finishes when Kafka has
+// acknowledged it, with the partition and offset it got (goka's table
+// writes record the changelog offset from it), or with the error that
+// ended its retries.
+func (p *kgoProducer) EmitWithHeaders(topic, key string, value []byte, headers goka.Headers) *goka.Promise {
+	promise, finish := goka.NewPromiseWithFinisher()
+	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: value}
+	for k, v := range headers {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: v})
+	}
+	p.client.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		finish(&sarama.ProducerMessage{
+			Topic:     r.Topic,
+			Key:       sarama.ByteEncoder(r.Key),
+			Value:     sarama.ByteEncoder(r.Value),
+			Partition: r.Partition,
+			Offset:    r.Offset,
+		}, err)
+	})
+	return promise
+}
+
+// Close waits up to closeTimeout for queued records, then closes the
+// client, failing whatever is still unacknowledged.
+func (p *kgoProducer) Close() error { return flushAndClose(p.client) }
