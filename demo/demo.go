@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"os"
@@ -15,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/broker"
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/ingest"
@@ -111,9 +111,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	defer view.Close()
 
-	producer, err := sarama.NewAsyncProducer(kc.Brokers, sc)
+	producer, err := kc.Producer(fnv.New32a)
 	if err != nil {
-		return Result{}, fmt.Errorf("demo: producer: %w", err)
+		return Result{}, fmt.Errorf("demo: %w", err)
 	}
 	defer producer.Close()
 	var ingested, files atomic.Int64

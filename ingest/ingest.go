@@ -28,9 +28,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/hamba/avro/v2"
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Format says how lines are checked before they are sent.
@@ -90,11 +90,18 @@ type Summary struct {
 // maxReportedBadLines limits per-line reports; the summary has the count.
 const maxReportedBadLines = 20
 
+// Producer is what ingest writes with. franz-go's *kgo.Client is one:
+// hourglass gives it an idempotent client, so a record retried after a
+// broker failure is stored once.
+type Producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+	Flush(ctx context.Context) error
+}
+
 // Run sends the files of paths (files or directories) to cfg.Topic with
 // producer. It returns when all files are sent (or, with Watch, when ctx
-// ends). The producer must return successes and errors; Run does not close
-// it.
-func Run(ctx context.Context, producer sarama.AsyncProducer, cfg Config, paths []string) (Summary, error) {
+// ends). Run does not close the producer.
+func Run(ctx context.Context, producer Producer, cfg Config, paths []string) (Summary, error) {
 	if cfg.Topic == "" {
 		return Summary{}, errors.New("ingest: no topic: set --topic")
 	}
@@ -116,7 +123,7 @@ func Run(ctx context.Context, producer sarama.AsyncProducer, cfg Config, paths [
 
 type runner struct {
 	cfg      Config
-	producer sarama.AsyncProducer
+	producer Producer
 	seen     map[string]bool
 	sum      Summary
 	bar      *progressBar
@@ -249,8 +256,7 @@ func totalSize(files []file) int64 {
 
 // trigger sends files and waits until the broker acknowledged every record.
 func (r *runner) trigger(ctx context.Context, files []file) error {
-	acks := newAckCounter(r.producer)
-	defer acks.stop()
+	acks := &acks{}
 	var sent, sentBytes int64
 	for _, f := range files {
 		n, b, err := r.sendFile(ctx, f, acks)
@@ -261,8 +267,11 @@ func (r *runner) trigger(ctx context.Context, files []file) error {
 		}
 		r.sum.Files++
 	}
-	if err := acks.wait(ctx, sent); err != nil {
+	if err := r.producer.Flush(ctx); err != nil {
 		return fmt.Errorf("ingest: %w", err)
+	}
+	if err := acks.err(); err != nil {
+		return fmt.Errorf("ingest: broker refused a record: %w", err)
 	}
 	r.sum.Records += sent
 	r.sum.Bytes += sentBytes
@@ -273,24 +282,20 @@ func (r *runner) trigger(ctx context.Context, files []file) error {
 	return nil
 }
 
-func (r *runner) sendFile(ctx context.Context, f file, acks *ackCounter) (sent, sentBytes int64, err error) {
+func (r *runner) sendFile(ctx context.Context, f file, acks *acks) (sent, sentBytes int64, err error) {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("ingest: %w", err)
 	}
 	defer fh.Close()
 	send := func(key, value []byte) error {
-		msg := &sarama.ProducerMessage{Topic: r.cfg.Topic, Value: sarama.ByteEncoder(value)}
-		if key != nil {
-			msg.Key = sarama.ByteEncoder(key)
-		}
-		select {
-		case r.producer.Input() <- msg:
-		case err := <-acks.failed:
+		if err := acks.err(); err != nil {
 			return fmt.Errorf("ingest: send to %s: %w", r.cfg.Topic, err)
-		case <-ctx.Done():
-			return ctx.Err()
 		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.producer.Produce(ctx, &kgo.Record{Topic: r.cfg.Topic, Key: key, Value: value}, acks.done)
 		sent++
 		sentBytes += int64(len(value))
 		return nil
@@ -387,63 +392,25 @@ func keyOf(field codec.Path, v any) ([]byte, error) {
 	return []byte(k), nil
 }
 
-// ackCounter counts the producer's acknowledgements for one trigger.
-type ackCounter struct {
-	mu     sync.Mutex
-	acked  int64
-	cond   chan struct{} // signalled on every ack
-	failed chan error
-	done   chan struct{}
-	wg     sync.WaitGroup
+// acks keeps the first error the producer reported for a trigger.
+type acks struct {
+	mu    sync.Mutex
+	first error
 }
 
-func newAckCounter(p sarama.AsyncProducer) *ackCounter {
-	a := &ackCounter{cond: make(chan struct{}, 1), failed: make(chan error, 1), done: make(chan struct{})}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		for {
-			select {
-			case <-p.Successes():
-				a.mu.Lock()
-				a.acked++
-				a.mu.Unlock()
-				select {
-				case a.cond <- struct{}{}:
-				default:
-				}
-			case perr := <-p.Errors():
-				select {
-				case a.failed <- perr.Err:
-				default:
-				}
-			case <-a.done:
-				return
-			}
-		}
-	}()
-	return a
-}
-
-func (a *ackCounter) wait(ctx context.Context, want int64) error {
-	for {
-		a.mu.Lock()
-		got := a.acked
-		a.mu.Unlock()
-		if got >= want {
-			return nil
-		}
-		select {
-		case <-a.cond:
-		case err := <-a.failed:
-			return fmt.Errorf("broker refused a record: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+func (a *acks) done(_ *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.first == nil {
+		a.first = err
 	}
 }
 
-func (a *ackCounter) stop() {
-	close(a.done)
-	a.wg.Wait()
+func (a *acks) err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.first
 }

@@ -10,41 +10,46 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/IBM/sarama/mocks"
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// recorder is a mock producer that expects n records and keeps them.
+// recorder is a fake producer that keeps what it is sent, acknowledges
+// each record at once (or fails it with failWith), and expects n records.
 type recorder struct {
-	*mocks.AsyncProducer
-	mu   sync.Mutex
-	msgs []*sarama.ProducerMessage
+	mu       sync.Mutex
+	recs     []*kgo.Record
+	failWith error
 }
 
 func newRecorder(t *testing.T, n int) *recorder {
-	cfg := sarama.NewConfig()
-	cfg.Producer.Return.Successes = true
-	r := &recorder{AsyncProducer: mocks.NewAsyncProducer(t, cfg)}
-	for i := 0; i < n; i++ {
-		r.ExpectInputWithMessageCheckerFunctionAndSucceed(func(m *sarama.ProducerMessage) error {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.msgs = append(r.msgs, m)
-			return nil
-		})
-	}
-	t.Cleanup(func() { _ = r.Close() })
+	r := &recorder{}
+	t.Cleanup(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if len(r.recs) != n {
+			t.Errorf("producer got %d records, want %d", len(r.recs), n)
+		}
+	})
 	return r
 }
+
+func (r *recorder) Produce(_ context.Context, rec *kgo.Record, promise func(*kgo.Record, error)) {
+	r.mu.Lock()
+	r.recs = append(r.recs, rec)
+	r.mu.Unlock()
+	promise(rec, r.failWith)
+}
+
+func (r *recorder) Flush(context.Context) error { return nil }
 
 func (r *recorder) values() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
-	for _, m := range r.msgs {
-		b, _ := m.Value.Encode()
-		out = append(out, string(b))
+	for _, m := range r.recs {
+		out = append(out, string(m.Value))
 	}
 	return out
 }
@@ -101,8 +106,8 @@ func TestJSONLinesBadLinesAndKeys(t *testing.T) {
 		t.Fatalf("summary %+v, want 2 records and 2 bad lines", sum)
 	}
 	var keys []string
-	for _, m := range p.msgs {
-		k, _ := m.Key.Encode()
+	for _, m := range p.recs {
+		k := m.Key
 		keys = append(keys, string(k))
 	}
 	if !reflect.DeepEqual(keys, []string{"Open", "7"}) {
@@ -126,12 +131,9 @@ func TestLinesSendsEverything(t *testing.T) {
 func TestBrokerErrorStops(t *testing.T) {
 	dir := t.TempDir()
 	f := writeFile(t, dir, "x.json", "{}\n", time.Now())
-	cfg := sarama.NewConfig()
-	cfg.Producer.Return.Successes = true
-	p := mocks.NewAsyncProducer(t, cfg)
-	p.ExpectInputAndFail(sarama.ErrNotLeaderForPartition)
-	defer p.Close()
-	if _, err := Run(context.Background(), p, Config{Topic: "t"}, []string{f}); !errors.Is(err, sarama.ErrNotLeaderForPartition) {
+	p := newRecorder(t, 1)
+	p.failWith = kerr.NotLeaderForPartition
+	if _, err := Run(context.Background(), p, Config{Topic: "t"}, []string{f}); !errors.Is(err, kerr.NotLeaderForPartition) {
 		t.Fatalf("Run error = %v, want the broker's", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -85,8 +87,8 @@ func (e *env) createTopic(name string, partitions int32) {
 	}
 }
 
-func newProducer(e *env) (sarama.AsyncProducer, error) {
-	return sarama.NewAsyncProducer(e.kafka.Brokers, e.sarama)
+func newProducer(e *env) (*kgo.Client, error) {
+	return e.kafka.Producer(fnv.New32a)
 }
 
 // ingestFiles sends files with the ingest package and returns its summary.

@@ -20,7 +20,7 @@ type passthrough struct {
 }
 
 func newPassthrough(kc kafka.Config) (*passthrough, error) {
-	client, err := newProducerClient(kc, fnv.New32a)
+	client, err := kc.Producer(fnv.New32a)
 	if err != nil {
 		return nil, err
 	}

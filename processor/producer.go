@@ -41,41 +41,12 @@ type kgoProducer struct {
 // views and tables written before expect them.
 func producerBuilder(kc kafka.Config) goka.ProducerBuilder {
 	return func(_ []string, _ string, hasher func() hash.Hash32) (goka.Producer, error) {
-		client, err := newProducerClient(kc, hasher)
+		client, err := kc.Producer(hasher)
 		if err != nil {
 			return nil, err
 		}
 		return &kgoProducer{client: client}, nil
 	}
-}
-
-// newProducerClient is the franz-go producer every processor write goes
-// through: idempotent, acks=all, unlimited retries, and keys partitioned
-// like sarama's hash partitioner over hasher (goka's default is FNV-1a),
-// records without a key spread over partitions in sticky batches.
-func newProducerClient(kc kafka.Config, hasher func() hash.Hash32) (*kgo.Client, error) {
-	opts, err := kc.Kgo()
-	if err != nil {
-		return nil, err
-	}
-	sum := func(key []byte) uint32 {
-		h := hasher()
-		_, _ = h.Write(key)
-		return h.Sum32()
-	}
-	opts = append(opts,
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(sum))),
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
-		kgo.ProducerLinger(10*time.Millisecond),
-		kgo.MaxBufferedRecords(100000),
-		kgo.ProducerBatchMaxBytes(1000000),
-	)
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("producer: %w", kafka.Classify(err))
-	}
-	return client, nil
 }
 
 // flushAndClose waits up to closeTimeout for queued records, then closes

@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"hash/fnv"
 	"os"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/ingest"
 	"github.com/hourglass-stream/hourglass/kafka"
@@ -49,9 +49,9 @@ picking up new files until SIGINT. Creates the topic if it is missing.`,
 			if _, err := kafka.EnsureTopics(kc.Brokers, sc, kafka.Topic{Name: cfg.Topic, Partitions: partitions}); err != nil {
 				return err
 			}
-			producer, err := sarama.NewAsyncProducer(kc.Brokers, sc)
+			producer, err := kc.Producer(fnv.New32a)
 			if err != nil {
-				return fmt.Errorf("connect to kafka: %w", err)
+				return err
 			}
 			defer producer.Close()
 			if term.IsTerminal(int(os.Stderr.Fd())) {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"hash/fnv"
+	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/alerts"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/spf13/cobra"
@@ -57,24 +59,19 @@ filters and previous sources, from --seed. Formats: avro (schemaless; see
 			if _, err := kafka.EnsureTopics(kc.Brokers, sc, kafka.Topic{Name: topic, Partitions: partitions}); err != nil {
 				return err
 			}
-			producer, err := sarama.NewSyncProducer(kc.Brokers, sc)
+			producer, err := kc.Producer(fnv.New32a)
 			if err != nil {
-				return fmt.Errorf("connect to kafka: %w", err)
+				return err
 			}
 			defer producer.Close()
 			gen := alerts.NewGenerator(spec)
 			started := time.Now()
 			var bytes int
-			batch := make([]*sarama.ProducerMessage, 0, 500)
-			flush := func() error {
-				if len(batch) == 0 {
-					return nil
+			var failed atomic.Pointer[error]
+			onAck := func(_ *kgo.Record, err error) {
+				if err != nil {
+					failed.CompareAndSwap(nil, &err)
 				}
-				if err := producer.SendMessages(batch); err != nil {
-					return fmt.Errorf("send alerts: %w", err)
-				}
-				batch = batch[:0]
-				return nil
 			}
 			for i := 0; i < count; i++ {
 				if err := cmd.Context().Err(); err != nil {
@@ -85,15 +82,15 @@ filters and previous sources, from --seed. Formats: avro (schemaless; see
 					return err
 				}
 				bytes += len(value)
-				batch = append(batch, &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(value)})
-				if len(batch) == cap(batch) {
-					if err := flush(); err != nil {
-						return err
-					}
-				}
+				producer.Produce(cmd.Context(), &kgo.Record{Topic: topic, Value: value}, onAck)
 			}
-			if err := flush(); err != nil {
-				return err
+			// The idempotent producer retries until each record is stored
+			// once; Flush waits for that, and the first failure ends the run.
+			if err := producer.Flush(cmd.Context()); err != nil {
+				return fmt.Errorf("send alerts: %w", err)
+			}
+			if err := failed.Load(); err != nil {
+				return fmt.Errorf("send alerts: %w", *err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sent %d alerts (%s, %d bytes) to %s in %s\n", count, enc.Name(), bytes, topic, time.Since(started).Round(time.Millisecond))
 			return nil

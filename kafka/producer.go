@@ -1,0 +1,41 @@
+package kafka
+
+import (
+	"fmt"
+	"hash"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Producer returns the franz-go client every hourglass write goes through:
+// idempotent (the broker drops a retried batch it already has and refuses
+// one that would land out of order), acks=all, retries without limit, LZ4.
+// Keys are partitioned like sarama's hash partitioner over hasher (goka's
+// default is FNV-1a, hash/fnv.New32a), so keyed records land where goka's
+// consumers, views and tables expect them; records without a key spread
+// over partitions in sticky batches. The caller closes it.
+func (c Config) Producer(hasher func() hash.Hash32) (*kgo.Client, error) {
+	opts, err := c.Kgo()
+	if err != nil {
+		return nil, err
+	}
+	sum := func(key []byte) uint32 {
+		h := hasher()
+		_, _ = h.Write(key)
+		return h.Sum32()
+	}
+	opts = append(opts,
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(sum))),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+		kgo.ProducerLinger(10*time.Millisecond),
+		kgo.MaxBufferedRecords(100000),
+		kgo.ProducerBatchMaxBytes(1000000),
+	)
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", Classify(err))
+	}
+	return client, nil
+}
