@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -184,13 +183,15 @@ func TestBrokerRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: broker restart")
 	}
-	if os.Getenv("HOURGLASS_KNOWN_ISSUES") == "" {
-		// Known gap, not yet fixed: when a repartition write fails for good
-		// during the outage (e.g. NOT_LEADER after the restart) while a later
-		// write to the same partition lands, the replay that refills the gap
-		// is skipped as already applied, and the counts come out low in
-		// about half of the runs. Run with HOURGLASS_KNOWN_ISSUES=1.
-		t.Skip("known issue: a write dropped during a broker outage can be lost (see the README's guarantees)")
+	if os.Getenv("HOURGLASS_TEST_BROKERS") == "" && os.Getenv("HOURGLASS_KNOWN_ISSUES") == "" {
+		// On the embedded broker (kfake with --data-dir) about one run in
+		// five still ends low: when the restart makes the processor fail
+		// and recover its table from the changelog, the changelog read back
+		// lacks rows that were acknowledged before (whole keys missing, a
+		// partition's first record carrying a count well above 1). Against
+		// Apache Kafka it passes (make test-kafka). Run it here with
+		// HOURGLASS_KNOWN_ISSUES=1 while that is investigated.
+		t.Skip("known issue: table rows lost across an embedded-broker restart; runs in make test-kafka")
 	}
 	brokers, restart := restartableBroker(t)
 	e := newEnv(t)
@@ -220,33 +221,7 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	v := e.openView(group)
 	if msg := waitFor(3*time.Minute, viewMatches(v, expected(events))); msg != "" {
-		t.Logf("DEBUG stats %+v", r.agg.Stats())
-		type rec struct {
-			Count   int64            `json:"count"`
-			Applied map[string]int64 `json:"applied"`
-		}
-		hist := map[string][]string{}
-		prev := map[string]int64{}
-		bad := map[string]bool{}
-		for _, r := range e.readTopic(processor.TableTopic(group)) {
-			var x rec
-			_ = json.Unmarshal(r.Value, &x)
-			k := string(r.Key)
-			hist[k] = append(hist[k], fmt.Sprintf("o%d:%d%v", r.Offset, x.Count, x.Applied))
-			if x.Count != prev[k]+1 {
-				bad[k] = true
-				t.Logf("DEBUG jump %s at p%d o%d: %d -> %d %v (previous %v)", k, r.Partition, r.Offset, prev[k], x.Count, x.Applied, hist[k][max(0, len(hist[k])-3):])
-			}
-			prev[k] = x.Count
-		}
-		for k := range bad {
-			h := hist[k]
-			t.Logf("DEBUG non-monotonic %s: %d records, last %v", k, len(h), h[max(0, len(h)-40):])
-		}
-		t.Logf("DEBUG %d keys, %d non-monotonic", len(hist), len(bad))
-		fresh := e.openView(group)
-		t.Logf("DEBUG fresh view: %s", waitFor(20*time.Second, viewMatches(fresh, expected(events))))
-		t.Fatal(msg)
+		t.Fatalf("not exact after 3m (aggregator %+v):\n%s", r.agg.Stats(), msg)
 	}
 }
 
@@ -339,7 +314,7 @@ func TestRollingRestart(t *testing.T) {
 	}
 	e := newEnv(t)
 	const n = 60000
-	_, dir := writeData(t, n, 12, 57)
+	events, dir := writeData(t, n, 30, 57)
 	input, group := e.name("events"), e.name("hourly")
 	e.createTopic(input, 8)
 	args := []string{"aggregate", "--brokers=" + strings.Join(cluster, ","), "--group", group, "--input", input,
@@ -353,7 +328,7 @@ func TestRollingRestart(t *testing.T) {
 			return
 		}
 		defer p.Close()
-		_, err = ingest.Run(context.Background(), p, ingest.Config{Topic: input, FilesPerTrigger: 1, TriggerInterval: 500 * time.Millisecond}, []string{dir})
+		_, err = ingest.Run(context.Background(), p, ingest.Config{Topic: input, FilesPerTrigger: 1, TriggerInterval: time.Second}, []string{dir})
 		ingested <- err
 	}()
 	procs := []*proc{startProc(t, args...), startProc(t, args...)}
@@ -361,7 +336,7 @@ func TestRollingRestart(t *testing.T) {
 	for node := 1; node <= nodes; node++ {
 		before := counted(v)
 		eventually(t, 2*time.Minute, func() string {
-			if c := counted(v); c < before+2000 {
+			if c := counted(v); c < before+1000 {
 				return fmt.Sprintf("%d counted, waiting for progress past %d before restarting node %d", c, before, node)
 			}
 			return ""
@@ -374,31 +349,12 @@ func TestRollingRestart(t *testing.T) {
 	if err := <-ingested; err != nil {
 		t.Fatal(err)
 	}
-	// ingest is at least once: a write retried across a node restart may
-	// be stored twice. The expected table is therefore computed from the
-	// records the input topic actually holds, independently of hourglass.
-	want := expectedFromTopic(t, e, input)
-	eventually(t, 3*time.Minute, viewMatches(v, want))
+	// The idempotent producer stores each event once, node restarts or not.
+	if got := len(e.readTopic(input)); got != n {
+		t.Fatalf("the input topic holds %d records, want %d", got, n)
+	}
+	eventually(t, 3*time.Minute, viewMatches(v, expected(events)))
 	for _, p := range procs {
 		p.stop(t)
 	}
-}
-
-// expectedFromTopic counts the classic events stored in topic per action
-// per hour, decoding them with encoding/json.
-func expectedFromTopic(t *testing.T, e *env, topic string) map[string]int64 {
-	t.Helper()
-	want := map[string]int64{}
-	for _, r := range e.readTopic(topic) {
-		var ev struct {
-			Time   int64  `json:"time"`
-			Action string `json:"action"`
-		}
-		if err := json.Unmarshal(r.Value, &ev); err != nil {
-			t.Fatalf("input record %d/%d: %v", r.Partition, r.Offset, err)
-		}
-		start := ev.Time - ((ev.Time%3600)+3600)%3600
-		want[fmt.Sprintf("%s|%d", ev.Action, start)]++
-	}
-	return want
 }
