@@ -21,9 +21,12 @@ demo: build
 ## test: vet, unit and integration tests (embedded broker), brief fuzzing
 test: lsst-schemas interop-client lint unit integration fuzz
 
-## test-kafka: the integration suite against real Apache Kafka (KRaft, fetched from Maven Central)
+## test-kafka: the integration suite against real Apache Kafka (KRaft, fetched from Maven
+## Central), then the replication tests against a 3-node cluster
 test-kafka: lsst-schemas interop-client
 	scripts/kafka-test.sh -- $(GO) test -count=1 -timeout 20m ./integration/...
+	scripts/kafka-test.sh --nodes 3 -- $(GO) test -count=1 -timeout 15m \
+		-run 'TestRollingRestart|TestAggregateExact|TestSecureCluster|TestRealClientInterop' ./integration/...
 
 ## lsst-schemas: Rubin's alert schemas (PyPI lsst-alert-packet, GPLv3: fetched, not committed)
 lsst-schemas: $(LSST_SCHEMAS)/lsst.v11_1.alert.avsc

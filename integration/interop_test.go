@@ -32,16 +32,16 @@ func interopPython(t *testing.T) string {
 }
 
 // rdkafka runs the librdkafka client script and returns its stdout.
-func rdkafka(t *testing.T, args ...string) string {
+func rdkafka(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(interopPython(t), append([]string{"testdata/interop/rdkafka_client.py"}, args...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("rdkafka_client.py %s: %v\n%s", args[0], err, stderr.String())
+		return "", fmt.Errorf("rdkafka_client.py %s: %v: %s", args[0], err, strings.TrimSpace(stderr.String()))
 	}
-	return string(out)
+	return string(out), nil
 }
 
 // TestRealClientInterop: librdkafka's idempotent producer writes the
@@ -61,7 +61,11 @@ func TestRealClientInterop(t *testing.T) {
 	if err != nil || len(files) != 3 {
 		t.Fatalf("data files %v, %v", files, err)
 	}
-	if got := strings.TrimSpace(rdkafka(t, append([]string{"produce", brokers, input}, files...)...)); got != "6000" {
+	out, err := rdkafka(t, append([]string{"produce", brokers, input}, files...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out); got != "6000" {
 		t.Fatalf("librdkafka delivered %s records, want 6000", got)
 	}
 
@@ -69,8 +73,14 @@ func TestRealClientInterop(t *testing.T) {
 		"--key", "action", "--time", "time", "--window", "1h", "--output", output, "--log-level", "warn")
 	want := expected(events)
 	eventually(t, 90*time.Second, func() string {
+		// Until the aggregator has created the output topic, the script
+		// fails; the condition then reports why.
+		out, err := rdkafka(t, "table", brokers, output)
+		if err != nil {
+			return err.Error()
+		}
 		var rows map[string]int64
-		if err := json.Unmarshal([]byte(rdkafka(t, "table", brokers, output)), &rows); err != nil {
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
 			return err.Error()
 		}
 		got := map[string]int64{}

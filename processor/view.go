@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -13,6 +14,8 @@ import (
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // ViewConfig describes a reader of a group's table.
@@ -30,6 +33,10 @@ var ErrNoTable = errors.New("no group table")
 // keeps the table in memory.
 type View struct {
 	view   *goka.View
+	table  string
+	kafka  kafka.Config
+	admin  *kadm.Client // for Lag; made on first use
+	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // set before done is closed
@@ -74,7 +81,7 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 		return nil, fmt.Errorf("view %s: %w", table, err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	v := &View{view: gv, cancel: cancel, done: make(chan struct{})}
+	v := &View{view: gv, table: table, kafka: cfg.Kafka, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(v.done)
 		if err := gv.Run(rctx); err != nil {
@@ -195,10 +202,59 @@ func Totals(rows []windows.Result) []Total {
 	return out
 }
 
+// Lag is how many table records the view has not read yet: over the
+// table's partitions, the end offset minus the next offset the view reads.
+// It is 0 when the view is current.
+func (v *View) Lag(ctx context.Context) (int64, error) {
+	v.mu.Lock()
+	if v.admin == nil {
+		opts, err := v.kafka.Kgo()
+		if err != nil {
+			v.mu.Unlock()
+			return 0, err
+		}
+		client, err := kgo.NewClient(opts...)
+		if err != nil {
+			v.mu.Unlock()
+			return 0, err
+		}
+		v.admin = kadm.NewClient(client)
+	}
+	adm := v.admin
+	v.mu.Unlock()
+	ends, err := adm.ListEndOffsets(ctx, v.table)
+	if err != nil {
+		return 0, fmt.Errorf("view lag: %w", err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, v.table)
+	if err != nil {
+		return 0, fmt.Errorf("view lag: %w", err)
+	}
+	stats := v.view.Stats(ctx)
+	var lag int64
+	ends.Each(func(end kadm.ListedOffset) {
+		next := int64(0)
+		if start, ok := starts.Lookup(v.table, end.Partition); ok {
+			next = start.Offset
+		}
+		if ps, ok := stats.Partitions[end.Partition]; ok && ps != nil && ps.Input != nil && ps.Input.Count > 0 {
+			next = max(next, ps.Input.LastOffset+1)
+		}
+		lag += max(0, end.Offset-next)
+	})
+	return lag, nil
+}
+
 // Close stops the view and waits for it. It is safe to call more than once.
 func (v *View) Close() error {
 	v.cancel()
 	<-v.done
+	v.mu.Lock()
+	if v.admin != nil {
+		v.admin.Close()
+		v.admin = nil
+	}
+	v.mu.Unlock()
 	if v.err != nil && !errors.Is(v.err, context.Canceled) {
 		return v.err
 	}

@@ -117,3 +117,67 @@ func table(w io.Writer, header []string, rows [][]string) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// Query writes the result of a SQL query: its columns as the header (CSV,
+// table), or one JSON object per row with the columns as keys in order.
+// Values are int64, float64, string, []byte (written as text) or nil (SQL
+// NULL: empty in CSV and tables, null in JSON).
+func Query(w io.Writer, f Format, columns []string, rows [][]any) error {
+	switch f {
+	case JSON:
+		var b strings.Builder
+		for _, r := range rows {
+			b.WriteByte('{')
+			for i, c := range columns {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				k, _ := json.Marshal(c)
+				v := r[i]
+				if raw, ok := v.([]byte); ok {
+					v = string(raw)
+				}
+				val, err := json.Marshal(v)
+				if err != nil {
+					return fmt.Errorf("column %s: %w", c, err)
+				}
+				b.Write(k)
+				b.WriteByte(':')
+				b.Write(val)
+			}
+			b.WriteString("}\n")
+		}
+		_, err := io.WriteString(w, b.String())
+		return err
+	case CSV:
+		cw := csv.NewWriter(w)
+		_ = cw.Write(columns)
+		for _, r := range rows {
+			_ = cw.Write(cellTexts(r))
+		}
+		cw.Flush()
+		return cw.Error()
+	default:
+		cells := make([][]string, len(rows))
+		for i, r := range rows {
+			cells[i] = cellTexts(r)
+		}
+		return table(w, columns, cells)
+	}
+}
+
+func cellTexts(r []any) []string {
+	out := make([]string, len(r))
+	for i, v := range r {
+		switch v := v.(type) {
+		case nil:
+		case []byte:
+			out[i] = string(v)
+		case float64:
+			out[i] = strconv.FormatFloat(v, 'g', -1, 64)
+		default:
+			out[i] = fmt.Sprint(v)
+		}
+	}
+	return out
+}

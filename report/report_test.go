@@ -62,3 +62,21 @@ func TestParseFormat(t *testing.T) {
 		t.Errorf("xml: %v", err)
 	}
 }
+
+func TestQuery(t *testing.T) {
+	cols := []string{"key", "total", "mean", "note"}
+	rows := [][]any{{"Close", int64(4), 1.5, nil}, {"Open", int64(12), 2.0, []byte("x")}}
+	for f, want := range map[Format]string{
+		CSV:   "key,total,mean,note\nClose,4,1.5,\nOpen,12,2,x\n",
+		JSON:  `{"key":"Close","total":4,"mean":1.5,"note":null}` + "\n" + `{"key":"Open","total":12,"mean":2,"note":"x"}` + "\n",
+		Table: "key    total  mean  note\nClose  4      1.5       \nOpen   12     2        x\n",
+	} {
+		var b strings.Builder
+		if err := Query(&b, f, cols, rows); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != want {
+			t.Errorf("%s:\ngot  %q\nwant %q", f, b.String(), want)
+		}
+	}
+}

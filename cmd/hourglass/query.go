@@ -2,37 +2,49 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/report"
+	"github.com/hourglass-stream/hourglass/sqlquery"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/spf13/cobra"
 )
 
 func newQuery(g *globals) *cobra.Command {
 	var (
-		group, key, from, to, format string
-		totals                       bool
-		timeout                      time.Duration
+		group, key, from, to, format, query string
+		totals                              bool
+		timeout                             time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "query --group G [--key K] [--from TIME] [--to TIME] [--totals] [--format table|csv|json]",
+		Use:   "query --group G [--key K] [--from TIME] [--to TIME] [--totals] [--sql QUERY] [--format table|csv|json]",
 		Short: "Print the result table of a group, read through a Goka view",
 		Long: `Reads <group>-table through a Goka view, waits until the view has caught up
 with the table, and prints its rows ordered by window start, then key:
 key, window_start, window_end, count. --from and --to select windows starting
 at or after --from and before --to (RFC 3339, "2006-01-02 15:04:05" UTC, or
-epoch seconds). --totals prints key,total instead.`,
+epoch seconds). --totals prints key,total instead.
+
+--sql runs a SQL query (SQLite's dialect) over the rows, loaded as the table
+  windows(key TEXT, window_start TEXT, window_end TEXT, count INTEGER)
+with times as RFC 3339 UTC text, and prints its result with its own columns.
+--key, --from and --to still select the rows loaded.`,
 		Example: `  hourglass query --group hourly
   hourglass query --group hourly --key Open --from 2016-07-26T08:00:00Z --to 2016-07-26T12:00:00Z --format csv
-  hourglass query --group hourly --totals`,
+  hourglass query --group hourly --totals
+  hourglass query --group hourly --sql 'select key, sum(count) as total from windows group by key'
+  hourglass query --group hourly --sql "select key, strftime('%H:%M', window_end) as time, count from windows order by window_start, key"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := report.ParseFormat(format)
 			if err != nil {
 				return err
+			}
+			if totals && query != "" {
+				return errors.New("--totals and --sql do not go together: sum in the query")
 			}
 			filter := processor.Filter{Key: key, KeySet: cmd.Flags().Changed("key")}
 			if filter.From, err = parseFlagTime("--from", from); err != nil {
@@ -59,6 +71,13 @@ epoch seconds). --totals prints key,total instead.`,
 			if err != nil {
 				return err
 			}
+			if query != "" {
+				res, err := sqlquery.Run(ctx, rows, query)
+				if err != nil {
+					return err
+				}
+				return report.Query(cmd.OutOrStdout(), f, res.Columns, res.Rows)
+			}
 			if totals {
 				return report.Totals(cmd.OutOrStdout(), f, processor.Totals(rows))
 			}
@@ -71,6 +90,7 @@ epoch seconds). --totals prints key,total instead.`,
 	fl.StringVar(&from, "from", "", "only windows starting at or after this time")
 	fl.StringVar(&to, "to", "", "only windows starting before this time")
 	fl.BoolVar(&totals, "totals", false, "print the total count per key instead of rows")
+	fl.StringVar(&query, "sql", "", "run this SQL query over the table windows(key, window_start, window_end, count)")
 	fl.StringVar(&format, "format", "table", "table, csv or json (one object per line)")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up if the view has not recovered by then")
 	_ = cmd.MarkFlagRequired("group")

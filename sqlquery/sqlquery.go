@@ -1,0 +1,97 @@
+// Package sqlquery runs SQL over a result table, as the notebook ran
+// spark.sql over its counts. The rows are loaded into an in-memory SQLite
+// database (modernc.org/sqlite: pure Go, no C library) as one table,
+//
+//	windows(key TEXT, window_start TEXT, window_end TEXT, count INTEGER)
+//
+// with times as RFC 3339 UTC text ("2016-07-26T08:00:00Z"), which sorts and
+// compares in time order and works with SQLite's date functions. Each run
+// has its own database, so a query can change nothing but its own copy.
+package sqlquery
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hourglass-stream/hourglass/windows"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// Schema is the table the rows are loaded into.
+const Schema = `CREATE TABLE windows (key TEXT NOT NULL, window_start TEXT NOT NULL, window_end TEXT NOT NULL, count INTEGER NOT NULL)`
+
+// Result is what a query returned: column names, and per row one value per
+// column: int64, float64, string, []byte or nil (SQL NULL).
+type Result struct {
+	Columns []string
+	Rows    [][]any
+}
+
+// Run loads rows into a fresh table windows and runs query over it.
+func Run(ctx context.Context, rows []windows.Result, query string) (Result, error) {
+	if strings.TrimSpace(query) == "" {
+		return Result{}, errors.New("--sql: empty query")
+	}
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		return Result{}, fmt.Errorf("sql: %w", err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // one connection: an in-memory database is per connection
+	if err := load(ctx, db, rows); err != nil {
+		return Result{}, err
+	}
+	rs, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return Result{}, fmt.Errorf("--sql: %w", err)
+	}
+	defer rs.Close()
+	cols, err := rs.Columns()
+	if err != nil {
+		return Result{}, fmt.Errorf("--sql: %w", err)
+	}
+	res := Result{Columns: cols}
+	for rs.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			return Result{}, fmt.Errorf("--sql: %w", err)
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	if err := rs.Err(); err != nil {
+		return Result{}, fmt.Errorf("--sql: %w", err)
+	}
+	return res, nil
+}
+
+func load(ctx context.Context, db *sql.DB, rows []windows.Result) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sql: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, Schema); err != nil {
+		return fmt.Errorf("sql: %w", err)
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO windows VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sql: %w", err)
+	}
+	defer ins.Close()
+	for _, r := range rows {
+		if _, err := ins.ExecContext(ctx, r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), r.Count); err != nil {
+			return fmt.Errorf("sql: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sql: %w", err)
+	}
+	return nil
+}
