@@ -7,7 +7,7 @@ FUZZTIME ?= 10s
 LSST_ALERT_PACKET := 30.2026.2700
 LSST_SCHEMAS := .cache/lsst-alert-packet/lsst/alert/packet/schema/11/1
 
-.PHONY: all build demo test test-kafka unit integration fuzz bench lint clean lsst-schemas interop-client
+.PHONY: all build demo test test-kafka test-browser unit integration fuzz bench lint clean lsst-schemas interop-client
 
 all: build
 
@@ -27,6 +27,12 @@ test-kafka: lsst-schemas interop-client
 	scripts/kafka-test.sh -- $(GO) test -count=1 -timeout 20m ./integration/...
 	scripts/kafka-test.sh --nodes 3 -- $(GO) test -count=1 -timeout 15m \
 		-run 'TestRollingRestart|TestAggregateExact|TestSecureCluster|TestRealClientInterop' ./integration/...
+
+## test-browser: headless Chromium loads `hourglass serve`'s page and counts the bars it
+## draws; the screenshot lands in .cache/artifacts (Chromium is required, not skipped)
+test-browser:
+	HOURGLASS_REQUIRE_BROWSER=1 HOURGLASS_ARTIFACTS=$(CURDIR)/.cache/artifacts \
+		$(GO) test -count=1 -timeout 5m -run '^TestServe$$' -v ./integration/
 
 ## lsst-schemas: Rubin's alert schemas (PyPI lsst-alert-packet, GPLv3: fetched, not committed)
 lsst-schemas: $(LSST_SCHEMAS)/lsst.v11_1.alert.avsc
@@ -49,7 +55,7 @@ interop-client: .cache/interop/.confluent-kafka-$(CONFLUENT_KAFKA)
 	touch $@
 
 unit:
-	$(GO) test -count=1 -race ./windows/... ./codec/... ./kafka/... ./report/... ./demo/... ./broker/... ./predicate/... ./alerts/...
+	$(GO) test -count=1 -race ./windows/... ./codec/... ./kafka/... ./report/... ./demo/... ./broker/... ./predicate/... ./alerts/... ./sqlquery/... ./serve/... ./metrics/...
 
 integration:
 	$(GO) test -count=1 -timeout 15m ./integration/... ./processor/... ./ingest/... ./tail/... ./cmd/...

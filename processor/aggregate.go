@@ -78,6 +78,10 @@ type AggregateConfig struct {
 	InputPartitions int32
 	// Logger receives operational messages; nil means slog.Default().
 	Logger *slog.Logger
+	// ObserveLatency, if set, is called for every record a step finishes
+	// with the step ("rekey" or "count") and the time since the record was
+	// written to that step's input topic.
+	ObserveLatency func(step string, d time.Duration)
 }
 
 func (c *AggregateConfig) validate() error {
@@ -321,7 +325,7 @@ func (a *Aggregator) rekeyProcessor() (*goka.Processor, error) {
 	if a.cfg.Start == StartLatest {
 		initial = sarama.OffsetNewest
 	}
-	graph := goka.DefineGroup(goka.Group(rekeyGroup(a.cfg.Group)),
+	graph := goka.DefineGroup(goka.Group(RekeyGroup(a.cfg.Group)),
 		goka.Input(goka.Stream(a.cfg.Input), new(gokacodec.Bytes), a.rekey),
 		goka.Output(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}),
 		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
@@ -383,6 +387,7 @@ func (a *Aggregator) recoverRow(_ goka.UpdateContext, s storage.Storage, key str
 // per window out, or one dead letter.
 func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 	a.stats.read.Add(1)
+	a.observe("rekey", ctx.Timestamp())
 	raw, _ := msg.([]byte)
 	key, at, reason, err := a.extract(ctx.Context(), raw)
 	if err != nil {
@@ -398,6 +403,12 @@ func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 			SourceOffset:    ctx.Offset(),
 		})
 		a.stats.updates.Add(1)
+	}
+}
+
+func (a *Aggregator) observe(step string, written time.Time) {
+	if a.cfg.ObserveLatency != nil && !written.IsZero() {
+		a.cfg.ObserveLatency(step, time.Since(written))
 	}
 }
 
@@ -435,6 +446,7 @@ func (a *Aggregator) deadLetter(ctx goka.Context, raw []byte, reason Reason, err
 // count is the callback of the count step: apply one update to its row
 // unless it was applied before, and publish the new row.
 func (a *Aggregator) count(ctx goka.Context, msg any) {
+	a.observe("count", ctx.Timestamp())
 	u, ok := msg.(update)
 	if !ok {
 		// goka hands over what the codec returned; anything else is a bug.

@@ -20,8 +20,8 @@ func RepartitionTopic(group string) string { return group + "-repartition" }
 // DeadLetterTopic receives the records group could not process.
 func DeadLetterTopic(group string) string { return group + "-dlq" }
 
-// rekeyGroup is the consumer group of the rekey step of group.
-func rekeyGroup(group string) string { return group + "-rekey" }
+// RekeyGroup is the consumer group of the rekey step of group.
+func RekeyGroup(group string) string { return group + "-rekey" }
 
 func validateGroup(group string) error {
 	if group == "" {

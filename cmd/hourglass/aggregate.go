@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ func newAggregate(g *globals) *cobra.Command {
 		codecs      codecFlags
 		partitions  int32
 		inParts     int32
+		observe     observeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "aggregate --group G --input T --key EXPR --time EXPR --window D [flags]",
@@ -60,7 +62,24 @@ share the work. A stop and restart never loses or repeats a count.`,
 				return err
 			}
 			cfg.Partitions, cfg.InputPartitions = partitions, inParts
+			reg := metrics.NewRegistry()
+			cfg.ObserveLatency = metrics.Latency(reg, cfg.Group)
 			agg, err := processor.NewAggregator(cfg)
+			if err != nil {
+				return err
+			}
+			err = observe.start(cmd.Context(), cfg.Kafka, reg, []string{processor.RekeyGroup(cfg.Group), cfg.Group},
+				func(lag *metrics.Lag) { metrics.RegisterAggregator(reg, lag, cfg.Group, agg) },
+				processorStats{
+					fields: func() []any {
+						st := agg.Stats()
+						return []any{"group", cfg.Group, "read", st.Read, "counted", st.Applied, "duplicates_skipped", st.Duplicates, "dead_lettered", st.DeadLettered}
+					},
+					rates: func() map[string]int64 {
+						st := agg.Stats()
+						return map[string]int64{"read": st.Read, "counted": st.Applied}
+					},
+				})
 			if err != nil {
 				return err
 			}
@@ -86,6 +105,7 @@ share the work. A stop and restart never loses or repeats a count.`,
 	f.DurationVar(&cfg.MaxOutage, "max-outage", processor.DefaultMaxOutage, "keep retrying this long while Kafka is unreachable, then exit non-zero")
 	f.Int32Var(&partitions, "partitions", 0, "partitions of the internal topics when created (default: as many as the input)")
 	f.Int32Var(&inParts, "input-partitions", 8, "partitions of the input topic if it has to be created")
+	observe.register(f)
 	for _, name := range []string{"group", "input", "key", "time", "window"} {
 		_ = cmd.MarkFlagRequired(name)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/predicate"
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ func newFilter(g *globals) *cobra.Command {
 		codecs          codecFlags
 		where, outCodec string
 		start           string
+		observe         observeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "filter --group G --input T --output T --where EXPR [flags]",
@@ -51,6 +53,22 @@ Run several with the same --group to share the partitions.`,
 			if err != nil {
 				return err
 			}
+			reg := metrics.NewRegistry()
+			err = observe.start(cmd.Context(), cfg.Kafka, reg, []string{cfg.Group},
+				func(lag *metrics.Lag) { metrics.RegisterFilter(reg, lag, cfg.Group, f) },
+				processorStats{
+					fields: func() []any {
+						st := f.Stats()
+						return []any{"group", cfg.Group, "read", st.Read, "matched", st.Matched, "rejected", st.Rejected, "dead_lettered", st.DeadLettered}
+					},
+					rates: func() map[string]int64 {
+						st := f.Stats()
+						return map[string]int64{"read": st.Read, "matched": st.Matched}
+					},
+				})
+			if err != nil {
+				return err
+			}
 			slog.Info("filtering", "group", cfg.Group, "input", cfg.Input, "output", cfg.Output, "where", where, "codec", cfg.Decoder.Name())
 			err = f.Run(cmd.Context())
 			st := f.Stats()
@@ -68,6 +86,7 @@ Run several with the same --group to share the partitions.`,
 	fl.DurationVar(&cfg.MaxOutage, "max-outage", processor.DefaultMaxOutage, "keep retrying this long while Kafka is unreachable, then exit non-zero")
 	fl.Int32Var(&cfg.Partitions, "partitions", 0, "partitions of the output and dead-letter topics when created (default: as the input)")
 	codecs.register(fl, "input record codec", "json")
+	observe.register(fl)
 	for _, name := range []string{"group", "input", "output", "where"} {
 		_ = cmd.MarkFlagRequired(name)
 	}

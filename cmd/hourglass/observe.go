@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
+)
+
+// observeFlags are the flags of a processor's metrics and progress lines.
+type observeFlags struct {
+	listen   string
+	interval time.Duration
+}
+
+func (o *observeFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&o.listen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
+	f.DurationVar(&o.interval, "progress-interval", 30*time.Second, "log a progress line (rates, lag, dead letters) this often; 0: never")
+}
+
+// processorStats is what a processor reports in progress lines: fields to
+// log as they are, and counters whose rates are logged.
+type processorStats struct {
+	fields func() []any
+	rates  func() map[string]int64
+}
+
+// start serves the metrics of reg (after register has added the
+// processor's) when --metrics-listen is set, and logs progress lines with
+// the consumer lag of groups, until ctx ends.
+func (o *observeFlags) start(ctx context.Context, kc kafka.Config, reg *prometheus.Registry, groups []string, register func(*metrics.Lag), st processorStats) error {
+	lag, err := metrics.NewLag(kc, groups...)
+	if err != nil {
+		return err
+	}
+	register(lag)
+	if o.listen != "" {
+		addr, err := metrics.Listen(ctx, o.listen, reg, slog.Default())
+		if err != nil {
+			lag.Close()
+			return err
+		}
+		slog.Info("serving metrics", "url", "http://"+addr+"/metrics")
+	}
+	go func() {
+		defer lag.Close()
+		metrics.Progress(ctx, slog.Default(), o.interval, func() []any {
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			fields := st.fields()
+			if n, err := lag.Total(lctx); err == nil {
+				fields = append(fields, "lag", n)
+			}
+			return fields
+		}, st.rates)
+	}()
+	return nil
+}

@@ -1,0 +1,247 @@
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago, for a process that must be told its --listen address.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func httpGet(url string) (string, error) {
+	res, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s: %s", url, res.Status, b)
+	}
+	return string(b), err
+}
+
+// metricValue finds one sample of a Prometheus text exposition.
+func metricValue(exposition, name, labels string) (float64, bool) {
+	for _, line := range strings.Split(exposition, "\n") {
+		if rest, ok := strings.CutPrefix(line, name+labels+" "); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// TestServe runs aggregate (with --metrics-listen) and serve as processes
+// and checks the JSON API, both metrics endpoints, query --sql, and, with
+// Chromium, that the page draws one bar per row.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	events, dir := writeData(t, 3000, 2, 61)
+	bad := filepath.Join(t.TempDir(), "bad.txt")
+	writeFile(t, bad, "not json\n{\"time\": \"soon\", \"action\": \"Open\"}\n{\"action\": \"Close\"}\n")
+	input, group := e.name("events"), e.name("hourly")
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	run(t, "ingest", brokers, "--topic", input, dir)
+	run(t, "ingest", brokers, "--topic", input, "--format", "lines", bad)
+
+	metricsAddr, serveAddr := freeAddr(t), freeAddr(t)
+	agg := startProc(t, "aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time",
+		"--window", "1h", "--metrics-listen", metricsAddr, "--log-level", "warn")
+	want := expected(events)
+	eventually(t, 60*time.Second, func() string {
+		if _, err := httpGet("http://" + metricsAddr + "/metrics"); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	srv := startProc(t, "serve", brokers, "--group", group, "--listen", serveAddr, "--log-level", "warn")
+	base := "http://" + serveAddr
+
+	type windowsResponse struct {
+		Group string `json:"group"`
+		Rows  []struct {
+			Key         string `json:"key"`
+			WindowStart string `json:"window_start"`
+			WindowEnd   string `json:"window_end"`
+			Count       int64  `json:"count"`
+		} `json:"rows"`
+		Recovered bool  `json:"recovered"`
+		Lag       int64 `json:"lag"`
+	}
+	var last windowsResponse
+	eventually(t, 60*time.Second, func() string {
+		body, err := httpGet(base + "/api/windows")
+		if err != nil {
+			return err.Error()
+		}
+		last = windowsResponse{}
+		if err := json.Unmarshal([]byte(body), &last); err != nil {
+			return err.Error()
+		}
+		if !last.Recovered || last.Lag != 0 {
+			return fmt.Sprintf("recovered %v, lag %d", last.Recovered, last.Lag)
+		}
+		got := map[string]int64{}
+		for _, r := range last.Rows {
+			start, err := time.Parse(time.RFC3339, r.WindowStart)
+			if err != nil {
+				return err.Error()
+			}
+			got[fmt.Sprintf("%s|%d", r.Key, start.Unix())] = r.Count
+		}
+		return diff(got, want)
+	})
+	if last.Group != group {
+		t.Errorf("group %q", last.Group)
+	}
+	wantTotals := fmt.Sprintf(`{"group":%q,"rows":[{"key":"Close","total":%d},{"key":"Open","total":%d}],"recovered":true,"lag":0}`,
+		group, countAction(want, "Close"), countAction(want, "Open"))
+	if body, err := httpGet(base + "/api/totals"); err != nil || strings.TrimSpace(body) != wantTotals {
+		t.Errorf("/api/totals: %s %v\nwant %s", body, err, wantTotals)
+	}
+
+	// The aggregator's metrics after a known input: 3,000 events counted,
+	// 3 bad lines dead-lettered.
+	labels := fmt.Sprintf(`{group=%q}`, group)
+	eventually(t, 30*time.Second, func() string {
+		m, err := httpGet("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return err.Error()
+		}
+		for name, want := range map[string]float64{
+			"hourglass_records_in_total": 3003, "hourglass_counted_total": 3000,
+			"hourglass_dead_lettered_total": 3, "hourglass_duplicates_total": 0,
+		} {
+			if got, ok := metricValue(m, name, labels); !ok || got != want {
+				return fmt.Sprintf("%s%s = %v (found %v), want %v", name, labels, got, ok, want)
+			}
+		}
+		if !strings.Contains(m, "hourglass_partition_lag{") || !strings.Contains(m, "hourglass_processing_latency_seconds_count") {
+			return "no lag or latency metrics"
+		}
+		return ""
+	})
+	m, err := httpGet(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := metricValue(m, "hourglass_view_recovered", labels); !ok || v != 1 {
+		t.Errorf("hourglass_view_recovered = %v, %v", v, ok)
+	}
+	if v, ok := metricValue(m, "hourglass_view_rows", labels); !ok || int(v) != len(want) {
+		t.Errorf("hourglass_view_rows = %v, want %d", v, len(want))
+	}
+
+	// The notebook's queries through query --sql.
+	if got, want := run(t, "query", brokers, "--group", group, "--format", "csv", "--sql",
+		"select key, sum(count) as total from windows group by key order by key"),
+		fmt.Sprintf("key,total\nClose,%d\nOpen,%d\n", countAction(want, "Close"), countAction(want, "Open")); got != want {
+		t.Errorf("query --sql totals:\n%s\nwant\n%s", got, want)
+	}
+	ordered := run(t, "query", brokers, "--group", group, "--format", "csv", "--sql",
+		"select key, window_start, count from windows order by window_start, key")
+	if lines := strings.Count(ordered, "\n"); lines != len(want)+1 {
+		t.Errorf("query --sql ordered rows: %d lines, want %d", lines, len(want)+1)
+	}
+
+	browserChart(t, base+"/", len(want))
+	srv.stop(t)
+	agg.stop(t)
+}
+
+func countAction(want map[string]int64, action string) int64 {
+	var n int64
+	for k, v := range want {
+		if strings.HasPrefix(k, action+"|") {
+			n += v
+		}
+	}
+	return n
+}
+
+// browserChart loads the page in headless Chromium, waits (in virtual
+// time) for the chart, and wants one bar per row; it saves a screenshot in
+// $HOURGLASS_ARTIFACTS (or the test's temporary directory). Without
+// Chromium it skips, unless HOURGLASS_REQUIRE_BROWSER is set (make
+// test-browser).
+func browserChart(t *testing.T, url string, rows int) {
+	t.Helper()
+	chromium := os.Getenv("HOURGLASS_CHROMIUM")
+	if chromium == "" {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				chromium = p
+				break
+			}
+		}
+	}
+	if chromium == "" {
+		if os.Getenv("HOURGLASS_REQUIRE_BROWSER") != "" {
+			t.Fatal("no Chromium: install Debian's chromium or set HOURGLASS_CHROMIUM")
+		}
+		t.Log("no Chromium: the browser check is skipped (make test-browser runs it)")
+		return
+	}
+	profile := t.TempDir()
+	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+		"--user-data-dir=" + profile, "--virtual-time-budget=5000", "--window-size=1280,800"}
+	bars := regexp.MustCompile(`<rect class="bar"`)
+	eventually(t, 90*time.Second, func() string {
+		out, err := exec.Command(chromium, append(args, "--dump-dom", url)...).Output()
+		if err != nil {
+			return "chromium --dump-dom: " + err.Error()
+		}
+		if n := len(bars.FindAll(out, -1)); n != rows {
+			return fmt.Sprintf("the page drew %d bars, want %d", n, rows)
+		}
+		return ""
+	})
+	dir := os.Getenv("HOURGLASS_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(dir, "serve-chart.png")
+	cmd := exec.Command(chromium, append(args, "--screenshot="+shot, url)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium --screenshot: %v\n%s", err, lastLines(out, 5))
+	}
+	if fi, err := os.Stat(shot); err != nil || fi.Size() < 1000 {
+		t.Fatalf("screenshot %s: %v", shot, err)
+	}
+	t.Logf("screenshot: %s", shot)
+}
+
+func lastLines(b []byte, n int) string {
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

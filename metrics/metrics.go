@@ -1,0 +1,239 @@
+// Package metrics exposes hourglass's processors and views to Prometheus
+// (names prefixed hourglass_) and logs periodic progress lines like Spark's
+// StreamingQueryProgress. Counters read the processors' own running totals
+// at scrape time, so they never disagree with the stop summary; consumer
+// lag is asked of Kafka at scrape time.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// NewRegistry returns a registry with the Go runtime and process
+// collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func counter(reg prometheus.Registerer, name, help string, labels prometheus.Labels, f func() int64) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "hourglass_" + name, Help: help, ConstLabels: labels,
+	}, func() float64 { return float64(f()) }))
+}
+
+// Latency returns a histogram of processing latency per step and the
+// function to set as AggregateConfig.ObserveLatency.
+func Latency(reg prometheus.Registerer, group string) func(step string, d time.Duration) {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:        "hourglass_processing_latency_seconds",
+		Help:        "Time from a record being written to a step's input topic to the step finishing it (rekey: the input; count: the repartition topic).",
+		ConstLabels: prometheus.Labels{"group": group},
+		Buckets:     prometheus.ExponentialBuckets(0.001, 2, 16),
+	}, []string{"step"})
+	reg.MustRegister(h)
+	rekey, count := h.WithLabelValues("rekey"), h.WithLabelValues("count")
+	return func(step string, d time.Duration) {
+		if step == "rekey" {
+			rekey.Observe(d.Seconds())
+		} else {
+			count.Observe(d.Seconds())
+		}
+	}
+}
+
+// RegisterAggregator exposes an aggregator's totals and the consumer lag of
+// its groups (the rekey step on the input, the count step on the
+// repartition topic).
+func RegisterAggregator(reg prometheus.Registerer, lag *Lag, group string, a *processor.Aggregator) {
+	l := prometheus.Labels{"group": group}
+	counter(reg, "records_in_total", "Input records read by the rekey step.", l, func() int64 { return a.Stats().Read })
+	counter(reg, "updates_total", "Window updates sent to the repartition topic.", l, func() int64 { return a.Stats().Updates })
+	counter(reg, "counted_total", "Window updates counted into the table.", l, func() int64 { return a.Stats().Applied })
+	counter(reg, "duplicates_total", "Redelivered updates recognised and skipped.", l, func() int64 { return a.Stats().Duplicates })
+	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return a.Stats().DeadLettered })
+	reg.MustRegister(lag)
+}
+
+// RegisterFilter exposes an alert filter's totals and its input lag.
+func RegisterFilter(reg prometheus.Registerer, lag *Lag, group string, f *processor.AlertFilter) {
+	l := prometheus.Labels{"group": group}
+	counter(reg, "records_in_total", "Input records read.", l, func() int64 { return f.Stats().Read })
+	counter(reg, "matched_total", "Records that matched --where and were written to the output.", l, func() int64 { return f.Stats().Matched })
+	counter(reg, "rejected_total", "Records that did not match --where.", l, func() int64 { return f.Stats().Rejected })
+	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return f.Stats().DeadLettered })
+	reg.MustRegister(lag)
+}
+
+// RegisterView exposes a view's freshness: whether it has recovered, its
+// lag behind the table, and its rows.
+func RegisterView(reg prometheus.Registerer, group string, v *processor.View) {
+	l := prometheus.Labels{"group": group}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hourglass_view_recovered", Help: "1 when the view holds the whole table.", ConstLabels: l,
+	}, func() float64 {
+		if v.Recovered() {
+			return 1
+		}
+		return 0
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hourglass_view_lag", Help: "Table records the view has not read yet.", ConstLabels: l,
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := v.Lag(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hourglass_view_rows", Help: "Rows of the table in the view.", ConstLabels: l,
+	}, func() float64 {
+		rows, err := v.Rows(processor.Filter{})
+		if err != nil {
+			return -1
+		}
+		return float64(len(rows))
+	}))
+}
+
+// Lag is the consumer lag of some groups: per topic and partition, the end
+// offset minus the group's committed offset. It is a Prometheus collector
+// (hourglass_partition_lag) and gives the total for progress lines. Close
+// it when done.
+type Lag struct {
+	adm    *kadm.Client
+	groups []string
+	desc   *prometheus.Desc
+}
+
+// NewLag connects to Kafka for the lag of groups.
+func NewLag(kc kafka.Config, groups ...string) (*Lag, error) {
+	opts, err := kc.Kgo()
+	if err != nil {
+		return nil, err
+	}
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Lag{
+		adm:    kadm.NewClient(client),
+		groups: groups,
+		desc: prometheus.NewDesc("hourglass_partition_lag",
+			"Records of a partition not yet committed by a consumer group.",
+			[]string{"group", "topic", "partition"}, nil),
+	}, nil
+}
+
+// Close releases the Kafka client.
+func (c *Lag) Close() { c.adm.Close() }
+
+// Describe implements prometheus.Collector.
+func (c *Lag) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *Lag) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.each(ctx, func(group, topic string, p int32, lag int64) {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(lag), group, topic, fmt.Sprint(p))
+	})
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+	}
+}
+
+// Total is the lag summed over groups, topics and partitions.
+func (c *Lag) Total(ctx context.Context) (int64, error) {
+	var n int64
+	err := c.each(ctx, func(_, _ string, _ int32, lag int64) { n += lag })
+	return n, err
+}
+
+func (c *Lag) each(ctx context.Context, f func(group, topic string, p int32, lag int64)) error {
+	lags, err := c.adm.Lag(ctx, c.groups...)
+	if err != nil {
+		return err
+	}
+	for group, gl := range lags {
+		if gl.Error() != nil {
+			continue // a group that has not started yet
+		}
+		for topic, parts := range gl.Lag {
+			for p, ml := range parts {
+				if ml.Err == nil {
+					f(group, topic, p, max(ml.Lag, 0))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Listen serves /metrics of reg on addr until ctx ends. It returns once
+// the listener is bound, with the address it got.
+func Listen(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("--metrics-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "error", err)
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
+// Progress logs a line every interval until ctx ends: what line returns,
+// plus the rates of the named counters since the last line.
+func Progress(ctx context.Context, log *slog.Logger, interval time.Duration, line func() []any, rates func() map[string]int64) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last, lastAt := rates(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			cur := rates()
+			secs := now.Sub(lastAt).Seconds()
+			attrs := line()
+			for name, v := range cur {
+				attrs = append(attrs, name+"_per_s", fmt.Sprintf("%.1f", float64(v-last[name])/secs))
+			}
+			log.Info("progress", attrs...)
+			last, lastAt = cur, now
+		}
+	}
+}

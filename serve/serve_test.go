@@ -1,0 +1,109 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type fakeView struct{ rows []windows.Result }
+
+func (f fakeView) Rows(flt processor.Filter) ([]windows.Result, error) {
+	var out []windows.Result
+	for _, r := range f.rows {
+		if (flt.KeySet && r.Key != flt.Key) || (!flt.From.IsZero() && r.WindowStart.Before(flt.From)) || (!flt.To.IsZero() && !r.WindowStart.Before(flt.To)) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+func (fakeView) Recovered() bool                    { return true }
+func (fakeView) Lag(context.Context) (int64, error) { return 3, nil }
+
+func server(t *testing.T) *httptest.Server {
+	at := func(h int) time.Time { return time.Date(2016, 7, 26, h, 0, 0, 0, time.UTC) }
+	v := fakeView{rows: []windows.Result{
+		{Key: "Close", WindowStart: at(0), WindowEnd: at(1), Count: 2},
+		{Key: "Open", WindowStart: at(0), WindowEnd: at(1), Count: 5},
+		{Key: "Open", WindowStart: at(1), WindowEnd: at(2), Count: 7},
+	}}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "hourglass_test_gauge", Help: "a test gauge"}))
+	s := httptest.NewServer(Handler("hourly", v, reg))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestAPI(t *testing.T) {
+	s := server(t)
+	for _, tc := range []struct{ path, want string }{
+		{"/api/windows", `{"group":"hourly","rows":[{"key":"Close","window_start":"2016-07-26T00:00:00Z","window_end":"2016-07-26T01:00:00Z","count":2},{"key":"Open","window_start":"2016-07-26T00:00:00Z","window_end":"2016-07-26T01:00:00Z","count":5},{"key":"Open","window_start":"2016-07-26T01:00:00Z","window_end":"2016-07-26T02:00:00Z","count":7}],"recovered":true,"lag":3}`},
+		{"/api/windows?key=Open&from=2016-07-26T01:00:00Z", `{"group":"hourly","rows":[{"key":"Open","window_start":"2016-07-26T01:00:00Z","window_end":"2016-07-26T02:00:00Z","count":7}],"recovered":true,"lag":3}`},
+		{"/api/windows?key=none", `{"group":"hourly","rows":[],"recovered":true,"lag":3}`},
+		{"/api/totals", `{"group":"hourly","rows":[{"key":"Close","total":2},{"key":"Open","total":12}],"recovered":true,"lag":3}`},
+	} {
+		code, body := get(t, s.URL+tc.path)
+		if code != 200 || strings.TrimSpace(body) != tc.want {
+			t.Errorf("GET %s: %d %s\nwant %s", tc.path, code, body, tc.want)
+		}
+	}
+	if code, body := get(t, s.URL+"/api/windows?from=yesterday"); code != 400 || !strings.Contains(body, "error") {
+		t.Errorf("bad from: %d %s", code, body)
+	}
+}
+
+func TestPageMetricsAndReadOnly(t *testing.T) {
+	s := server(t)
+	code, body := get(t, s.URL+"/")
+	if code != 200 || !strings.Contains(body, `id="chart"`) {
+		t.Errorf("page: %d, %d bytes", code, len(body))
+	}
+	for _, external := range []string{`src="http`, `href="http`, `src="//`, `href="//`, "@import"} {
+		if strings.Contains(body, external) {
+			t.Errorf("the page loads an asset from outside: %s", external)
+		}
+	}
+	if code, body := get(t, s.URL+"/metrics"); code != 200 || !strings.Contains(body, "hourglass_test_gauge 0") {
+		t.Errorf("metrics: %d %s", code, body)
+	}
+	if code, _ := get(t, s.URL+"/nope"); code != 404 {
+		t.Errorf("unknown path: %d", code)
+	}
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		req, _ := http.NewRequest(m, s.URL+"/api/windows", strings.NewReader("{}"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s: %d, want 405", m, res.StatusCode)
+		}
+	}
+	var v map[string]any
+	_, body = get(t, s.URL+"/api/totals")
+	if err := json.Unmarshal([]byte(body), &v); err != nil || v["recovered"] != true {
+		t.Errorf("totals JSON %s: %v", body, err)
+	}
+}
