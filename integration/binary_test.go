@@ -312,8 +312,9 @@ func TestCLIAlertNotebook(t *testing.T) {
 		}
 	}
 
+	metricsAddr := freeAddr(t)
 	filter := startProc(t, "filter", brokers, "--group", group, "--input", input, "--output", output,
-		"--codec", "pyliteral", "--where", "diaSource.ra > 350")
+		"--codec", "pyliteral", "--where", "diaSource.ra > 350", "--metrics-listen", metricsAddr)
 
 	var lines []string
 	eventually(t, 60*time.Second, func() string {
@@ -341,6 +342,20 @@ func TestCLIAlertNotebook(t *testing.T) {
 			t.Errorf("output alert with ra %v (%s)", ra, rec.ValueEncoding)
 		}
 	}
+	labels := fmt.Sprintf(`{group=%q}`, group)
+	eventually(t, 30*time.Second, func() string {
+		m, err := httpGet("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return err.Error()
+		}
+		for name, n := range map[string]int{"hourglass_records_in_total": 400, "hourglass_matched_total": want,
+			"hourglass_rejected_total": 400 - want, "hourglass_dead_lettered_total": 0} {
+			if got, ok := metricValue(m, name, labels); !ok || got != float64(n) {
+				return fmt.Sprintf("%s = %v (found %v), want %d", name, got, ok, n)
+			}
+		}
+		return ""
+	})
 	filter.stopWithin(t, 60*time.Second)
 	if stderr := filter.stderr; !strings.Contains(stderr.String(), fmt.Sprintf("read=400 matched=%d rejected=%d dead_lettered=0", want, 400-want)) {
 		t.Errorf("filter's last words: %s", stderr.String())
