@@ -78,6 +78,10 @@ type AggregateConfig struct {
 	InputPartitions int32
 	// Logger receives operational messages; nil means slog.Default().
 	Logger *slog.Logger
+	// Until, when set, bounds the input per partition: records at or past
+	// Until[p] of partition p are read and committed but not counted (a
+	// bounded backfill). Partitions not in the map are not bounded.
+	Until map[int32]int64
 	// ObserveLatency, if set, is called for every record a step finishes
 	// with the step ("rekey" or "count") and the time since the record was
 	// written to that step's input topic.
@@ -119,13 +123,14 @@ type AggregateStats struct {
 	Updates      int64 // window updates sent to the repartition topic
 	Applied      int64 // updates counted into the table
 	Duplicates   int64 // redelivered updates skipped
+	Beyond       int64 // input records at or past Until, not counted
 	// KeptOnRecovery counts changelog records that recovery did not apply
 	// because the local row already contained them (see recoverRow).
 	KeptOnRecovery int64
 }
 
 type aggregateCounters struct {
-	read, deadLettered, updates, applied, duplicates, keptOnRecovery atomic.Int64
+	read, deadLettered, updates, applied, duplicates, beyond, keptOnRecovery atomic.Int64
 }
 
 // Aggregator counts events per group key and window into a Goka group
@@ -159,6 +164,7 @@ func (a *Aggregator) Stats() AggregateStats {
 		Updates:      a.stats.updates.Load(),
 		Applied:      a.stats.applied.Load(),
 		Duplicates:   a.stats.duplicates.Load(),
+		Beyond:       a.stats.beyond.Load(),
 
 		KeptOnRecovery: a.stats.keptOnRecovery.Load(),
 	}
@@ -386,6 +392,10 @@ func (a *Aggregator) recoverRow(_ goka.UpdateContext, s storage.Storage, key str
 // rekey is the callback of the rekey step: one input record in, one update
 // per window out, or one dead letter.
 func (a *Aggregator) rekey(ctx goka.Context, msg any) {
+	if end, ok := a.cfg.Until[ctx.Partition()]; ok && ctx.Offset() >= end {
+		a.stats.beyond.Add(1)
+		return
+	}
 	a.stats.read.Add(1)
 	a.observe("rekey", ctx.Timestamp())
 	raw, _ := msg.([]byte)

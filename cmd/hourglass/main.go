@@ -72,7 +72,7 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	pf.StringVar(&g.security.TLSCA, "tls-ca", os.Getenv("HOURGLASS_TLS_CA"), "PEM file of CA certificates to trust instead of the system's (env HOURGLASS_TLS_CA)")
 	pf.StringVar(&g.security.TLSCert, "tls-cert", os.Getenv("HOURGLASS_TLS_CERT"), "PEM client certificate for mutual TLS (env HOURGLASS_TLS_CERT)")
 	pf.StringVar(&g.security.TLSKey, "tls-key", os.Getenv("HOURGLASS_TLS_KEY"), "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
-	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g))
+	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newBackfill(g), newReset(g))
 	return root
 }
 

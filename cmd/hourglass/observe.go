@@ -7,7 +7,9 @@ import (
 
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/metrics"
+	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -59,4 +61,21 @@ func (o *observeFlags) start(ctx context.Context, kc kafka.Config, reg *promethe
 		}, st.rates)
 	}()
 	return nil
+}
+
+// startAggregator is start for an aggregator: its counters, and the lag of
+// both its steps.
+func (o *observeFlags) startAggregator(cmd *cobra.Command, cfg processor.AggregateConfig, reg *prometheus.Registry, agg *processor.Aggregator) error {
+	return o.start(cmd.Context(), cfg.Kafka, reg, []string{processor.RekeyGroup(cfg.Group), cfg.Group},
+		func(lag *metrics.Lag) { metrics.RegisterAggregator(reg, lag, cfg.Group, agg) },
+		processorStats{
+			fields: func() []any {
+				st := agg.Stats()
+				return []any{"group", cfg.Group, "read", st.Read, "counted", st.Applied, "duplicates_skipped", st.Duplicates, "dead_lettered", st.DeadLettered}
+			},
+			rates: func() map[string]int64 {
+				st := agg.Stats()
+				return map[string]int64{"read": st.Read, "counted": st.Applied}
+			},
+		})
 }

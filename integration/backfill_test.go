@@ -1,0 +1,168 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/backfill"
+	"github.com/hourglass-stream/hourglass/demo"
+	"github.com/hourglass-stream/hourglass/ingest"
+	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// produceAt writes events as JSON with the given Kafka record timestamp.
+func produceAt(t *testing.T, e *env, topic string, events []demo.Event, at time.Time) {
+	t.Helper()
+	p, err := newProducer(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var recs []*kgo.Record
+	for _, ev := range events {
+		v, _ := json.Marshal(map[string]any{"time": ev.Time, "action": ev.Action})
+		recs = append(recs, &kgo.Record{Topic: topic, Value: v, Timestamp: at})
+	}
+	if err := p.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// viewTable is the whole table of group, once a fresh view has recovered.
+func viewTable(t *testing.T, e *env, group string) map[string]int64 {
+	t.Helper()
+	v := e.openView(group)
+	if err := v.WaitRecovered(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := v.Rows(processor.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resultMap(rows)
+}
+
+func runBackfill(t *testing.T, e *env, group, input string, from, until backfill.Point) backfill.Summary {
+	t.Helper()
+	var progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := backfill.Run(ctx, backfill.Config{
+		Aggregate: e.aggregateConfig(group, input, ""), From: from, Until: until,
+		Progress: &progress, Every: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatalf("backfill %s: %v\nprogress:\n%s", group, err, progress.String())
+	}
+	if !bytes.Contains(progress.Bytes(), []byte("backfill 100.0%")) {
+		t.Errorf("progress never reached 100%%:\n%s", progress.String())
+	}
+	return sum
+}
+
+// TestBackfillEqualsLive: a backfill from earliest into a fresh group
+// builds exactly the live group's table, and refuses a group that has one.
+func TestBackfillEqualsLive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	events, dir := writeData(t, 8000, 4, 71)
+	input, live, replay := e.name("events"), e.name("live"), e.name("replay")
+	e.createTopic(input, 4)
+	e.ingestFiles(ingestConfig(input), dir)
+	r := e.startAggregator(e.aggregateConfig(live, input, ""))
+	eventually(t, time.Minute, viewMatches(e.openView(live), expected(events)))
+	r.stop(t)
+
+	sum := runBackfill(t, e, replay, input, backfill.Point{Earliest: true}, backfill.Point{Now: true})
+	if sum.Records != 8000 || sum.Stats.Applied != 8000 {
+		t.Errorf("summary %+v", sum)
+	}
+	if msg := diff(viewTable(t, e, replay), viewTable(t, e, live)); msg != "" {
+		t.Fatalf("backfilled table differs from the live one:\n%s", msg)
+	}
+	_, err := backfill.Run(context.Background(), backfill.Config{Aggregate: e.aggregateConfig(replay, input, ""),
+		From: backfill.Point{Earliest: true}, Until: backfill.Point{Now: true}})
+	if !errors.Is(err, backfill.ErrGroupInUse) {
+		t.Errorf("a second backfill into %s: %v, want ErrGroupInUse", replay, err)
+	}
+}
+
+// TestBackfillFromAndUntil: --from TIME counts exactly the records with a
+// Kafka timestamp at or after it; --until TIME exactly those before.
+func TestBackfillFromAndUntil(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	early := demo.Generate(demo.DataSpec{Events: 3000, Files: 1, Seed: 81})
+	late := demo.Generate(demo.DataSpec{Events: 2000, Files: 1, Seed: 82})
+	input := e.name("events")
+	e.createTopic(input, 4)
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	t1 := t0.Add(24 * time.Hour)
+	produceAt(t, e, input, early, t0)
+	produceAt(t, e, input, late, t1)
+
+	runBackfill(t, e, e.name("since"), input, backfill.Point{Time: t1}, backfill.Point{Now: true})
+	if msg := diff(viewTable(t, e, e.name("since")), expected(late)); msg != "" {
+		t.Errorf("--from %s:\n%s", t1, msg)
+	}
+	runBackfill(t, e, e.name("before"), input, backfill.Point{Earliest: true}, backfill.Point{Time: t1})
+	if msg := diff(viewTable(t, e, e.name("before")), expected(early)); msg != "" {
+		t.Errorf("--until %s:\n%s", t1, msg)
+	}
+}
+
+// TestResetReplay: replaying into the same group after a reset changes no
+// count; after reset --drop-state the replay rebuilds the same table.
+func TestResetReplay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	events, dir := writeData(t, 5000, 2, 91)
+	input, group := e.name("events"), e.name("hourly")
+	e.createTopic(input, 4)
+	e.ingestFiles(ingestConfig(input), dir)
+	runBackfill(t, e, group, input, backfill.Point{Earliest: true}, backfill.Point{Now: true})
+	want := expected(events)
+	if msg := diff(viewTable(t, e, group), want); msg != "" {
+		t.Fatal(msg)
+	}
+
+	reset := func(drop bool) {
+		t.Helper()
+		plan, err := backfill.Reset(context.Background(), backfill.ResetConfig{Kafka: e.kafka, Group: group,
+			To: backfill.Point{Earliest: true}, DropState: drop, Yes: true})
+		if err != nil {
+			t.Fatalf("reset: %v (plan %q)", err, plan)
+		}
+	}
+	// Replay everything into the same group: every update is a duplicate.
+	reset(false)
+	r := e.startAggregator(e.aggregateConfig(group, input, ""))
+	eventually(t, time.Minute, func() string {
+		if d := r.agg.Stats().Duplicates; d < 5000 {
+			return fmt.Sprintf("%d duplicates skipped, waiting for 5000", d)
+		}
+		return ""
+	})
+	r.stop(t)
+	if st := r.agg.Stats(); st.Applied != 0 {
+		t.Errorf("a replay without --drop-state changed counts: %+v", st)
+	}
+	if msg := diff(viewTable(t, e, group), want); msg != "" {
+		t.Fatal(msg)
+	}
+
+	// Drop the table and replay: the same table again.
+	reset(true)
+	runBackfill(t, e, group, input, backfill.Point{Earliest: true}, backfill.Point{Now: true})
+	if msg := diff(viewTable(t, e, group), want); msg != "" {
+		t.Fatalf("rebuilt table:\n%s", msg)
+	}
+}
+
+func ingestConfig(topic string) ingest.Config { return ingest.Config{Topic: topic} }
