@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,3 +168,39 @@ func TestResetReplay(t *testing.T) {
 }
 
 func ingestConfig(topic string) ingest.Config { return ingest.Config{Topic: topic} }
+
+// TestBackfillCLI drives backfill and reset through the binary.
+func TestBackfillCLI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	events, dir := writeData(t, 2000, 2, 93)
+	input, group := e.name("events"), e.name("hourly")
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	run(t, "ingest", brokers, "--topic", input, dir)
+	args := []string{"backfill", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn"}
+	if out := run(t, args...); !strings.HasPrefix(out, "backfilled 2000 records into "+group) {
+		t.Errorf("backfill printed %q", out)
+	}
+	if got, want := run(t, "query", brokers, "--group", group, "--format", "csv"), expectedCSV(events); got != want {
+		t.Errorf("backfilled table:\n%s\nwant\n%s", got, want)
+	}
+	// A second backfill into the group is refused with one line.
+	out, err := exec.Command(binary(t), args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "group is not new") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Errorf("second backfill: %v: %s", err, out)
+	}
+	// reset without --yes only plans.
+	out, err = exec.Command(binary(t), "reset", brokers, "--group", group, "--to", "earliest", "--drop-state").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "would delete topic "+group+"-table") || !strings.Contains(string(out), "add --yes") {
+		t.Errorf("reset without --yes: %v: %s", err, out)
+	}
+	if out := run(t, "reset", brokers, "--group", group, "--to", "earliest", "--drop-state", "--yes"); !strings.Contains(out, "done: delete topic "+group+"-table") {
+		t.Errorf("reset --yes printed %q", out)
+	}
+	if out := run(t, args...); !strings.HasPrefix(out, "backfilled 2000 records") {
+		t.Errorf("backfill after reset printed %q", out)
+	}
+	if got, want := run(t, "query", brokers, "--group", group, "--format", "csv"), expectedCSV(events); got != want {
+		t.Errorf("rebuilt table:\n%s\nwant\n%s", got, want)
+	}
+}
