@@ -234,10 +234,18 @@ func eventually(t testing.TB, timeout time.Duration, cond func() string) {
 func (e *env) openView(group string) *processor.View {
 	e.t.Helper()
 	var v *processor.View
-	eventually(e.t, 30*time.Second, func() string {
+	// A view opened while the processors are still creating the table can
+	// stop with an error; only a view that has recovered once is returned.
+	eventually(e.t, 60*time.Second, func() string {
 		var err error
 		v, err = processor.OpenView(context.Background(), processor.ViewConfig{Kafka: e.kafka, Sarama: e.sarama, Group: group})
 		if err != nil {
+			return err.Error()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := v.WaitRecovered(ctx); err != nil {
+			_ = v.Close()
 			return err.Error()
 		}
 		return ""
