@@ -18,6 +18,7 @@ import (
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -274,9 +275,34 @@ func requireNew(ctx context.Context, adm *kadm.Client, group string) error {
 	return nil
 }
 
-// requireStopped refuses a group whose steps have members.
+// requireStopped refuses a group whose steps have members. It waits out
+// a coordinator that is not ready yet (a fresh cluster creates its offsets
+// topic on the first group request).
 func requireStopped(ctx context.Context, adm *kadm.Client, group string) error {
-	described, err := adm.DescribeGroups(ctx, group, processor.RekeyGroup(group))
+	var (
+		described kadm.DescribedGroups
+		err       error
+	)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		described, err = adm.DescribeGroups(ctx, group, processor.RekeyGroup(group))
+		if err == nil {
+			for _, g := range described {
+				// A group Kafka does not know has no members.
+				if g.Err != nil && !errors.Is(g.Err, kerr.GroupIDNotFound) {
+					err = fmt.Errorf("%s: %w", g.Group, g.Err)
+					break
+				}
+			}
+		}
+		if err == nil || !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("describe group %s: %w", group, err)
 	}

@@ -104,8 +104,10 @@ func TestBackfillFromAndUntil(t *testing.T) {
 	late := demo.Generate(demo.DataSpec{Events: 2000, Files: 1, Seed: 82})
 	input := e.name("events")
 	e.createTopic(input, 4)
-	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	t1 := t0.Add(24 * time.Hour)
+	// Recent timestamps: Kafka's retention (7 days by default) would
+	// delete records stamped months ago under the test.
+	t1 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	t0 := t1.Add(-time.Hour)
 	produceAt(t, e, input, early, t0)
 	produceAt(t, e, input, late, t1)
 
