@@ -54,12 +54,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Sarama returns a fresh sarama configuration for c. Producers wait for all
-// in-sync replicas (acks=all) and keep one request in flight per broker, so
-// records of one producer keep their order within a partition through
-// retries. Consumers start from the oldest offset when their group has
-// none; callers that want "latest" change Consumer.Offsets.Initial on their
-// copy.
+// Sarama returns a fresh sarama configuration for c, for what hourglass
+// still does with sarama: goka's consumers, views and topic manager, and
+// topic administration. Nothing produces with it: every write goes through
+// Producer (franz-go's idempotent producer), because sarama's producer let a
+// retried batch land after the next one across a broker restart. Consumers
+// start from the oldest offset when their group has none; callers that want
+// "latest" change Consumer.Offsets.Initial on their copy.
 func (c Config) Sarama() (*sarama.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -71,24 +72,6 @@ func (c Config) Sarama() (*sarama.Config, error) {
 		cfg.ClientID = "hourglass"
 	}
 	cfg.Metadata.AllowAutoTopicCreation = false
-
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	// sarama's idempotent producer answered OUT_OF_ORDER_SEQUENCE_NUMBER
-	// and dropped batches under load against Kafka 4.1 (make test-kafka), so
-	// it stays off. One request in flight per broker keeps each partition's
-	// writes in order through retries, which is what the processors' offset
-	// rule needs; a retried write may be duplicated, and the processors skip
-	// duplicates by source offset.
-	cfg.Producer.Idempotent = false
-	cfg.Net.MaxOpenRequests = 1
-	cfg.Producer.Retry.Max = 10
-	cfg.Producer.Retry.Backoff = 250 * time.Millisecond
-	cfg.Producer.Return.Successes = true
-	cfg.Producer.Return.Errors = true
-	cfg.Producer.Compression = sarama.CompressionLZ4
-	cfg.Producer.Flush.Frequency = 20 * time.Millisecond
-	cfg.Producer.Flush.Bytes = 256 * 1024
-	cfg.Producer.MaxMessageBytes = 1000000
 
 	cfg.Consumer.Return.Errors = true
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
