@@ -11,26 +11,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/alerts"
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/predicate"
 	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // produce sends values (nil keys) to topic and waits for the acks.
 func (e *env) produce(topic string, values [][]byte) {
 	e.t.Helper()
-	p, err := sarama.NewSyncProducer(e.kafka.Brokers, e.sarama)
+	p, err := newProducer(e)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer p.Close()
-	var msgs []*sarama.ProducerMessage
+	var recs []*kgo.Record
 	for _, v := range values {
-		msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(v)})
+		recs = append(recs, &kgo.Record{Topic: topic, Value: v})
 	}
-	if err := p.SendMessages(msgs); err != nil {
+	if err := p.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		e.t.Fatal(err)
 	}
 }
