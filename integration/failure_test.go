@@ -123,17 +123,7 @@ func TestKillNineExact(t *testing.T) {
 	brokers := "--brokers=" + strings.Join(cluster, ",")
 	args := []string{"aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn"}
 
-	ingested := make(chan error, 1)
-	go func() {
-		p, err := newProducer(e)
-		if err != nil {
-			ingested <- err
-			return
-		}
-		defer p.Close()
-		_, err = ingest.Run(context.Background(), p, ingest.Config{Topic: input, FilesPerTrigger: 2, TriggerInterval: 300 * time.Millisecond}, []string{dir})
-		ingested <- err
-	}()
+	ingested := e.ingestInBackground(ingest.Config{Topic: input, FilesPerTrigger: 2, TriggerInterval: 300 * time.Millisecond}, dir)
 
 	procs := []*proc{startProc(t, args...), startProc(t, args...), startProc(t, args...)}
 	v := e.openView(group)
@@ -320,17 +310,7 @@ func TestRollingRestart(t *testing.T) {
 	args := []string{"aggregate", "--brokers=" + strings.Join(cluster, ","), "--group", group, "--input", input,
 		"--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn"}
 
-	ingested := make(chan error, 1)
-	go func() {
-		p, err := newProducer(e)
-		if err != nil {
-			ingested <- err
-			return
-		}
-		defer p.Close()
-		_, err = ingest.Run(context.Background(), p, ingest.Config{Topic: input, FilesPerTrigger: 1, TriggerInterval: time.Second}, []string{dir})
-		ingested <- err
-	}()
+	ingested := e.ingestInBackground(ingest.Config{Topic: input, FilesPerTrigger: 1, TriggerInterval: time.Second}, dir)
 	procs := []*proc{startProc(t, args...), startProc(t, args...)}
 	v := e.openView(group)
 	for node := 1; node <= nodes; node++ {

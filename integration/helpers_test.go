@@ -91,6 +91,23 @@ func newProducer(e *env) (*kgo.Client, error) {
 	return e.kafka.Producer(fnv.New32a)
 }
 
+// ingestInBackground streams the files of dir into cfg.Topic with the
+// ingest package while the test goes on; the channel gets its result.
+func (e *env) ingestInBackground(cfg ingest.Config, dir string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		p, err := newProducer(e)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer p.Close()
+		_, err = ingest.Run(context.Background(), p, cfg, []string{dir})
+		done <- err
+	}()
+	return done
+}
+
 // ingestFiles sends files with the ingest package and returns its summary.
 func (e *env) ingestFiles(cfg ingest.Config, paths ...string) ingest.Summary {
 	e.t.Helper()
