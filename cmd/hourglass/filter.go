@@ -3,7 +3,6 @@ package main
 import (
 	"log/slog"
 
-	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/predicate"
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/spf13/cobra"
@@ -53,20 +52,7 @@ Run several with the same --group to share the partitions.`,
 			if err != nil {
 				return err
 			}
-			reg := metrics.NewRegistry()
-			err = observe.start(cmd.Context(), cfg.Kafka, reg, []string{cfg.Group},
-				func(lag *metrics.Lag) { metrics.RegisterFilter(reg, lag, cfg.Group, f) },
-				processorStats{
-					fields: func() []any {
-						st := f.Stats()
-						return []any{"group", cfg.Group, "read", st.Read, "matched", st.Matched, "rejected", st.Rejected, "dead_lettered", st.DeadLettered}
-					},
-					rates: func() map[string]int64 {
-						st := f.Stats()
-						return map[string]int64{"read": st.Read, "matched": st.Matched}
-					},
-				})
-			if err != nil {
+			if err := observe.startFilter(cmd, cfg, f); err != nil {
 				return err
 			}
 			slog.Info("filtering", "group", cfg.Group, "input", cfg.Input, "output", cfg.Output, "where", where, "codec", cfg.Decoder.Name())

@@ -79,3 +79,21 @@ func (o *observeFlags) startAggregator(cmd *cobra.Command, cfg processor.Aggrega
 			},
 		})
 }
+
+// startFilter is start for an alert filter: its counters, and the lag of
+// its group.
+func (o *observeFlags) startFilter(cmd *cobra.Command, cfg processor.AlertFilterConfig, f *processor.AlertFilter) error {
+	reg := metrics.NewRegistry()
+	return o.start(cmd.Context(), cfg.Kafka, reg, []string{cfg.Group},
+		func(lag *metrics.Lag) { metrics.RegisterFilter(reg, lag, cfg.Group, f) },
+		processorStats{
+			fields: func() []any {
+				st := f.Stats()
+				return []any{"group", cfg.Group, "read", st.Read, "matched", st.Matched, "rejected", st.Rejected, "dead_lettered", st.DeadLettered}
+			},
+			rates: func() map[string]int64 {
+				st := f.Stats()
+				return map[string]int64{"read": st.Read, "matched": st.Matched}
+			},
+		})
+}
