@@ -322,7 +322,7 @@ func gokaOptions(kc kafka.Config, cfg *sarama.Config, initial int64, log *slog.L
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(&c)),
 		goka.WithProducerBuilder(producerBuilder(kc)),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(&c, tmc)),
-		goka.WithLogger(gokaLogger{log}),
+		goka.WithLogger(gokaLogger{log: log}),
 	}
 }
 

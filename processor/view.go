@@ -75,7 +75,15 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(&c)),
 		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(&c, tmc)),
-		goka.WithViewLogger(gokaLogger{log.With("view", table)}),
+		goka.WithViewLogger(gokaLogger{log: log.With("view", table), warnErrors: true}),
+		// A view outlives broker restarts and leader moves: a partition
+		// whose consumer fails reloads from the offset it holds, within
+		// seconds rather than goka's default of up to two minutes.
+		goka.WithViewAutoReconnect(),
+		goka.WithViewBackoffBuilder(func() (goka.Backoff, error) {
+			return goka.NewSimpleBackoff(time.Second, 10*time.Second), nil
+		}),
+		goka.WithViewBackoffResetTimeout(time.Minute),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("view %s: %w", table, err)
