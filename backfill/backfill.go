@@ -75,8 +75,9 @@ type Summary struct {
 var ErrGroupInUse = errors.New("group is not new")
 
 // Run backfills cfg.Aggregate.Group and returns when every input record in
-// [From, Until) is counted and visible in the table's changelog (or, with
-// ThenFollow, when ctx ends).
+// [From, Until) is counted and visible in the table's changelog and, with a
+// watermark, every window is closed (final rows written): the end of input
+// is the end of event time. With ThenFollow it returns when ctx ends.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
 	began := time.Now()
 	agg := cfg.Aggregate
@@ -118,6 +119,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	if !cfg.ThenFollow {
 		agg.Until = end
+		for p, s := range start {
+			if end[p] <= s {
+				agg.Ended = append(agg.Ended, p)
+			}
+		}
 	}
 	a, err := processor.NewAggregator(agg)
 	if err != nil {
@@ -135,6 +141,17 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 	prog := newProgress(cfg, sum)
 	caughtUp, err := waitCaughtUp(ctx, adm, agg, sum, prog, done)
+	if caughtUp && err == nil && agg.Watermark != nil && !cfg.ThenFollow {
+		// The end of input closes every window: wait for the final rows.
+		select {
+		case <-a.Flushed():
+		case runErr := <-done:
+			done <- runErr
+			caughtUp, err = false, errors.New("the aggregation stopped before it closed every window")
+		case <-ctx.Done():
+			caughtUp = false
+		}
+	}
 	if caughtUp {
 		prog.complete()
 	}

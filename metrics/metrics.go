@@ -67,6 +67,8 @@ func RegisterAggregator(reg prometheus.Registerer, lag *Lag, group string, a *pr
 	counter(reg, "counted_total", "Window updates counted into the table.", l, func() int64 { return a.Stats().Applied })
 	counter(reg, "duplicates_total", "Redelivered updates recognised and skipped.", l, func() int64 { return a.Stats().Duplicates })
 	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return a.Stats().DeadLettered })
+	counter(reg, "late_total", "Late events, not counted (--watermark).", l, func() int64 { return a.Stats().Late })
+	counter(reg, "expired_rows_total", "Rows deleted by --retain.", l, func() int64 { return a.Stats().Expired })
 	reg.MustRegister(lag)
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -82,6 +84,20 @@ type AggregateConfig struct {
 	// Until[p] of partition p are read and committed but not counted (a
 	// bounded backfill). Partitions not in the map are not bounded.
 	Until map[int32]int64
+	// Ended lists the input partitions of a bounded run that have nothing
+	// to read: with a watermark they hold no window open.
+	Ended []int32
+	// Watermark, if set, enables event-time lateness and window closing
+	// with its lateness and idleness rules (--watermark, --idle-timeout,
+	// --idle-flush). Nil means nothing is late and no window closes.
+	Watermark *windows.Closer
+	// Emit is the output mode; EmitFinal needs Output and Watermark.
+	Emit Emit
+	// LateTopic, if set, receives late events unchanged (needs Watermark).
+	LateTopic string
+	// Retain, if positive, deletes rows whose window ended more than Retain
+	// before the watermark (needs Watermark, and Emit update or final).
+	Retain time.Duration
 	// ObserveLatency, if set, is called for every record a step finishes
 	// with the step ("rekey" or "count") and the time since the record was
 	// written to that step's input topic.
@@ -102,13 +118,37 @@ func (c *AggregateConfig) validate() error {
 	if err := c.Windows.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	for _, t := range []string{TableTopic(c.Group), RepartitionTopic(c.Group), DeadLetterTopic(c.Group)} {
-		if t == c.Input || t == c.Output {
+	for _, t := range []string{TableTopic(c.Group), RepartitionTopic(c.Group), DeadLetterTopic(c.Group), WatermarkTopic(c.Group)} {
+		if t == c.Input || t == c.Output || t == c.LateTopic {
 			errs = append(errs, fmt.Errorf("topic %s is internal to group %s; choose another input or output", t, c.Group))
 		}
 	}
 	if c.Output != "" && c.Output == c.Input {
 		errs = append(errs, errors.New("--output must differ from --input"))
+	}
+	if c.Watermark == nil {
+		switch {
+		case c.Emit == EmitFinal:
+			errs = append(errs, errors.New("--emit final needs --watermark: windows close when the watermark passes their end"))
+		case c.LateTopic != "":
+			errs = append(errs, errors.New("--late-topic needs --watermark: without one nothing is late"))
+		case c.Retain > 0:
+			errs = append(errs, errors.New("--retain needs --watermark: rows expire relative to it"))
+		}
+	} else if c.Watermark.Lateness < 0 || c.Watermark.IdleTimeout < 0 || c.Watermark.IdleFlush < 0 {
+		errs = append(errs, errors.New("--watermark, --idle-timeout and --idle-flush must not be negative"))
+	}
+	if c.Emit == EmitFinal && c.Output == "" {
+		errs = append(errs, errors.New("--emit final needs --output: final rows are written there"))
+	}
+	if c.Retain > 0 && c.Emit == EmitComplete {
+		errs = append(errs, errors.New("--retain deletes rows, but --emit complete keeps the whole result table: use --emit update or final"))
+	}
+	if c.Retain < 0 {
+		errs = append(errs, errors.New("--retain must not be negative"))
+	}
+	if c.LateTopic != "" && (c.LateTopic == c.Input || c.LateTopic == c.Output) {
+		errs = append(errs, errors.New("--late-topic must differ from --input and --output"))
 	}
 	if c.Partitions < 0 || c.InputPartitions < 0 {
 		errs = append(errs, errors.New("partition counts must be positive"))
@@ -127,10 +167,14 @@ type AggregateStats struct {
 	// KeptOnRecovery counts changelog records that recovery did not apply
 	// because the local row already contained them (see recoverRow).
 	KeptOnRecovery int64
+	Late           int64 // late events (or, closed by idleness, late updates)
+	Marks          int64 // watermark marks written by the rekey step
+	Expired        int64 // rows deleted by --retain
 }
 
 type aggregateCounters struct {
 	read, deadLettered, updates, applied, duplicates, beyond, keptOnRecovery atomic.Int64
+	late, marks, expired                                                     atomic.Int64
 }
 
 // Aggregator counts events per group key and window into a Goka group
@@ -139,6 +183,22 @@ type Aggregator struct {
 	cfg   AggregateConfig
 	log   *slog.Logger
 	stats aggregateCounters
+
+	// Event time (watermark.go), set up by ensureTopics.
+	sources        int32    // input partitions
+	checkpointKeys []string // per input partition: its key in WatermarkTopic
+	tableKeys      []string // per table partition: its watermark row key
+	rekeyClocks    rekeyClocks
+	countClocks    countClocks
+	rekeyProducer  atomic.Pointer[goka.Producer] // the rekey step's, for broadcastMarks
+	moreFinal      atomic.Bool                   // a visit left rows on their way to Final
+	pass           atomic.Int64 // visits so far
+	flushed        chan struct{} // closed when a bounded run has closed every window
+	flushOnce      sync.Once
+	finalsMu       sync.Mutex
+	finals         map[string]bool // row keys with a final row in the output, as read in pass finalsPass
+	finalsRead     map[int32]bool
+	finalsPass     int64
 }
 
 // NewAggregator checks cfg and returns an Aggregator ready to Run.
@@ -153,7 +213,11 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	if cfg.Decoder == nil {
 		cfg.Decoder, _ = codec.NewDecoder(codec.Spec{Name: "json"})
 	}
-	return &Aggregator{cfg: cfg, log: log.With("group", cfg.Group)}, nil
+	return &Aggregator{cfg: cfg, log: log.With("group", cfg.Group),
+		rekeyClocks: rekeyClocks{clocks: map[int32]*sourceClock{}},
+		countClocks: countClocks{parts: map[int32]*countPart{}},
+		flushed:     make(chan struct{}),
+	}, nil
 }
 
 // Stats returns the totals so far of this process.
@@ -165,6 +229,9 @@ func (a *Aggregator) Stats() AggregateStats {
 		Applied:      a.stats.applied.Load(),
 		Duplicates:   a.stats.duplicates.Load(),
 		Beyond:       a.stats.beyond.Load(),
+		Late:         a.stats.late.Load(),
+		Marks:        a.stats.marks.Load(),
+		Expired:      a.stats.expired.Load(),
 
 		KeptOnRecovery: a.stats.keptOnRecovery.Load(),
 	}
@@ -208,6 +275,10 @@ func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runProcessor(gctx, rekey, "rekey") })
 	g.Go(func() error { return runProcessor(gctx, count, "count") })
+	if a.cfg.Watermark != nil {
+		g.Go(func() error { return a.closeWindows(gctx, count) })
+		g.Go(func() error { return a.broadcastMarks(gctx) })
+	}
 	err = g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		return sd.end() // a clean stop: the local tables match the changelog
@@ -288,6 +359,12 @@ func (a *Aggregator) ensureTopics() error {
 	if a.cfg.Output != "" {
 		topics = append(topics, kafka.Topic{Name: a.cfg.Output, Partitions: want, Compacted: true})
 	}
+	if a.cfg.Watermark != nil {
+		topics = append(topics, kafka.Topic{Name: WatermarkTopic(a.cfg.Group), Partitions: in, Retention: 7 * 24 * time.Hour})
+	}
+	if a.cfg.LateTopic != "" {
+		topics = append(topics, kafka.Topic{Name: a.cfg.LateTopic, Partitions: in})
+	}
 	for _, t := range topics {
 		n, created, err := adm.Ensure(t)
 		if err != nil {
@@ -296,10 +373,19 @@ func (a *Aggregator) ensureTopics() error {
 		if created {
 			a.log.Info("created topic", "topic", t.Name, "partitions", n, "compacted", t.Compacted)
 		}
-		if (t.Name == repart || t.Name == table) && n != want {
+		if (t.Name == repart || t.Name == table || (t.Name == a.cfg.Output && a.cfg.Emit == EmitFinal)) && n != want {
 			return fmt.Errorf("%w: %s has %d partitions, want %d like the rest of group %s",
 				kafka.ErrPartitionMismatch, t.Name, n, want, a.cfg.Group)
 		}
+		if t.Name == WatermarkTopic(a.cfg.Group) && n != in {
+			return fmt.Errorf("%w: %s has %d partitions, but the input %s has %d; delete it (the group's watermarks restart) or use a new --group",
+				kafka.ErrPartitionMismatch, t.Name, n, a.cfg.Input, in)
+		}
+	}
+	a.sources = in
+	if a.cfg.Watermark != nil {
+		a.checkpointKeys = partitionKeys("checkpoint|", in)
+		a.tableKeys = partitionKeys(watermarkRowPrefix, want)
 	}
 	return nil
 }
@@ -331,12 +417,29 @@ func (a *Aggregator) rekeyProcessor() (*goka.Processor, error) {
 	if a.cfg.Start == StartLatest {
 		initial = sarama.OffsetNewest
 	}
-	graph := goka.DefineGroup(goka.Group(RekeyGroup(a.cfg.Group)),
+	edges := []goka.Edge{
 		goka.Input(goka.Stream(a.cfg.Input), new(gokacodec.Bytes), a.rekey),
 		goka.Output(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}),
 		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
-	)
-	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, gokaOptions(a.cfg.Kafka, a.cfg.Sarama, initial, a.log.With("step", "rekey"))...)
+	}
+	if a.cfg.Watermark != nil {
+		edges = append(edges, goka.Output(goka.Stream(WatermarkTopic(a.cfg.Group)), new(gokacodec.Bytes)))
+	}
+	if a.cfg.LateTopic != "" {
+		edges = append(edges, goka.Output(goka.Stream(a.cfg.LateTopic), new(gokacodec.Bytes)))
+	}
+	graph := goka.DefineGroup(goka.Group(RekeyGroup(a.cfg.Group)), edges...)
+	opts := gokaOptions(a.cfg.Kafka, a.cfg.Sarama, initial, a.log.With("step", "rekey"))
+	build := producerBuilder(a.cfg.Kafka)
+	opts = append(opts, goka.WithProducerBuilder(func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
+		// broadcastMarks writes with the same producer as the callbacks.
+		p, err := build(brokers, clientID, hasher)
+		if err == nil {
+			a.rekeyProducer.Store(&p)
+		}
+		return p, err
+	}))
+	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: rekey step: %w", err)
 	}
@@ -351,6 +454,12 @@ func (a *Aggregator) countProcessor(stateDir string) (*goka.Processor, error) {
 	}
 	if a.cfg.Output != "" {
 		edges = append(edges, goka.Output(goka.Stream(a.cfg.Output), new(gokacodec.Bytes)))
+	}
+	if a.cfg.LateTopic != "" {
+		edges = append(edges, goka.Output(goka.Stream(a.cfg.LateTopic), new(gokacodec.Bytes)))
+	}
+	if a.cfg.Watermark != nil {
+		edges = append(edges, goka.Visitor(closeVisit, a.visitClose))
 	}
 	graph := goka.DefineGroup(goka.Group(a.cfg.Group), edges...)
 	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
@@ -375,9 +484,12 @@ func (a *Aggregator) countProcessor(stateDir string) (*goka.Processor, error) {
 // count. A local row that contains the changelog record (same window, every
 // applied offset at or past the record's) is therefore kept; otherwise the
 // changelog record wins, as it does for a row another instance advanced.
-func (a *Aggregator) recoverRow(_ goka.UpdateContext, s storage.Storage, key string, value []byte) error {
+func (a *Aggregator) recoverRow(uc goka.UpdateContext, s storage.Storage, key string, value []byte) error {
 	if value == nil {
 		return s.Delete(key)
+	}
+	if isWatermarkRow(key) {
+		return a.recoverWatermarkRow(uc.Partition(), s, key, value)
 	}
 	if local, err := s.Get(key); err == nil && local != nil {
 		var have, logged windows.Row
@@ -390,10 +502,25 @@ func (a *Aggregator) recoverRow(_ goka.UpdateContext, s storage.Storage, key str
 }
 
 // rekey is the callback of the rekey step: one input record in, one update
-// per window out, or one dead letter.
+// per window out, or one dead letter. With a watermark, late windows get no
+// update and the event goes to the late topic.
 func (a *Aggregator) rekey(ctx goka.Context, msg any) {
-	if end, ok := a.cfg.Until[ctx.Partition()]; ok && ctx.Offset() >= end {
+	var clock *sourceClock
+	if a.cfg.Watermark != nil {
+		c, err := a.clock(ctx)
+		if err != nil {
+			ctx.Fail(err)
+			return
+		}
+		clock = c
+	}
+	end, bounded := a.cfg.Until[ctx.Partition()]
+	last := bounded && ctx.Offset()+1 >= end // the last record of a bounded run
+	if bounded && ctx.Offset() >= end {
 		a.stats.beyond.Add(1)
+		if clock != nil {
+			a.observeClock(ctx, clock, time.Time{}, false, true)
+		}
 		return
 	}
 	a.stats.read.Add(1)
@@ -402,10 +529,20 @@ func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 	key, at, reason, err := a.extract(ctx.Context(), raw)
 	if err != nil {
 		a.deadLetter(ctx, raw, reason, err)
+		if clock != nil {
+			a.observeClock(ctx, clock, time.Time{}, false, last)
+		}
 		return
 	}
-	var buf [4]windows.Window
-	for _, w := range a.cfg.Windows.Assign(buf[:0], at) {
+	var buf, lateBuf [4]windows.Window
+	wins, late := a.cfg.Windows.Assign(buf[:0], at), lateBuf[:0]
+	for _, w := range wins {
+		// Only this partition's callback changes its clock: no lock needed
+		// to read it here.
+		if clock != nil && windows.Late(w, clock.Max, clock.Seen, a.cfg.Watermark.Lateness) {
+			late = append(late, w)
+			continue
+		}
 		ctx.Emit(goka.Stream(RepartitionTopic(a.cfg.Group)), windows.RowKey(key, w), update{
 			Window:          w,
 			Delta:           1,
@@ -413,6 +550,12 @@ func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 			SourceOffset:    ctx.Offset(),
 		})
 		a.stats.updates.Add(1)
+	}
+	if len(late) > 0 {
+		a.lateEvent(ctx, ctx.Key(), raw, sourceHeaders(ctx), ReasonLate, late, clock.Max.Add(-a.cfg.Watermark.Lateness))
+	}
+	if clock != nil {
+		a.observeClock(ctx, clock, at, true, last)
 	}
 }
 
@@ -457,6 +600,10 @@ func (a *Aggregator) deadLetter(ctx goka.Context, raw []byte, reason Reason, err
 // unless it was applied before, and publish the new row.
 func (a *Aggregator) count(ctx goka.Context, msg any) {
 	a.observe("count", ctx.Timestamp())
+	if m, ok := msg.(windows.Mark); ok {
+		a.applyMark(ctx, m)
+		return
+	}
 	u, ok := msg.(update)
 	if !ok {
 		// goka hands over what the codec returned; anything else is a bug.
@@ -465,21 +612,35 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 	}
 	var row windows.Row
 	if v := ctx.Value(); v != nil {
-		row = v.(windows.Row)
+		r, ok := v.(windows.Row)
+		if !ok {
+			ctx.Fail(fmt.Errorf("count step: row %q holds a %T", ctx.Key(), v))
+			return
+		}
+		row = r
 	}
-	row.Window = u.Window
-	if !row.Apply(u.SourcePartition, u.SourceOffset, u.Delta) {
+	if row.Has(u.SourcePartition, u.SourceOffset) {
 		a.stats.duplicates.Add(1)
 		return
 	}
+	if a.cfg.Watermark != nil && (row.State != windows.Open || windows.Closed(u.Window, a.countClocks.closedAt(ctx.Partition()))) {
+		a.lateUpdate(ctx, u)
+		if row.Applied != nil {
+			row.Apply(u.SourcePartition, u.SourceOffset, 0)
+			ctx.SetValue(row)
+		}
+		return
+	}
+	row.Window = u.Window
+	row.Apply(u.SourcePartition, u.SourceOffset, u.Delta)
 	ctx.SetValue(row)
 	a.stats.applied.Add(1)
-	if a.cfg.Output != "" {
-		a.emitRow(ctx, row)
+	if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
+		a.emitRow(ctx, row, false)
 	}
 }
 
-func (a *Aggregator) emitRow(ctx goka.Context, row windows.Row) {
+func (a *Aggregator) emitRow(ctx goka.Context, row windows.Row, final bool) {
 	key, _, err := windows.ParseRowKey(ctx.Key())
 	if err != nil {
 		ctx.Fail(fmt.Errorf("count step: %w", err))
@@ -487,7 +648,7 @@ func (a *Aggregator) emitRow(ctx goka.Context, row windows.Row) {
 	}
 	out, err := encodeOutputRow(OutputRow{Result: windows.Result{
 		Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count,
-	}})
+	}, Final: final})
 	if err != nil {
 		ctx.Fail(err)
 		return

@@ -30,6 +30,9 @@ const updateVersion = 1
 type updateCodec struct{}
 
 func (updateCodec) Encode(value any) ([]byte, error) {
+	if m, ok := value.(windows.Mark); ok {
+		return encodeMark(m), nil
+	}
 	u, ok := value.(update)
 	if !ok {
 		return nil, fmt.Errorf("encode update: %T is not an update", value)
@@ -47,6 +50,9 @@ func (updateCodec) Encode(value any) ([]byte, error) {
 var errBadUpdate = errors.New("bad repartition record")
 
 func (updateCodec) Decode(data []byte) (any, error) {
+	if len(data) > 0 && data[0] == markKind {
+		return decodeMark(data)
+	}
 	if len(data) == 0 || data[0] != updateVersion {
 		return nil, fmt.Errorf("%w: unknown version", errBadUpdate)
 	}
@@ -84,10 +90,14 @@ func (updateCodec) Decode(data []byte) (any, error) {
 	return u, nil
 }
 
-// rowCodec is the goka.Codec of the group table.
+// rowCodec is the goka.Codec of the group table: window rows, and the
+// watermark row of each partition (see watermark.go).
 type rowCodec struct{}
 
 func (rowCodec) Encode(value any) ([]byte, error) {
+	if w, ok := value.(watermarkRow); ok {
+		return w.MarshalBinary()
+	}
 	r, ok := value.(windows.Row)
 	if !ok {
 		return nil, fmt.Errorf("encode row: %T is not a windows.Row", value)
@@ -96,6 +106,13 @@ func (rowCodec) Encode(value any) ([]byte, error) {
 }
 
 func (rowCodec) Decode(data []byte) (any, error) {
+	if len(data) > 0 && data[0] == watermarkRowTag {
+		var w watermarkRow
+		if err := w.UnmarshalBinary(data); err != nil {
+			return nil, err
+		}
+		return w, nil
+	}
 	var r windows.Row
 	if err := r.UnmarshalBinary(data); err != nil {
 		return nil, err

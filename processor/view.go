@@ -159,7 +159,10 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 		if val == nil {
 			continue // deleted row
 		}
-		row := val.(windows.Row)
+		row, ok := val.(windows.Row)
+		if !ok {
+			continue // a partition's watermark row
+		}
 		key, _, err := windows.ParseRowKey(it.Key())
 		if err != nil {
 			return nil, fmt.Errorf("read view: %w", err)

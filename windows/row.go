@@ -47,9 +47,25 @@ func ParseRowKey(rowKey string) (key string, start time.Time, err error) {
 type Row struct {
 	Window Window
 	Count  int64
+	// State says whether the window's final row has been written (see
+	// RowState). Rows of runs without a watermark stay Open.
+	State RowState
 	// Applied maps source partition to the last applied source offset.
 	Applied map[int32]int64
 }
+
+// RowState is where a row is in its life: open to updates, or closed by
+// the watermark, with its final row being written or written.
+type RowState uint8
+
+const (
+	// Open rows take updates.
+	Open RowState = iota
+	// Closing rows are closed; their final row is being written.
+	Closing
+	// Final rows are closed and their final row is written.
+	Final
+)
 
 // Apply counts delta events from the record at (partition, offset) into
 // the row, unless that record was already applied. It reports whether the
@@ -66,12 +82,19 @@ func (r *Row) Apply(partition int32, offset int64, delta int64) bool {
 	return true
 }
 
+// Has reports whether the record at (partition, offset) was applied.
+func (r Row) Has(partition int32, offset int64) bool {
+	last, ok := r.Applied[partition]
+	return ok && offset <= last
+}
+
 // Contains reports whether r already holds everything older holds: the
 // same window, and for every source partition older has applied, r has
-// applied that offset or a later one. Rows of one key only grow by Apply,
-// so a row that contains another is the same row, later.
+// applied that offset or a later one, and r's state is not behind older's.
+// Rows of one key only grow by Apply and move from Open to Final, so a row
+// that contains another is the same row, later.
 func (r Row) Contains(older Row) bool {
-	if !r.Window.Start.Equal(older.Window.Start) || !r.Window.End.Equal(older.Window.End) {
+	if !r.Window.Start.Equal(older.Window.Start) || !r.Window.End.Equal(older.Window.End) || r.State < older.State {
 		return false
 	}
 	for p, off := range older.Applied {
@@ -88,6 +111,7 @@ type rowJSON struct {
 	Start   int64            `json:"start"`
 	End     int64            `json:"end"`
 	Count   int64            `json:"count"`
+	State   RowState         `json:"state,omitempty"`
 	Applied map[string]int64 `json:"applied,omitempty"`
 }
 
@@ -98,6 +122,7 @@ func (r Row) MarshalBinary() ([]byte, error) {
 		Start: r.Window.Start.UnixMilli(),
 		End:   r.Window.End.UnixMilli(),
 		Count: r.Count,
+		State: r.State,
 	}
 	if len(r.Applied) > 0 {
 		j.Applied = make(map[string]int64, len(r.Applied))
@@ -117,9 +142,13 @@ func (r *Row) UnmarshalBinary(data []byte) error {
 	if j.End <= j.Start {
 		return fmt.Errorf("decode window row: window end %d is not after start %d", j.End, j.Start)
 	}
+	if j.State > Final {
+		return fmt.Errorf("decode window row: unknown state %d", j.State)
+	}
 	*r = Row{
 		Window: Window{Start: time.UnixMilli(j.Start).UTC(), End: time.UnixMilli(j.End).UTC()},
 		Count:  j.Count,
+		State:  j.State,
 	}
 	if len(j.Applied) > 0 {
 		r.Applied = make(map[int32]int64, len(j.Applied))

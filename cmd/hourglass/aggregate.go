@@ -23,6 +23,8 @@ type aggregateFlags struct {
 	codecs      codecFlags
 	partitions  int32
 	inParts     int32
+	closer      windows.Closer
+	flags       *pflag.FlagSet
 }
 
 func (a *aggregateFlags) register(f *pflag.FlagSet) {
@@ -33,7 +35,13 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.DurationVar(&a.window, "window", 0, "window size, e.g. 1h (required)")
 	f.DurationVar(&a.hop, "hop", 0, "hopping windows: advance by this (must divide --window); default tumbling")
 	f.StringVar(&a.cfg.Output, "output", "", "topic receiving every changed row as JSON (compacted; default none)")
-	f.StringVar(&a.emit, "emit", "complete", "output mode: complete")
+	f.StringVar(&a.emit, "emit", "complete", "output mode: complete (every change; the table keeps every row), update (every change; --retain may expire rows) or final (each window once, when the watermark closes it; needs --watermark and --output)")
+	f.DurationVar(&a.closer.Lateness, "watermark", 0, "allowed lateness: an event is late when its window ended at or before its partition's max event time minus this (e.g. 10m); default: no watermark, nothing is late")
+	f.StringVar(&a.cfg.LateTopic, "late-topic", "", "write late events here unchanged, with headers saying why (needs --watermark)")
+	f.DurationVar(&a.cfg.Retain, "retain", 0, "delete rows whose window ended this long before the watermark (needs --watermark and --emit update or final)")
+	f.DurationVar(&a.closer.IdleTimeout, "idle-timeout", 0, "a source partition silent this long stops holding windows open (default: never)")
+	f.DurationVar(&a.closer.IdleFlush, "idle-flush", 0, "a source partition silent this long advances its watermark by the wall time since its last event, so final rows appear when input stops (default: never)")
+	a.flags = f
 	a.codecs.register(f, "input record codec", "json")
 	f.StringVar(&a.cfg.StateDir, "state-dir", "", "keep Goka's local table copy here across clean restarts, one process per directory (default: a fresh directory per process; the table is recovered from its changelog)")
 	f.DurationVar(&a.cfg.MaxOutage, "max-outage", processor.DefaultMaxOutage, "keep retrying this long while Kafka is unreachable, then exit non-zero")
@@ -49,8 +57,14 @@ var requiredAggregateFlags = []string{"group", "input", "key", "time", "window"}
 func (a *aggregateFlags) config(g *globals, clientID string, withStart bool) (processor.AggregateConfig, error) {
 	cfg := a.cfg
 	var err error
-	if a.emit != "complete" {
-		return cfg, fmt.Errorf("--emit %q: only complete is available in this version", a.emit)
+	if cfg.Emit, err = processor.ParseEmit(a.emit); err != nil {
+		return cfg, err
+	}
+	if a.flags.Changed("watermark") {
+		closer := a.closer
+		cfg.Watermark = &closer
+	} else if a.flags.Changed("idle-timeout") || a.flags.Changed("idle-flush") {
+		return cfg, fmt.Errorf("--idle-timeout and --idle-flush need --watermark")
 	}
 	if cfg.Decoder, err = a.codecs.decoder(); err != nil {
 		return cfg, err

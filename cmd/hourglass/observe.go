@@ -71,7 +71,7 @@ func (o *observeFlags) startAggregator(cmd *cobra.Command, cfg processor.Aggrega
 		processorStats{
 			fields: func() []any {
 				st := agg.Stats()
-				return []any{"group", cfg.Group, "read", st.Read, "counted", st.Applied, "duplicates_skipped", st.Duplicates, "dead_lettered", st.DeadLettered}
+				return []any{"group", cfg.Group, "read", st.Read, "counted", st.Applied, "duplicates_skipped", st.Duplicates, "dead_lettered", st.DeadLettered, "late", st.Late}
 			},
 			rates: func() map[string]int64 {
 				st := agg.Stats()

@@ -1,0 +1,377 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/backfill"
+	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ev is one input event of the event-time cases: its source partition, and
+// its time of day on 2016-07-26 and action.
+type ev struct {
+	p      int32
+	hhmmss string
+	action string
+}
+
+func (v ev) value() []byte {
+	t, err := time.Parse("2006-01-02 15:04:05", "2016-07-26 "+v.hhmmss)
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Appendf(nil, `{"time": %d, "action": %q}`, t.Unix(), v.action)
+}
+
+// produceTo writes events to their partitions of topic, in order, and
+// returns the records as written.
+func (e *env) produceTo(topic string, evs ...ev) []*kgo.Record {
+	e.t.Helper()
+	opts, err := e.kafka.Kgo()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxProduceRequestsInflightPerBroker(1))...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i, v := range evs {
+		r := &kgo.Record{Topic: topic, Partition: v.p, Key: fmt.Appendf(nil, "k%d", i), Value: v.value()}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			e.t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// rowsOf is the view's table as "key@HH:MM=count" strings, sorted.
+func rowsOf(v *processor.View) (string, error) {
+	rows, err := v.Rows(processor.Filter{})
+	if err != nil {
+		return "", err
+	}
+	var s []string
+	for _, r := range rows {
+		s = append(s, fmt.Sprintf("%s@%s=%d", r.Key, r.WindowStart.Format("15:04"), r.Count))
+	}
+	sort.Strings(s)
+	return strings.Join(s, " "), nil
+}
+
+// finalsOf reads an output topic of --emit final: every record must be a
+// final row; it returns them as rowsOf does, duplicates kept.
+func (e *env) finalsOf(topic string) (string, error) {
+	var s []string
+	for _, r := range e.readTopic(topic) {
+		var row processor.OutputRow
+		if err := json.Unmarshal(r.Value, &row); err != nil {
+			return "", err
+		}
+		if !row.Final {
+			return "", fmt.Errorf("non-final row in %s: %s", topic, r.Value)
+		}
+		s = append(s, fmt.Sprintf("%s@%s=%d", row.Key, row.WindowStart.Format("15:04"), row.Count))
+	}
+	sort.Strings(s)
+	return strings.Join(s, " "), nil
+}
+
+func equals(got func() (string, error), want string) func() string {
+	return func() string {
+		g, err := got()
+		if err != nil {
+			return err.Error()
+		}
+		if g != want {
+			return fmt.Sprintf("got  %s\nwant %s", g, want)
+		}
+		return ""
+	}
+}
+
+// TestWatermarkEmitModes runs one hand-worked input through all three
+// output modes at once (1h windows, --watermark 10m, two source
+// partitions), then more input that closes another window.
+func TestWatermarkEmitModes(t *testing.T) {
+	e := newEnv(t)
+	input, late := e.name("events"), e.name("late")
+	e.createTopic(input, 2)
+	type run struct {
+		group, output string
+		emit          processor.Emit
+		retain        time.Duration
+	}
+	runs := []run{
+		{group: e.name("complete"), output: e.name("out-complete"), emit: processor.EmitComplete},
+		{group: e.name("update"), output: e.name("out-update"), emit: processor.EmitUpdate, retain: time.Hour},
+		{group: e.name("final"), output: e.name("out-final"), emit: processor.EmitFinal},
+	}
+	aggs := map[processor.Emit]*running{}
+	for _, r := range runs {
+		cfg := e.aggregateConfig(r.group, input, r.output)
+		cfg.Watermark = &windows.Closer{Lateness: 10 * time.Minute}
+		cfg.Emit, cfg.Retain = r.emit, r.retain
+		if r.emit == processor.EmitFinal {
+			cfg.LateTopic = late
+		}
+		aggs[r.emit] = e.startAggregator(cfg)
+	}
+	recs := e.produceTo(input,
+		ev{0, "08:05:00", "Open"}, ev{0, "08:30:00", "Open"},
+		ev{1, "08:40:00", "Close"},
+		ev{0, "09:20:00", "Open"}, // p0's watermark 09:10
+		ev{0, "08:50:00", "Open"}, // its window ended 09:00: late
+		ev{1, "08:55:00", "Open"}, // p1's watermark 08:30: on time
+		ev{0, "09:05:00", "Close"},
+		ev{1, "09:15:00", "Close"},
+		ev{0, "10:30:00", "Open"},  // p0 10:20
+		ev{1, "11:30:00", "Close"}, // p1 11:20: the input's watermark is 10:20
+	)
+	all := "Close@08:00=1 Close@09:00=2 Close@11:00=1 Open@08:00=3 Open@09:00=1 Open@10:00=1"
+	views := map[processor.Emit]*processor.View{}
+	for _, r := range runs {
+		views[r.emit] = e.openView(r.group)
+	}
+	// complete keeps everything; update with --retain 1h has deleted the
+	// 08:00 windows (ended 09:00, before 10:20 − 1h); final keeps rows.
+	eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(views[processor.EmitComplete]) }, all))
+	eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(views[processor.EmitFinal]) }, all))
+	eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(views[processor.EmitUpdate]) },
+		"Close@09:00=2 Close@11:00=1 Open@09:00=1 Open@10:00=1"))
+	// Final rows of the windows the watermark 10:20 closed, once each.
+	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(runs[2].output) },
+		"Close@08:00=1 Close@09:00=2 Open@08:00=3 Open@09:00=1"))
+	// The complete output, read as a compacted topic, is the whole table.
+	eventually(t, time.Minute, e.outputMatches(runs[0].output, map[string]int64{
+		// key|window start in epoch seconds: 08:00 is 1469520000.
+		"Close|1469520000": 1, "Close|1469523600": 2, "Close|1469530800": 1,
+		"Open|1469520000": 3, "Open|1469523600": 1, "Open|1469527200": 1,
+	}))
+	for emit, a := range aggs {
+		if got := a.agg.Stats().Late; got != 1 {
+			t.Errorf("%s: late = %d, want 1", emit, got)
+		}
+	}
+	// The late topic holds exactly the late event, byte for byte.
+	lateRecs := e.readTopic(late)
+	if len(lateRecs) != 1 || !bytes.Equal(lateRecs[0].Value, recs[4].Value) || !bytes.Equal(lateRecs[0].Key, recs[4].Key) {
+		t.Fatalf("late topic: %v, want only %s", lateRecs, recs[4].Value)
+	}
+	h := map[string]string{}
+	for k, v := range lateRecs[0].Headers {
+		h[k] = string(v)
+	}
+	for k, want := range map[string]string{
+		processor.HeaderLateReason:      processor.ReasonLate,
+		processor.HeaderLateWindows:     "[2016-07-26T08:00:00Z, 2016-07-26T09:00:00Z)",
+		processor.HeaderLateWatermark:   "2016-07-26T09:10:00Z",
+		processor.HeaderSourceTopic:     input,
+		processor.HeaderSourcePartition: "0",
+		processor.HeaderSourceOffset:    fmt.Sprint(recs[4].Offset),
+	} {
+		if h[k] != want {
+			t.Errorf("late header %s = %q, want %q", k, h[k], want)
+		}
+	}
+
+	// Restart the final run between the 10:00 window's last event and its
+	// close: it must still be written exactly once.
+	aggs[processor.EmitFinal].stop(t)
+	cfg := e.aggregateConfig(runs[2].group, input, runs[2].output)
+	cfg.Watermark, cfg.Emit, cfg.LateTopic = &windows.Closer{Lateness: 10 * time.Minute}, processor.EmitFinal, late
+	e.startAggregator(cfg)
+	e.produceTo(input, ev{0, "12:00:00", "Open"}, ev{1, "12:10:00", "Close"}) // watermark 11:50
+	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(runs[2].output) },
+		"Close@08:00=1 Close@09:00=2 Open@08:00=3 Open@09:00=1 Open@10:00=1"))
+	eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(views[processor.EmitUpdate]) },
+		"Close@11:00=1 Close@12:00=1 Open@10:00=1 Open@12:00=1"))
+	// A later pass must not write anything again.
+	eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(views[processor.EmitFinal]) },
+		"Close@08:00=1 Close@09:00=2 Close@11:00=1 Close@12:00=1 Open@08:00=3 Open@09:00=1 Open@10:00=1 Open@12:00=1"))
+	if got, err := e.finalsOf(runs[2].output); err != nil || got != "Close@08:00=1 Close@09:00=2 Open@08:00=3 Open@09:00=1 Open@10:00=1" {
+		t.Fatalf("final rows after the restart: %s %v", got, err)
+	}
+}
+
+// TestWatermarkHopping: with hopping windows an event can be late for its
+// earlier window and on time for the later one.
+func TestWatermarkHopping(t *testing.T) {
+	e := newEnv(t)
+	input := e.name("events")
+	e.createTopic(input, 1)
+	cfg := e.aggregateConfig(e.name("g"), input, "")
+	cfg.Windows = windows.Hopping(time.Hour, 30*time.Minute)
+	cfg.Watermark = &windows.Closer{}
+	a := e.startAggregator(cfg)
+	e.produceTo(input, ev{0, "09:40:00", "Open"}, ev{0, "10:20:00", "Open"}, ev{0, "09:50:00", "Open"})
+	// 09:40 → [09:00,10:00) and [09:30,10:30); 10:20 → [09:30,10:30) and
+	// [10:00,11:00); 09:50 after max 10:20: [09:00,10:00) is late,
+	// [09:30,10:30) is not.
+	v := e.openView(cfg.Group)
+	eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(v) }, "Open@09:00=1 Open@09:30=3 Open@10:00=1"))
+	if got := a.agg.Stats().Late; got != 1 {
+		t.Fatalf("late = %d, want 1", got)
+	}
+}
+
+// TestIdleFlushAndTimeout: with 2s windows, --idle-flush closes the last
+// window when input stops, and --idle-timeout lets a partition that never
+// sends close windows; an event that then finds its window closed is late,
+// and goes to the late topic read back from the input.
+func TestIdleFlushAndTimeout(t *testing.T) {
+	e := newEnv(t)
+	input, output, late := e.name("events"), e.name("out"), e.name("late")
+	e.createTopic(input, 2)
+	cfg := e.aggregateConfig(e.name("g"), input, output)
+	cfg.Windows = windows.Tumbling(2 * time.Second)
+	cfg.Watermark = &windows.Closer{IdleTimeout: time.Second, IdleFlush: time.Second}
+	cfg.Emit, cfg.LateTopic = processor.EmitFinal, late
+	a := e.startAggregator(cfg)
+	e.produceTo(input, ev{0, "08:00:00", "Open"}, ev{0, "08:00:01", "Open"}, ev{0, "08:00:02", "Close"})
+	// Partition 1 never sends; after a second it stops holding windows
+	// open, and partition 0's silence flushes its last window too.
+	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(output) }, "Close@08:00=1 Open@08:00=2"))
+	recs := e.produceTo(input, ev{1, "08:00:01", "Close"})
+	eventually(t, time.Minute, func() string {
+		if n := len(e.readTopic(late)); n != 1 {
+			return fmt.Sprintf("%d late records", n)
+		}
+		return ""
+	})
+	r := e.readTopic(late)[0]
+	if !bytes.Equal(r.Value, recs[0].Value) {
+		t.Fatalf("late record %s, want %s", r.Value, recs[0].Value)
+	}
+	if got := string(r.Headers[processor.HeaderLateReason]); got != processor.ReasonClosed {
+		t.Fatalf("late reason %q, want %s", got, processor.ReasonClosed)
+	}
+	if got := a.agg.Stats().Late; got != 1 {
+		t.Fatalf("late = %d, want 1", got)
+	}
+	if got, _ := e.finalsOf(output); got != "Close@08:00=1 Open@08:00=2" {
+		t.Fatalf("final rows changed: %s", got)
+	}
+}
+
+// TestLatenessSurvivesRestart: a new process takes the partitions over
+// with the clock the old one had, rebuilt from the checkpoint and the input
+// after it, so the same events are late as in one uninterrupted run.
+func TestLatenessSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	input := e.name("events")
+	e.createTopic(input, 1)
+	cfg := e.aggregateConfig(e.name("g"), input, "")
+	cfg.Watermark = &windows.Closer{Lateness: 10 * time.Minute}
+	first := e.startAggregator(cfg)
+	// One burst: a checkpoint is written at its first record only, so the
+	// next process must re-read the rest of the input to know max 09:30.
+	e.produceTo(input, ev{0, "08:05:00", "Open"}, ev{0, "08:10:00", "Open"}, ev{0, "09:30:00", "Open"}, ev{0, "08:15:00", "Open"})
+	v := e.openView(cfg.Group)
+	eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(v) }, "Open@08:00=2 Open@09:00=1"))
+	if got := first.agg.Stats().Late; got != 1 {
+		t.Fatalf("first process: late = %d, want 1", got)
+	}
+	first.stop(t)
+	second := e.startAggregator(cfg)
+	e.produceTo(input, ev{0, "08:55:00", "Open"}, ev{0, "09:25:00", "Open"})
+	eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(v) }, "Open@08:00=2 Open@09:00=2"))
+	if got := second.agg.Stats().Late; got != 1 {
+		t.Fatalf("second process: late = %d, want 1 (08:55 after max 09:30)", got)
+	}
+}
+
+// TestFinalExactlyOnceWithLateness streams a disordered data set over four
+// partitions and backfills it with --emit final: at the end of input every
+// window is written exactly once, and the counts equal an independent
+// computation that drops exactly the late events, which the late topic
+// holds. A live run on the same input, restarted in the middle, counts the
+// same table.
+func TestFinalExactlyOnceWithLateness(t *testing.T) {
+	e := newEnv(t)
+	input, live, liveOut, bf, bfOut, late := e.name("events"), e.name("live"), e.name("live-out"), e.name("bf"), e.name("bf-out"), e.name("late")
+	const parts, n, lateness = 4, 4000, 20 * 60
+	e.createTopic(input, parts)
+	// Times advance ~3 s per event with jitter of up to ±25 min, so some
+	// events fall behind their partition's max by more than the lateness.
+	rng := rand.New(rand.NewPCG(7, 11))
+	base := int64(1469520000) // 2016-07-26T08:00:00Z: all times fall on that day
+	var evs []ev
+	want := map[string]int64{} // "Action@HH:MM" → count, late events left out
+	maxOf := map[int32]int64{}
+	lateWant := 0
+	for i := 0; i < n; i++ {
+		p := int32(rng.IntN(parts))
+		t := base + int64(i)*3 + rng.Int64N(3000) - 1500
+		action := []string{"Open", "Close"}[rng.IntN(2)]
+		end := (t/3600 + 1) * 3600
+		if m, ok := maxOf[p]; ok && end <= m-lateness {
+			lateWant++
+		} else {
+			want[fmt.Sprintf("%s@%s=", action, time.Unix(t/3600*3600, 0).UTC().Format("15:04"))]++
+		}
+		if m, ok := maxOf[p]; !ok || t > m {
+			maxOf[p] = t
+		}
+		evs = append(evs, ev{p, time.Unix(t, 0).UTC().Format("15:04:05"), action})
+	}
+	if lateWant == 0 || lateWant > n/4 {
+		t.Fatalf("the data set has %d late events; make it have some", lateWant)
+	}
+	var wantRows []string
+	for k, c := range want {
+		wantRows = append(wantRows, fmt.Sprintf("%s%d", k, c))
+	}
+	sort.Strings(wantRows)
+	wantTable := strings.Join(wantRows, " ")
+
+	half := len(evs) / 2
+	e.produceTo(input, evs[:half]...)
+	cfg := e.aggregateConfig(live, input, liveOut)
+	cfg.Watermark = &windows.Closer{Lateness: lateness * time.Second}
+	cfg.Emit = processor.EmitFinal
+	r := e.startAggregator(cfg)
+	eventually(t, time.Minute, func() string {
+		if st := r.agg.Stats(); st.Read < int64(half) {
+			return fmt.Sprintf("read %d of %d", st.Read, half)
+		}
+		return ""
+	})
+	r.stop(t)
+	e.produceTo(input, evs[half:]...)
+	e.startAggregator(cfg)
+	v := e.openView(live)
+	eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(v) }, wantTable))
+
+	bcfg := e.aggregateConfig(bf, input, bfOut)
+	bcfg.Watermark = &windows.Closer{Lateness: lateness * time.Second}
+	bcfg.Emit, bcfg.LateTopic = processor.EmitFinal, late
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := backfill.Run(ctx, backfill.Config{Aggregate: bcfg, From: backfill.Point{Earliest: true}, Until: backfill.Point{Now: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stats.Late != int64(lateWant) {
+		t.Errorf("late = %d, want %d", sum.Stats.Late, lateWant)
+	}
+	// Backfill returns once every window is closed: all final rows are out.
+	if got, err := e.finalsOf(bfOut); err != nil || got != wantTable {
+		t.Fatalf("final rows of the backfill (%v):\ngot  %s\nwant %s", err, got, wantTable)
+	}
+	if got := len(e.readTopic(late)); got != lateWant {
+		t.Fatalf("late topic holds %d records, want %d", got, lateWant)
+	}
+}

@@ -1,0 +1,844 @@
+package processor
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Event time with a watermark (--watermark) runs like this.
+//
+// The rekey step keeps, per source partition, the maximum event time of
+// the records before the current one (windows.Clock) and drops the windows
+// that are late under it: they are counted in the late metric and the event
+// goes unchanged to the late topic. The decision depends only on the
+// partition's own records, so it is the same on every run. To keep it so
+// across a crash, the clock is checkpointed to <group>-watermarks (partition
+// p for source partition p) with the record that set it; goka commits an
+// input offset only after the writes of its record, so a checkpoint at or
+// below every committed offset exists. A process that takes a partition
+// over reads the last checkpoint below the offset it starts at, then
+// re-reads the few input records between them.
+//
+// The same marks are broadcast to every partition of the repartition topic,
+// under a key that lands in that partition. The count step stores them in
+// one watermark row per table partition (a key starting with NUL, which
+// no window row has), so every table partition knows how far every source
+// partition has got, as of the updates it has applied. From these it
+// computes the watermark of the whole input (windows.Closer) and, in a
+// periodic visit of its rows (goka's Visitor edge), closes windows: it
+// writes final rows (--emit final) and deletes expired ones (--retain).
+
+// WatermarkTopic holds the rekey step's lateness checkpoints of group.
+func WatermarkTopic(group string) string { return group + "-watermarks" }
+
+// Emit is an output mode (--emit).
+type Emit int
+
+// The output modes (see DESIGN).
+const (
+	// EmitComplete writes every changed row to the output topic; the table
+	// keeps every row.
+	EmitComplete Emit = iota
+	// EmitUpdate writes every changed row; with --retain, closed rows
+	// expire from the table.
+	EmitUpdate
+	// EmitFinal writes each window once, when the watermark closes it.
+	EmitFinal
+)
+
+// ParseEmit reads "complete", "update" or "final".
+func ParseEmit(s string) (Emit, error) {
+	switch s {
+	case "", "complete":
+		return EmitComplete, nil
+	case "update":
+		return EmitUpdate, nil
+	case "final":
+		return EmitFinal, nil
+	}
+	return 0, fmt.Errorf("--emit %q: want complete, update or final", s)
+}
+
+func (e Emit) String() string {
+	return [...]string{"complete", "update", "final"}[e]
+}
+
+// Headers of a late record, besides the source headers of dead letters.
+const (
+	HeaderLateReason    = "hourglass.late.reason"    // ReasonLate or ReasonClosed
+	HeaderLateWindows   = "hourglass.late.window"    // the late windows, "[start, end)", comma-separated
+	HeaderLateWatermark = "hourglass.late.watermark" // the watermark that made them late, RFC 3339
+)
+
+// Why an event is late.
+const (
+	// ReasonLate: the window ended at or before its source partition's
+	// watermark (max event time − lateness). Deterministic.
+	ReasonLate = "late"
+	// ReasonClosed: the window was already closed by the watermark of the
+	// whole input, which idle partitions had left (--idle-timeout) or idle
+	// flushing had advanced (--idle-flush). Depends on timing.
+	ReasonClosed = "window-closed"
+)
+
+const (
+	// markInterval and markEvery bound how far a checkpoint trails its
+	// partition: a taken-over partition re-reads at most this much input.
+	markInterval = 200 * time.Millisecond
+	markEvery    = 20000
+	// closeInterval is how often the count step looks for windows to close.
+	closeInterval = 250 * time.Millisecond
+)
+
+// markKind is the first byte of a mark record (updates start with
+// updateVersion).
+const markKind = 2
+
+// encodeMark writes a mark as the repartition topic and the watermark topic
+// carry it: the kind byte, then varints partition, offset, max and wall in
+// epoch ms, and a flags varint (1: ended).
+func encodeMark(m windows.Mark) []byte {
+	buf := make([]byte, 0, 1+5*binary.MaxVarintLen64)
+	buf = append(buf, markKind)
+	buf = binary.AppendVarint(buf, int64(m.Partition))
+	buf = binary.AppendVarint(buf, m.Offset)
+	buf = binary.AppendVarint(buf, m.Max.UnixMilli())
+	buf = binary.AppendVarint(buf, m.Wall.UnixMilli())
+	var flags int64
+	if m.Ended {
+		flags = 1
+	}
+	return binary.AppendVarint(buf, flags)
+}
+
+func decodeMark(data []byte) (windows.Mark, error) {
+	if len(data) == 0 || data[0] != markKind {
+		return windows.Mark{}, fmt.Errorf("%w: not a mark", errBadUpdate)
+	}
+	data = data[1:]
+	var f [5]int64
+	for i := range f {
+		v, n := binary.Varint(data)
+		if n <= 0 {
+			return windows.Mark{}, fmt.Errorf("%w: mark truncated at field %d", errBadUpdate, i)
+		}
+		f[i], data = v, data[n:]
+	}
+	if len(data) != 0 || f[0] < 0 || f[0] > 1<<31-1 || f[4]&^1 != 0 {
+		return windows.Mark{}, fmt.Errorf("%w: bad mark", errBadUpdate)
+	}
+	return windows.Mark{
+		Partition: int32(f[0]), Offset: f[1],
+		Max: time.UnixMilli(f[2]).UTC(), Wall: time.UnixMilli(f[3]).UTC(),
+		Ended: f[4] == 1,
+	}, nil
+}
+
+// partitionKeys returns, for each of n partitions, a key starting with
+// prefix that the producer's partitioner (sarama's hash partitioner over
+// goka's hasher) sends to that partition.
+func partitionKeys(prefix string, n int32) []string {
+	part := kgo.SaramaCompatHasher(func(b []byte) uint32 {
+		h := goka.DefaultHasher()()
+		_, _ = h.Write(b)
+		return h.Sum32()
+	})
+	keys := make([]string, n)
+	found := int32(0)
+	for i := 0; found < n; i++ {
+		k := prefix + strconv.Itoa(i)
+		if p := part([]byte(k), int(n)); keys[p] == "" {
+			keys[p] = k
+			found++
+		}
+	}
+	return keys
+}
+
+// watermarkRowPrefix starts the key of every watermark row of the table.
+const watermarkRowPrefix = "\x00watermark|"
+
+// isWatermarkRow reports whether a table key is a watermark row's.
+func isWatermarkRow(key string) bool { return strings.HasPrefix(key, watermarkRowPrefix) }
+
+// watermarkRow is the table row of one table partition's event-time state:
+// the last mark of every source partition, and how far windows are closed.
+type watermarkRow struct {
+	Marks  map[int32]windows.Mark
+	Closed time.Time // windows ending at or before it are closed
+}
+
+// watermarkRowTag starts an encoded watermarkRow; window rows are JSON
+// objects and start with '{'.
+const watermarkRowTag = 'W'
+
+type markJSON struct {
+	Offset int64 `json:"offset"`
+	Max    int64 `json:"max"`
+	Wall   int64 `json:"wall"`
+	Ended  bool  `json:"ended,omitempty"`
+}
+
+type watermarkRowJSON struct {
+	Marks  map[string]markJSON `json:"marks"`
+	Closed *int64              `json:"closed,omitempty"`
+}
+
+func (w watermarkRow) MarshalBinary() ([]byte, error) {
+	j := watermarkRowJSON{Marks: make(map[string]markJSON, len(w.Marks))}
+	for p, m := range w.Marks {
+		j.Marks[strconv.Itoa(int(p))] = markJSON{Offset: m.Offset, Max: m.Max.UnixMilli(), Wall: m.Wall.UnixMilli(), Ended: m.Ended}
+	}
+	if !w.Closed.IsZero() {
+		c := w.Closed.UnixMilli()
+		j.Closed = &c
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{watermarkRowTag}, b...), nil
+}
+
+func (w *watermarkRow) UnmarshalBinary(data []byte) error {
+	if len(data) == 0 || data[0] != watermarkRowTag {
+		return errors.New("decode watermark row: bad tag")
+	}
+	var j watermarkRowJSON
+	if err := json.Unmarshal(data[1:], &j); err != nil {
+		return fmt.Errorf("decode watermark row: %w", err)
+	}
+	*w = watermarkRow{Marks: make(map[int32]windows.Mark, len(j.Marks))}
+	for ps, m := range j.Marks {
+		p, err := strconv.ParseInt(ps, 10, 32)
+		if err != nil || p < 0 {
+			return fmt.Errorf("decode watermark row: source partition %q", ps)
+		}
+		w.Marks[int32(p)] = windows.Mark{Partition: int32(p), Offset: m.Offset,
+			Max: time.UnixMilli(m.Max).UTC(), Wall: time.UnixMilli(m.Wall).UTC(), Ended: m.Ended}
+	}
+	if j.Closed != nil {
+		w.Closed = time.UnixMilli(*j.Closed).UTC()
+	}
+	return nil
+}
+
+// sourceClock is the rekey step's lateness state of one source partition.
+// The callback of its partition changes it; broadcastMarks reads it, under
+// mu.
+type sourceClock struct {
+	mu sync.Mutex
+	windows.Clock
+	ended    bool      // the bounded run's last record was read
+	next     int64     // the offset expected next; any other means restore
+	markedAt time.Time // wall time of the last checkpoint
+	unmarked int       // records since the last checkpoint
+	marked   bool      // a checkpoint was written since the clock was restored
+	// sent is the offset of the last mark broadcast, sentEnd whether the
+	// end was.
+	sent    int64
+	sentEnd bool
+}
+
+// rekeyClocks are the sourceClocks of the partitions this process reads.
+// goka runs the callbacks of different partitions concurrently; one
+// partition's clock is used by one callback at a time.
+type rekeyClocks struct {
+	mu     sync.Mutex
+	clocks map[int32]*sourceClock
+}
+
+// clock returns the clock of ctx's partition, restored from the last
+// checkpoint if this process did not just process the record before.
+func (a *Aggregator) clock(ctx goka.Context) (*sourceClock, error) {
+	p := ctx.Partition()
+	a.rekeyClocks.mu.Lock()
+	c := a.rekeyClocks.clocks[p]
+	a.rekeyClocks.mu.Unlock()
+	if c != nil && c.next == ctx.Offset() {
+		return c, nil
+	}
+	restored, err := a.restoreClock(ctx.Context(), p, ctx.Offset())
+	if err != nil {
+		return nil, fmt.Errorf("restore the watermark of %s/%d: %w", a.cfg.Input, p, err)
+	}
+	c = &sourceClock{Clock: restored, sent: -1}
+	a.rekeyClocks.mu.Lock()
+	a.rekeyClocks.clocks[p] = c
+	a.rekeyClocks.mu.Unlock()
+	return c, nil
+}
+
+// restoreClock rebuilds the clock of source partition p as of just before
+// offset next: the last checkpoint below next, then the input records
+// between it and next.
+func (a *Aggregator) restoreClock(ctx context.Context, p int32, next int64) (windows.Clock, error) {
+	clock := windows.NewClock()
+	cp, found, err := a.lastCheckpoint(ctx, p, next)
+	if err != nil || !found {
+		// No checkpoint: this group never saw an event of p before next.
+		return clock, err
+	}
+	clock.Offset, clock.Max, clock.Seen = cp.Offset, cp.Max, true
+	if cp.Offset+1 >= next {
+		return clock, nil
+	}
+	err = readPartition(ctx, a.cfg.Kafka, a.cfg.Input, p, cp.Offset+1, next, func(r *kgo.Record) {
+		if _, at, _, err := a.extract(ctx, r.Value); err == nil {
+			clock.Observe(r.Offset, at)
+		} else {
+			clock.Skip(r.Offset)
+		}
+	})
+	a.log.Debug("restored a watermark", "partition", p, "checkpoint", cp.Offset, "next", next, "max", clock.Max)
+	return clock, err
+}
+
+// lastCheckpoint finds the checkpoint of source partition p with the
+// highest offset below next.
+func (a *Aggregator) lastCheckpoint(ctx context.Context, p int32, next int64) (windows.Mark, bool, error) {
+	topic := WatermarkTopic(a.cfg.Group)
+	opts, err := a.cfg.Kafka.Kgo()
+	if err != nil {
+		return windows.Mark{}, false, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return windows.Mark{}, false, err
+	}
+	adm := kadm.NewClient(cl)
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	var ends kadm.ListedOffsets
+	if err == nil {
+		ends, err = adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = ends.Error()
+		}
+	}
+	cl.Close()
+	if err != nil {
+		return windows.Mark{}, false, err
+	}
+	start, _ := starts.Lookup(topic, p)
+	end, ok := ends.Lookup(topic, p)
+	if !ok {
+		return windows.Mark{}, false, fmt.Errorf("%s has no partition %d", topic, p)
+	}
+	// Checkpoints are written in offset order; read back from the end in
+	// growing steps until one below next turns up.
+	for step, to := int64(64), end.Offset; to > start.Offset; step *= 4 {
+		from := max(start.Offset, to-step)
+		var best windows.Mark
+		found := false
+		err := readPartition(ctx, a.cfg.Kafka, topic, p, from, to, func(r *kgo.Record) {
+			m, err := decodeMark(r.Value)
+			if err == nil && m.Partition == p && m.Offset < next && (!found || m.Offset > best.Offset) {
+				best, found = m, true
+			}
+		})
+		if err != nil || found {
+			return best, found, err
+		}
+		to = from
+	}
+	return windows.Mark{}, false, nil
+}
+
+// readPartition calls fn for the records of topic/p in [from, to).
+func readPartition(ctx context.Context, kc kafka.Config, topic string, p int32, from, to int64, fn func(*kgo.Record)) error {
+	if from >= to {
+		return nil
+	}
+	opts, err := kc.Kgo()
+	if err != nil {
+		return err
+	}
+	opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}))
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("read %s/%d [%d, %d): %w", topic, p, from, to, err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return fmt.Errorf("read %s/%d: %w", topic, p, ferr)
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset >= to {
+				done = true
+				return
+			}
+			fn(r)
+			if r.Offset == to-1 {
+				done = true
+			}
+		})
+		if done {
+			return nil
+		}
+	}
+}
+
+// observe moves the clock of ctx's partition past the current record
+// (with its event time, if it has one) and writes a checkpoint when one is
+// due: at the first event after a restore, every markInterval or markEvery
+// records, and at the end of a bounded run.
+func (a *Aggregator) observeClock(ctx goka.Context, c *sourceClock, at time.Time, hasTime, last bool) {
+	c.mu.Lock()
+	if hasTime {
+		c.Observe(ctx.Offset(), at)
+	} else {
+		c.Skip(ctx.Offset())
+	}
+	c.ended = c.ended || last
+	c.next = ctx.Offset() + 1
+	m := windows.Mark{Partition: ctx.Partition(), Offset: c.Offset, Max: c.Max, Ended: c.ended}
+	seen := c.Seen
+	c.mu.Unlock()
+
+	c.unmarked++
+	now := time.Now()
+	if !seen && !m.Ended {
+		return
+	}
+	if !m.Ended && c.marked && c.unmarked < markEvery && now.Sub(c.markedAt) < markInterval {
+		return
+	}
+	m.Wall = now
+	ctx.Emit(goka.Stream(WatermarkTopic(a.cfg.Group)), a.checkpointKeys[ctx.Partition()], encodeMark(m))
+	c.marked, c.markedAt, c.unmarked = true, now, 0
+}
+
+// broadcastMarks sends, every markInterval until ctx ends, the clock of
+// every source partition that moved to every table partition, through the
+// repartition topic. It writes with the rekey step's own producer, after
+// the updates of the records the mark covers were handed to it, so in each
+// repartition partition a mark follows those updates: a count partition
+// that has a mark has every update it covers.
+func (a *Aggregator) broadcastMarks(ctx context.Context) error {
+	t := time.NewTicker(markInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		pp := a.rekeyProducer.Load()
+		if pp == nil {
+			continue
+		}
+		prod := *pp
+		a.rekeyClocks.mu.Lock()
+		clocks := make(map[int32]*sourceClock, len(a.rekeyClocks.clocks))
+		for p, c := range a.rekeyClocks.clocks {
+			clocks[p] = c
+		}
+		a.rekeyClocks.mu.Unlock()
+		now := time.Now()
+		for _, p := range a.cfg.Ended {
+			if clocks[p] == nil {
+				clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, sent: -1}
+				a.rekeyClocks.mu.Lock()
+				a.rekeyClocks.clocks[p] = clocks[p]
+				a.rekeyClocks.mu.Unlock()
+			}
+		}
+		for p, c := range clocks {
+			c.mu.Lock()
+			m := windows.Mark{Partition: p, Offset: c.Offset, Max: c.Max, Wall: now, Ended: c.ended}
+			due := (c.Seen || c.ended) && (c.Offset > c.sent || (c.ended && !c.sentEnd))
+			if due {
+				c.sent, c.sentEnd = c.Offset, c.ended
+			}
+			c.mu.Unlock()
+			if !due {
+				continue
+			}
+			rec := encodeMark(m)
+			for _, k := range a.tableKeys {
+				// A failed write is not fatal: the next mark says more.
+				prod.Emit(RepartitionTopic(a.cfg.Group), k, rec)
+			}
+			a.stats.marks.Add(1)
+		}
+	}
+}
+
+// lateEvent counts an event whose windows late are late, and writes it
+// unchanged to the late topic when there is one.
+func (a *Aggregator) lateEvent(ctx goka.Context, key string, raw []byte, headers goka.Headers, reason string, late []windows.Window, wm time.Time) {
+	a.stats.late.Add(1)
+	if a.cfg.LateTopic == "" {
+		return
+	}
+	h := goka.Headers{}
+	for k, v := range headers {
+		h[k] = v
+	}
+	names := make([]string, len(late))
+	for i, w := range late {
+		names[i] = w.String()
+	}
+	h[HeaderLateReason] = []byte(reason)
+	h[HeaderLateWindows] = []byte(strings.Join(names, ","))
+	h[HeaderLateWatermark] = []byte(windows.FormatTime(wm))
+	ctx.Emit(goka.Stream(a.cfg.LateTopic), key, raw, goka.WithCtxEmitHeaders(h))
+}
+
+// countPart is the count step's event-time state of one table partition.
+type countPart struct {
+	marks   map[int32]windows.Mark
+	closed  time.Time // windows ending at or before it are closed
+	since   time.Time // when this process first heard of the partition
+	visited time.Time // the watermark of the last visit
+	// emitted holds the rows of state Closing whose final row this process
+	// wrote (acknowledged once the visit that wrote it returned).
+	emitted map[string]bool
+}
+
+// countClocks are the countParts of the table partitions this process has
+// seen.
+type countClocks struct {
+	mu    sync.Mutex
+	parts map[int32]*countPart
+}
+
+func (c *countClocks) part(q int32) *countPart {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.parts[q]
+	if p == nil {
+		p = &countPart{marks: map[int32]windows.Mark{}, since: time.Now(), emitted: map[string]bool{}}
+		c.parts[q] = p
+	}
+	return p
+}
+
+// closedAt returns how far windows of table partition q are closed.
+func (c *countClocks) closedAt(q int32) time.Time {
+	p := c.part(q)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return p.closed
+}
+
+// learn takes a table partition's watermark row into account (as applied
+// by the count step, or recovered from the changelog).
+func (c *countClocks) learn(q int32, w watermarkRow) {
+	p := c.part(q)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for sp, m := range w.Marks {
+		if m.Newer(p.marks[sp]) || p.marks[sp].Wall.IsZero() {
+			p.marks[sp] = m
+		}
+	}
+	if w.Closed.After(p.closed) {
+		p.closed = w.Closed
+	}
+}
+
+// applyMark stores a mark in the watermark row of ctx's table partition.
+func (a *Aggregator) applyMark(ctx goka.Context, m windows.Mark) {
+	var w watermarkRow
+	if v, ok := ctx.Value().(watermarkRow); ok {
+		w = v
+	}
+	if old, ok := w.Marks[m.Partition]; ok && !m.Newer(old) {
+		a.stats.duplicates.Add(1)
+		return
+	}
+	if w.Marks == nil {
+		w.Marks = map[int32]windows.Mark{}
+	}
+	w.Marks[m.Partition] = m
+	ctx.SetValue(w)
+	a.countClocks.learn(ctx.Partition(), w)
+}
+
+// closeVisit is the visitor name of window closing.
+const closeVisit = "close"
+
+// closeWindows runs until ctx ends: it computes the watermark of every
+// table partition this process holds and visits the table when windows
+// are due to close or expire.
+func (a *Aggregator) closeWindows(ctx context.Context, count *goka.Processor) error {
+	t := time.NewTicker(closeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		due := a.dueWatermarks(time.Now())
+		if len(due) == 0 {
+			continue
+		}
+		a.pass.Add(1)
+		err := count.VisitAll(ctx, closeVisit, due)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, goka.ErrVisitAborted) {
+			return fmt.Errorf("close windows: %w", err)
+		}
+		if err == nil && a.allClosed(due) {
+			a.flushOnce.Do(func() { close(a.flushed) })
+		}
+	}
+}
+
+// allClosed reports whether a visit of every table partition at the end of
+// time (every source partition ended) left no row on its way to Final.
+func (a *Aggregator) allClosed(visited map[int32]time.Time) bool {
+	if len(visited) != len(a.tableKeys) || a.moreFinal.Load() {
+		return false
+	}
+	for _, wm := range visited {
+		if wm.Before(windows.Never) {
+			return false
+		}
+	}
+	return true
+}
+
+// Flushed is closed once a bounded run (Until, with a watermark) has closed
+// every window: final rows written (--emit final) and expired rows deleted.
+// Only a process that holds every table partition sees it.
+func (a *Aggregator) Flushed() <-chan struct{} { return a.flushed }
+
+// dueWatermarks returns the watermark of every table partition with work
+// for a visit: a window end or retention boundary passed since the last
+// visit, or final rows in flight. It records them as closed, so updates
+// for those windows are late from now on.
+func (a *Aggregator) dueWatermarks(now time.Time) map[int32]time.Time {
+	c := &a.countClocks
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	step := a.cfg.Windows.Hop
+	if step == 0 {
+		step = a.cfg.Windows.Size
+	}
+	due := map[int32]time.Time{}
+	more := a.moreFinal.Swap(false)
+	for q, p := range c.parts {
+		wm, ok := a.cfg.Watermark.Watermark(p.marks, a.sources, now, p.since)
+		if !ok || !wm.After(p.closed) {
+			wm = p.closed
+		}
+		if wm.IsZero() {
+			continue
+		}
+		p.closed = wm
+		crossed := wm.UnixMilli()/step.Milliseconds() != p.visited.UnixMilli()/step.Milliseconds() || p.visited.IsZero()
+		if crossed || more {
+			due[q] = wm
+			p.visited = wm
+		}
+	}
+	return due
+}
+
+// visitClose is the count step's visitor: it moves closed rows towards
+// their final state, writes final rows (--emit final) and deletes expired
+// rows (--retain). A final row is written exactly once: the row is first
+// marked Closing in the table; after that write is acknowledged (the next
+// visit), the final row goes to the output topic; after that is
+// acknowledged, the row becomes Final. A process that finds a Closing row
+// it did not write out itself (it took the partition over) looks in the
+// output topic for it first.
+func (a *Aggregator) visitClose(ctx goka.Context, meta any) {
+	q := ctx.Partition()
+	wm, ok := meta.(map[int32]time.Time)[q]
+	if !ok {
+		return
+	}
+	switch v := ctx.Value().(type) {
+	case watermarkRow:
+		if wm.After(v.Closed) {
+			v.Closed = wm
+			ctx.SetValue(v)
+		}
+	case windows.Row:
+		if a.cfg.Emit == EmitFinal {
+			if !a.finalStep(ctx, q, &v, wm) {
+				return
+			}
+		}
+		if a.cfg.Retain > 0 && v.Window.End.Before(wm.Add(-a.cfg.Retain)) && (a.cfg.Emit != EmitFinal || v.State == windows.Final) {
+			ctx.Delete()
+			a.stats.expired.Add(1)
+		}
+	}
+}
+
+// finalStep advances one row of --emit final; it reports whether the row
+// is Final (and may expire).
+func (a *Aggregator) finalStep(ctx goka.Context, q int32, row *windows.Row, wm time.Time) bool {
+	part := a.countClocks.part(q)
+	key := ctx.Key()
+	switch {
+	case row.State == windows.Open && windows.Closed(row.Window, wm):
+		row.State = windows.Closing
+		ctx.SetValue(*row)
+		a.moreFinal.Store(true)
+	case row.State == windows.Closing:
+		a.countClocks.mu.Lock()
+		emitted := part.emitted[key]
+		a.countClocks.mu.Unlock()
+		if emitted {
+			row.State = windows.Final
+			ctx.SetValue(*row)
+			a.countClocks.mu.Lock()
+			delete(part.emitted, key)
+			a.countClocks.mu.Unlock()
+			return true
+		}
+		written, err := a.finalWritten(ctx.Context(), q, key)
+		if err != nil {
+			ctx.Fail(err)
+			return false
+		}
+		if !written {
+			a.emitRow(ctx, *row, true)
+		}
+		a.countClocks.mu.Lock()
+		part.emitted[key] = true
+		a.countClocks.mu.Unlock()
+		a.moreFinal.Store(true)
+	case row.State == windows.Final:
+		return true
+	}
+	return false
+}
+
+// finalWritten reports whether the output topic holds the final row of
+// key. It is asked only for rows of state Closing this process did not
+// write out: after a crash or a hand-over, between a row's Closing write
+// and its Final write. It reads the output partition of the row to its
+// end, once per partition and visit.
+func (a *Aggregator) finalWritten(ctx context.Context, q int32, key string) (bool, error) {
+	a.finalsMu.Lock()
+	defer a.finalsMu.Unlock()
+	if pass := a.pass.Load(); a.finalsPass != pass {
+		a.finals, a.finalsRead, a.finalsPass = map[string]bool{}, map[int32]bool{}, pass
+	}
+	if a.finalsRead[q] {
+		return a.finals[key], nil
+	}
+	opts, err := a.cfg.Kafka.Kgo()
+	if err != nil {
+		return false, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return false, err
+	}
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, a.cfg.Output)
+	cl.Close()
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for final rows in %s: %w", a.cfg.Output, err)
+	}
+	end, _ := ends.Lookup(a.cfg.Output, q)
+	err = readPartition(ctx, a.cfg.Kafka, a.cfg.Output, q, 0, end.Offset, func(r *kgo.Record) {
+		var row OutputRow
+		if json.Unmarshal(r.Value, &row) == nil && row.Final {
+			a.finals[string(r.Key)] = true
+		}
+	})
+	if err != nil {
+		return false, fmt.Errorf("look for final rows in %s: %w", a.cfg.Output, err)
+	}
+	a.finalsRead[q] = true
+	return a.finals[key], nil
+}
+
+// lateUpdate counts an update whose window the count step has closed (the
+// timing-dependent case, see ReasonClosed) and writes its event, read back
+// from the input, to the late topic. The caller records it as applied in
+// the row, when there is one, so that a redelivery is a duplicate.
+func (a *Aggregator) lateUpdate(ctx goka.Context, u update) {
+	closed := a.countClocks.closedAt(ctx.Partition())
+	if a.cfg.LateTopic == "" {
+		a.stats.late.Add(1)
+		return
+	}
+	var rec *kgo.Record
+	err := readPartition(ctx.Context(), a.cfg.Kafka, a.cfg.Input, u.SourcePartition, u.SourceOffset, u.SourceOffset+1, func(r *kgo.Record) {
+		if r.Offset == u.SourceOffset {
+			rec = r
+		}
+	})
+	if err == nil && rec == nil {
+		err = errors.New("not found")
+	}
+	if err != nil {
+		ctx.Fail(fmt.Errorf("read late event %s/%d@%d back: %w", a.cfg.Input, u.SourcePartition, u.SourceOffset, err))
+		return
+	}
+	h := goka.Headers{}
+	for _, rh := range rec.Headers {
+		h[rh.Key] = rh.Value
+	}
+	h[HeaderSourceTopic] = []byte(a.cfg.Input)
+	h[HeaderSourcePartition] = []byte(strconv.FormatInt(int64(u.SourcePartition), 10))
+	h[HeaderSourceOffset] = []byte(strconv.FormatInt(u.SourceOffset, 10))
+	a.lateEvent(ctx, string(rec.Key), rec.Value, h, ReasonClosed, []windows.Window{u.Window}, closed)
+}
+
+// recoverWatermarkRow is recoverRow for watermark rows: the local row and
+// the changelog's are merged (newest mark per source partition, furthest
+// closing), so recovery never moves a watermark back.
+func (a *Aggregator) recoverWatermarkRow(q int32, s storage.Storage, key string, value []byte) error {
+	var logged watermarkRow
+	if err := logged.UnmarshalBinary(value); err != nil {
+		return err
+	}
+	if local, err := s.Get(key); err == nil && local != nil {
+		var have watermarkRow
+		if have.UnmarshalBinary(local) == nil {
+			for p, m := range have.Marks {
+				if old, ok := logged.Marks[p]; !ok || m.Newer(old) {
+					logged.Marks[p] = m
+				}
+			}
+			if have.Closed.After(logged.Closed) {
+				logged.Closed = have.Closed
+			}
+		}
+	}
+	a.countClocks.learn(q, logged)
+	merged, err := logged.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return s.Set(key, merged)
+}

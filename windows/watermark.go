@@ -1,0 +1,128 @@
+package windows
+
+import (
+	"math"
+	"time"
+)
+
+// Lateness rules (see DESIGN, "Watermark").
+//
+// Each source partition keeps the maximum event time it has seen so far. An
+// event is late when its window ended at or before that maximum, as it was
+// before the event, minus the allowed lateness D. The decision depends only
+// on the records of the event's own partition before it, so the same input
+// always yields the same late events, however it is timed or batched.
+//
+// Windows close on the watermark of the whole input: the minimum over source
+// partitions of (max − D). A window closes when that watermark reaches its
+// end; its final row is then written and it is never reopened.
+
+// Late reports whether window w is late for a source partition whose
+// maximum event time so far is max (seen says whether it has seen any
+// event), under allowed lateness d.
+func Late(w Window, max time.Time, seen bool, d time.Duration) bool {
+	return seen && !w.End.After(max.Add(-d))
+}
+
+// Never is the watermark of a source partition that will send no more
+// events (a bounded run reached its end): it closes every window.
+var Never = time.UnixMilli(math.MaxInt64 / 2).UTC()
+
+// Clock is the lateness state of one source partition: the maximum event
+// time among its records up to and including Offset.
+type Clock struct {
+	Offset int64     // the last source offset observed; -1 before any
+	Max    time.Time // the maximum event time so far; valid if Seen
+	Seen   bool      // whether any event has been observed
+}
+
+// NewClock returns the clock of a partition that has seen nothing.
+func NewClock() Clock { return Clock{Offset: -1} }
+
+// Observe takes the event at offset with event time at into account.
+func (c *Clock) Observe(offset int64, at time.Time) {
+	c.Offset = offset
+	if !c.Seen || at.After(c.Max) {
+		c.Max, c.Seen = at, true
+	}
+}
+
+// Skip records that offset carried no event time (a bad record).
+func (c *Clock) Skip(offset int64) { c.Offset = offset }
+
+// Mark is what a count partition knows of one source partition: its
+// maximum event time as of some source offset, and when (wall time) the
+// record that set it was read. Ended marks a partition that reached the end
+// of a bounded run.
+type Mark struct {
+	Partition int32
+	Offset    int64
+	Max       time.Time
+	Wall      time.Time
+	Ended     bool
+}
+
+// Newer reports whether m carries later news than old of the same
+// partition: a later offset, or the end. Nothing is newer than the end.
+func (m Mark) Newer(old Mark) bool {
+	return !old.Ended && (m.Ended || m.Offset > old.Offset)
+}
+
+// Closer holds what closes windows: the lateness, and the idleness rules.
+type Closer struct {
+	// Lateness is the allowed lateness D (--watermark).
+	Lateness time.Duration
+	// IdleTimeout, if positive, leaves a source partition silent for that
+	// long out of the minimum (--idle-timeout), and a partition never heard
+	// from once that long has passed since Since.
+	IdleTimeout time.Duration
+	// IdleFlush, if positive, advances the watermark of a source partition
+	// silent for that long by the wall time since its last event
+	// (--idle-flush). A flushing partition stays in the minimum even when
+	// IdleTimeout would leave it out.
+	IdleFlush time.Duration
+}
+
+// Watermark returns the watermark of the whole input at wall time now:
+// the minimum over source partitions 0..sources-1 of (max − lateness), as
+// known from marks, following the idleness rules. since is when this
+// process started to hear from these partitions. ok is false while some
+// partition holds the watermark back without having set it (no mark yet)
+// or when every partition left the minimum by idleness (no live input
+// bounds it).
+func (c Closer) Watermark(marks map[int32]Mark, sources int32, now, since time.Time) (wm time.Time, ok bool) {
+	wm, live, ended := Never, 0, 0
+	for p := int32(0); p < sources; p++ {
+		m, heard := marks[p]
+		switch {
+		case heard && m.Ended:
+			ended++
+			continue
+		case !heard:
+			if c.IdleTimeout > 0 && now.Sub(since) >= c.IdleTimeout {
+				continue
+			}
+			return time.Time{}, false
+		}
+		silent := now.Sub(m.Wall)
+		w := m.Max.Add(-c.Lateness)
+		switch {
+		case c.IdleFlush > 0 && silent >= c.IdleFlush:
+			// Flushing counts as progress: the partition stays in.
+			w = w.Add(silent)
+		case c.IdleTimeout > 0 && silent >= c.IdleTimeout:
+			continue
+		}
+		if w.Before(wm) {
+			wm = w
+		}
+		live++
+	}
+	if live == 0 && ended < int(sources) {
+		return time.Time{}, false
+	}
+	return wm, true
+}
+
+// Closed reports whether window w is closed under watermark wm.
+func Closed(w Window, wm time.Time) bool { return !w.End.After(wm) }
