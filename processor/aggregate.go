@@ -192,8 +192,8 @@ type Aggregator struct {
 	countClocks    countClocks
 	rekeyProducer  atomic.Pointer[goka.Producer] // the rekey step's, for broadcastMarks
 	moreFinal      atomic.Bool                   // a visit left rows on their way to Final
-	pass           atomic.Int64 // visits so far
-	flushed        chan struct{} // closed when a bounded run has closed every window
+	pass           atomic.Int64                  // visits so far
+	flushed        chan struct{}                 // closed when a bounded run has closed every window
 	flushOnce      sync.Once
 	finalsMu       sync.Mutex
 	finals         map[string]bool // row keys with a final row in the output, as read in pass finalsPass
