@@ -375,3 +375,39 @@ func TestFinalExactlyOnceWithLateness(t *testing.T) {
 		t.Fatalf("late topic holds %d records, want %d", got, lateWant)
 	}
 }
+
+// TestSessionWindows: sessions of a key merge when an event bridges them;
+// the merged session replaces the old ones in the table and, with
+// tombstones, in the output; final rows come when the watermark passes a
+// session's end.
+func TestSessionWindows(t *testing.T) {
+	e := newEnv(t)
+	input := e.name("events")
+	e.createTopic(input, 1)
+	upd, fin := e.name("update"), e.name("final")
+	updOut, finOut := e.name("update-out"), e.name("final-out")
+	for _, g := range []struct {
+		group, out string
+		emit       processor.Emit
+	}{{upd, updOut, processor.EmitUpdate}, {fin, finOut, processor.EmitFinal}} {
+		cfg := e.aggregateConfig(g.group, input, g.out)
+		cfg.Windows = windows.SessionGap(30 * time.Minute)
+		cfg.Watermark, cfg.Emit = &windows.Closer{}, g.emit
+		e.startAggregator(cfg)
+	}
+	e.produceTo(input,
+		ev{0, "08:00:00", "Open"}, ev{0, "08:10:00", "Close"}, ev{0, "08:50:00", "Open"},
+		ev{0, "08:25:00", "Open"},                             // within 30m of 08:00 and 08:50: one session 08:00–09:20
+		ev{0, "09:30:00", "Close"}, ev{0, "10:30:00", "Open"}, // watermark 10:30
+		ev{0, "09:10:00", "Open"}, // its session would end 09:40, before 10:30: late
+	)
+	want := "Close@08:10=1 Close@09:30=1 Open@08:00=3 Open@10:30=1"
+	for _, g := range []string{upd, fin} {
+		v := e.openView(g)
+		eventually(t, time.Minute, equals(func() (string, error) { return rowsOf(v) }, want))
+	}
+	eventually(t, time.Minute, e.outputMatches(updOut, map[string]int64{
+		"Open|1469520000": 3, "Open|1469529000": 1, "Close|1469520600": 1, "Close|1469525400": 1,
+	}))
+	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(finOut) }, "Close@08:10=1 Close@09:30=1 Open@08:00=3"))
+}

@@ -304,6 +304,10 @@ func (e *env) readTopic(topic string) []tail.Record {
 func (e *env) outputTable(topic string) (map[string]int64, error) {
 	last := map[string]processor.OutputRow{}
 	for _, r := range e.readTopic(topic) {
+		if r.Value == nil { // a tombstone: a merged session's old row
+			delete(last, string(r.Key))
+			continue
+		}
 		var row processor.OutputRow
 		if err := json.Unmarshal(r.Value, &row); err != nil {
 			return nil, fmt.Errorf("output record %s/%d: %w", topic, r.Offset, err)

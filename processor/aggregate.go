@@ -17,6 +17,7 @@ import (
 	"github.com/lovoo/goka"
 	gokacodec "github.com/lovoo/goka/codec"
 	"github.com/lovoo/goka/storage"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -185,7 +186,9 @@ type Aggregator struct {
 	stats aggregateCounters
 
 	// Event time (watermark.go), set up by ensureTopics.
-	sources        int32    // input partitions
+	sources        int32 // input partitions
+	outputParts    int32 // output partitions
+	partitionOf    kgo.PartitionerHasher
 	checkpointKeys []string // per input partition: its key in WatermarkTopic
 	tableKeys      []string // per table partition: its watermark row key
 	rekeyClocks    rekeyClocks
@@ -382,7 +385,12 @@ func (a *Aggregator) ensureTopics() error {
 				kafka.ErrPartitionMismatch, t.Name, n, a.cfg.Input, in)
 		}
 	}
-	a.sources = in
+	a.sources, a.partitionOf = in, partitioner()
+	if a.cfg.Output != "" {
+		if a.outputParts, err = adm.Partitions(a.cfg.Output); err != nil {
+			return err
+		}
+	}
 	if a.cfg.Watermark != nil {
 		a.checkpointKeys = partitionKeys("checkpoint|", in)
 		a.tableKeys = partitionKeys(watermarkRowPrefix, want)
@@ -491,6 +499,16 @@ func (a *Aggregator) recoverRow(uc goka.UpdateContext, s storage.Storage, key st
 	if isWatermarkRow(key) {
 		return a.recoverWatermarkRow(uc.Partition(), s, key, value)
 	}
+	if len(value) > 0 && value[0] == windows.SessionsTag {
+		if local, err := s.Get(key); err == nil && local != nil {
+			var have, logged windows.Sessions
+			if have.UnmarshalBinary(local) == nil && logged.UnmarshalBinary(value) == nil && have.Version >= logged.Version {
+				a.stats.keptOnRecovery.Add(1)
+				return nil
+			}
+		}
+		return s.Set(key, value)
+	}
 	if local, err := s.Get(key); err == nil && local != nil {
 		var have, logged windows.Row
 		if have.UnmarshalBinary(local) == nil && logged.UnmarshalBinary(value) == nil && have.Contains(logged) {
@@ -543,7 +561,11 @@ func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 			late = append(late, w)
 			continue
 		}
-		ctx.Emit(goka.Stream(RepartitionTopic(a.cfg.Group)), windows.RowKey(key, w), update{
+		rowKey := key // session windows: one row per key holds its sessions
+		if !a.cfg.Windows.IsSession() {
+			rowKey = windows.RowKey(key, w)
+		}
+		ctx.Emit(goka.Stream(RepartitionTopic(a.cfg.Group)), rowKey, update{
 			Window:          w,
 			Delta:           1,
 			SourcePartition: ctx.Partition(),
@@ -610,6 +632,10 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 		ctx.Fail(fmt.Errorf("count step: unexpected %T", msg))
 		return
 	}
+	if a.cfg.Windows.IsSession() {
+		a.countSession(ctx, u)
+		return
+	}
 	var row windows.Row
 	if v := ctx.Value(); v != nil {
 		r, ok := v.(windows.Row)
@@ -636,22 +662,67 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 	ctx.SetValue(row)
 	a.stats.applied.Add(1)
 	if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
-		a.emitRow(ctx, row, false)
+		key, _, err := windows.ParseRowKey(ctx.Key())
+		if err != nil {
+			ctx.Fail(fmt.Errorf("count step: %w", err))
+			return
+		}
+		a.emitResult(ctx, ctx.Key(), windows.Result{Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count}, false)
 	}
 }
 
-func (a *Aggregator) emitRow(ctx goka.Context, row windows.Row, final bool) {
-	key, _, err := windows.ParseRowKey(ctx.Key())
-	if err != nil {
-		ctx.Fail(fmt.Errorf("count step: %w", err))
-		return
-	}
-	out, err := encodeOutputRow(OutputRow{Result: windows.Result{
-		Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count,
-	}, Final: final})
+// emitResult writes one result row to the output topic under outKey.
+func (a *Aggregator) emitResult(ctx goka.Context, outKey string, r windows.Result, final bool) {
+	out, err := encodeOutputRow(OutputRow{Result: r, Final: final})
 	if err != nil {
 		ctx.Fail(err)
 		return
 	}
-	ctx.Emit(goka.Stream(a.cfg.Output), ctx.Key(), out)
+	ctx.Emit(goka.Stream(a.cfg.Output), outKey, out)
+}
+
+// countSession is count for session windows: the row of the group key
+// holds its sessions; the update's proposed session merges with those it
+// overlaps, the merged session replaces them in the row and in the output
+// (old session rows get tombstones).
+func (a *Aggregator) countSession(ctx goka.Context, u update) {
+	var row windows.Sessions
+	if v := ctx.Value(); v != nil {
+		r, ok := v.(windows.Sessions)
+		if !ok {
+			ctx.Fail(fmt.Errorf("count step: row %q holds a %T, not sessions: was group %s run with other windows?", ctx.Key(), v, a.cfg.Group))
+			return
+		}
+		row = r
+	}
+	if row.Has(u.SourcePartition, u.SourceOffset) {
+		a.stats.duplicates.Add(1)
+		return
+	}
+	closed := a.cfg.Watermark != nil && windows.Closed(u.Window, a.countClocks.closedAt(ctx.Partition()))
+	var merged windows.Session
+	var replaced []windows.Window
+	var err error
+	if !closed {
+		merged, replaced, err = row.Add(u.Window, u.Delta, u.SourcePartition, u.SourceOffset)
+	}
+	if closed || errors.Is(err, windows.ErrSessionClosed) {
+		a.lateUpdate(ctx, u)
+		if row.Applied == nil {
+			row.Applied = map[int32]int64{}
+		}
+		row.Applied[u.SourcePartition] = u.SourceOffset
+		row.Version++
+		ctx.SetValue(row)
+		return
+	}
+	ctx.SetValue(row)
+	a.stats.applied.Add(1)
+	if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
+		for _, w := range replaced {
+			ctx.Emit(goka.Stream(a.cfg.Output), windows.RowKey(ctx.Key(), w), []byte(nil))
+		}
+		a.emitResult(ctx, windows.RowKey(ctx.Key(), merged.Window),
+			windows.Result{Key: ctx.Key(), WindowStart: merged.Window.Start, WindowEnd: merged.Window.End, Count: merged.Count}, false)
+	}
 }

@@ -95,8 +95,11 @@ func (updateCodec) Decode(data []byte) (any, error) {
 type rowCodec struct{}
 
 func (rowCodec) Encode(value any) ([]byte, error) {
-	if w, ok := value.(watermarkRow); ok {
-		return w.MarshalBinary()
+	switch v := value.(type) {
+	case watermarkRow:
+		return v.MarshalBinary()
+	case windows.Sessions:
+		return v.MarshalBinary()
 	}
 	r, ok := value.(windows.Row)
 	if !ok {
@@ -112,6 +115,13 @@ func (rowCodec) Decode(data []byte) (any, error) {
 			return nil, err
 		}
 		return w, nil
+	}
+	if len(data) > 0 && data[0] == windows.SessionsTag {
+		var s windows.Sessions
+		if err := s.UnmarshalBinary(data); err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	var r windows.Row
 	if err := r.UnmarshalBinary(data); err != nil {

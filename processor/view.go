@@ -159,6 +159,15 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 		if val == nil {
 			continue // deleted row
 		}
+		if ss, ok := val.(windows.Sessions); ok {
+			for _, x := range ss.List {
+				r := windows.Result{Key: it.Key(), WindowStart: x.Window.Start, WindowEnd: x.Window.End, Count: x.Count}
+				if f.match(r) {
+					rows = append(rows, r)
+				}
+			}
+			continue
+		}
 		row, ok := val.(windows.Row)
 		if !ok {
 			continue // a partition's watermark row

@@ -148,15 +148,20 @@ func decodeMark(data []byte) (windows.Mark, error) {
 	}, nil
 }
 
-// partitionKeys returns, for each of n partitions, a key starting with
-// prefix that the producer's partitioner (sarama's hash partitioner over
-// goka's hasher) sends to that partition.
-func partitionKeys(prefix string, n int32) []string {
-	part := kgo.SaramaCompatHasher(func(b []byte) uint32 {
+// partitioner returns the partition of a key as the producer chooses it.
+func partitioner() kgo.PartitionerHasher {
+	return kgo.SaramaCompatHasher(func(b []byte) uint32 {
 		h := goka.DefaultHasher()()
 		_, _ = h.Write(b)
 		return h.Sum32()
 	})
+}
+
+// partitionKeys returns, for each of n partitions, a key starting with
+// prefix that the producer's partitioner (sarama's hash partitioner over
+// goka's hasher) sends to that partition.
+func partitionKeys(prefix string, n int32) []string {
+	part := partitioner()
 	keys := make([]string, n)
 	found := int32(0)
 	for i := 0; found < n; i++ {
@@ -640,9 +645,14 @@ func (a *Aggregator) dueWatermarks(now time.Time) map[int32]time.Time {
 	c := &a.countClocks
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Windows end on multiples of the hop (the size for tumbling ones);
+	// session ends fall anywhere.
 	step := a.cfg.Windows.Hop
 	if step == 0 {
 		step = a.cfg.Windows.Size
+	}
+	if a.cfg.Windows.IsSession() {
+		step = time.Millisecond
 	}
 	due := map[int32]time.Time{}
 	more := a.moreFinal.Swap(false)
@@ -678,6 +688,9 @@ func (a *Aggregator) visitClose(ctx goka.Context, meta any) {
 	if !ok {
 		return
 	}
+	expired := func(w windows.Window, state windows.RowState) bool {
+		return a.cfg.Retain > 0 && w.End.Before(wm.Add(-a.cfg.Retain)) && (a.cfg.Emit != EmitFinal || state == windows.Final)
+	}
 	switch v := ctx.Value().(type) {
 	case watermarkRow:
 		if wm.After(v.Closed) {
@@ -685,64 +698,105 @@ func (a *Aggregator) visitClose(ctx goka.Context, meta any) {
 			ctx.SetValue(v)
 		}
 	case windows.Row:
+		key, _, err := windows.ParseRowKey(ctx.Key())
+		if err != nil {
+			ctx.Fail(err)
+			return
+		}
 		if a.cfg.Emit == EmitFinal {
-			if !a.finalStep(ctx, q, &v, wm) {
+			state, err := a.finalStep(ctx, q, key, windows.Result{Key: key, WindowStart: v.Window.Start, WindowEnd: v.Window.End, Count: v.Count}, v.State, wm)
+			if err != nil {
+				ctx.Fail(err)
+				return
+			}
+			if state != v.State {
+				v.State = state
+				ctx.SetValue(v)
 				return
 			}
 		}
-		if a.cfg.Retain > 0 && v.Window.End.Before(wm.Add(-a.cfg.Retain)) && (a.cfg.Emit != EmitFinal || v.State == windows.Final) {
+		if expired(v.Window, v.State) {
 			ctx.Delete()
 			a.stats.expired.Add(1)
 		}
+	case windows.Sessions:
+		changed := false
+		keep := v.List[:0:0]
+		for _, x := range v.List {
+			if a.cfg.Emit == EmitFinal {
+				state, err := a.finalStep(ctx, q, ctx.Key(), windows.Result{Key: ctx.Key(), WindowStart: x.Window.Start, WindowEnd: x.Window.End, Count: x.Count}, x.State, wm)
+				if err != nil {
+					ctx.Fail(err)
+					return
+				}
+				if state != x.State {
+					x.State, changed = state, true
+				}
+			}
+			if expired(x.Window, x.State) {
+				changed = true
+				a.stats.expired.Add(1)
+				continue
+			}
+			keep = append(keep, x)
+		}
+		if changed {
+			// The row stays, sessions or not: its applied offsets keep
+			// redeliveries out.
+			v.List = keep
+			v.Version++
+			ctx.SetValue(v)
+		}
 	}
 }
 
-// finalStep advances one row of --emit final; it reports whether the row
-// is Final (and may expire).
-func (a *Aggregator) finalStep(ctx goka.Context, q int32, row *windows.Row, wm time.Time) bool {
+// finalStep moves one window of --emit final one step on and returns its
+// new state: Open and closed → Closing; Closing → its final row written
+// (unless a takeover finds it in the output already); Closing and written
+// by this process → Final. Each step's write is acknowledged before the
+// next visit, which is what makes the final row exactly once.
+func (a *Aggregator) finalStep(ctx goka.Context, q int32, key string, r windows.Result, state windows.RowState, wm time.Time) (windows.RowState, error) {
 	part := a.countClocks.part(q)
-	key := ctx.Key()
-	switch {
-	case row.State == windows.Open && windows.Closed(row.Window, wm):
-		row.State = windows.Closing
-		ctx.SetValue(*row)
-		a.moreFinal.Store(true)
-	case row.State == windows.Closing:
+	w := windows.Window{Start: r.WindowStart, End: r.WindowEnd}
+	outKey := windows.RowKey(key, w)
+	switch state {
+	case windows.Open:
+		if windows.Closed(w, wm) {
+			a.moreFinal.Store(true)
+			return windows.Closing, nil
+		}
+	case windows.Closing:
 		a.countClocks.mu.Lock()
-		emitted := part.emitted[key]
+		emitted := part.emitted[outKey]
 		a.countClocks.mu.Unlock()
 		if emitted {
-			row.State = windows.Final
-			ctx.SetValue(*row)
 			a.countClocks.mu.Lock()
-			delete(part.emitted, key)
+			delete(part.emitted, outKey)
 			a.countClocks.mu.Unlock()
-			return true
+			return windows.Final, nil
 		}
-		written, err := a.finalWritten(ctx.Context(), q, key)
+		written, err := a.finalWritten(ctx.Context(), outKey)
 		if err != nil {
-			ctx.Fail(err)
-			return false
+			return state, err
 		}
 		if !written {
-			a.emitRow(ctx, *row, true)
+			a.emitResult(ctx, outKey, r, true)
 		}
 		a.countClocks.mu.Lock()
-		part.emitted[key] = true
+		part.emitted[outKey] = true
 		a.countClocks.mu.Unlock()
 		a.moreFinal.Store(true)
-	case row.State == windows.Final:
-		return true
 	}
-	return false
+	return state, nil
 }
 
 // finalWritten reports whether the output topic holds the final row of
-// key. It is asked only for rows of state Closing this process did not
-// write out: after a crash or a hand-over, between a row's Closing write
-// and its Final write. It reads the output partition of the row to its
-// end, once per partition and visit.
-func (a *Aggregator) finalWritten(ctx context.Context, q int32, key string) (bool, error) {
+// key. It is asked only for windows of state Closing this process did not
+// write out: after a crash or a hand-over, between a window's Closing write
+// and its Final write. It reads the output partition of key to its end,
+// once per partition and visit.
+func (a *Aggregator) finalWritten(ctx context.Context, key string) (bool, error) {
+	q := int32(a.partitionOf([]byte(key), int(a.outputParts)))
 	a.finalsMu.Lock()
 	defer a.finalsMu.Unlock()
 	if pass := a.pass.Load(); a.finalsPass != pass {

@@ -31,7 +31,29 @@ type Spec struct {
 	// Hop is how far consecutive windows are apart. Zero (or Hop == Size)
 	// means tumbling windows; otherwise Hop must divide Size.
 	Hop time.Duration
+	// Gap, if positive, makes session windows instead (Size and Hop must
+	// be zero): an event at t proposes the session [t, t+Gap), and the
+	// sessions of one key that overlap merge (see Sessions).
+	Gap time.Duration
 }
+
+// String describes the spec: "tumbling 1h0m0s", "hopping 1h0m0s every
+// 15m0s" or "sessions, gap 30m0s".
+func (s Spec) String() string {
+	switch {
+	case s.IsSession():
+		return "sessions, gap " + s.Gap.String()
+	case s.Hop > 0 && s.Hop != s.Size:
+		return "hopping " + s.Size.String() + " every " + s.Hop.String()
+	}
+	return "tumbling " + s.Size.String()
+}
+
+// SessionGap returns the spec of session windows with the given gap.
+func SessionGap(gap time.Duration) Spec { return Spec{Gap: gap} }
+
+// IsSession reports whether s describes session windows.
+func (s Spec) IsSession() bool { return s.Gap > 0 }
 
 // Tumbling returns the spec of non-overlapping windows of the given size.
 func Tumbling(size time.Duration) Spec { return Spec{Size: size} }
@@ -45,6 +67,14 @@ var ErrBadSpec = errors.New("bad window spec")
 // Validate rejects specs that cannot assign windows.
 func (s Spec) Validate() error {
 	switch {
+	case s.Gap < 0:
+		return fmt.Errorf("%w: session gap must be positive, got %v", ErrBadSpec, s.Gap)
+	case s.Gap > 0 && (s.Size != 0 || s.Hop != 0):
+		return fmt.Errorf("%w: session windows (gap %v) take no window size or hop", ErrBadSpec, s.Gap)
+	case s.Gap%time.Millisecond != 0:
+		return fmt.Errorf("%w: session gap %v is not a whole number of milliseconds", ErrBadSpec, s.Gap)
+	case s.Gap > 0:
+		return nil
 	case s.Size <= 0:
 		return fmt.Errorf("%w: window size must be positive, got %v", ErrBadSpec, s.Size)
 	case s.Size%time.Millisecond != 0:
@@ -67,9 +97,14 @@ func (s Spec) hop() time.Duration {
 }
 
 // Assign returns the windows that contain t, earliest first: one for
-// tumbling windows, Size/Hop for hopping ones. It appends to dst to let hot
+// tumbling windows, Size/Hop for hopping ones, and for session windows the
+// session [t, t+Gap) that t proposes. It appends to dst to let hot
 // paths reuse a slice. The spec must be valid.
 func (s Spec) Assign(dst []Window, t time.Time) []Window {
+	if s.IsSession() {
+		t = time.UnixMilli(t.UnixMilli()).UTC()
+		return append(dst, Window{Start: t, End: t.Add(s.Gap)})
+	}
 	hop := s.hop()
 	// The last window containing t starts at t floored to the hop; the
 	// earlier ones start hop, 2*hop, ... before it while they still reach t.

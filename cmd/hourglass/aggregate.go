@@ -19,6 +19,7 @@ type aggregateFlags struct {
 	cfg         processor.AggregateConfig
 	key, timeF  string
 	window, hop time.Duration
+	gap         time.Duration
 	start, emit string
 	codecs      codecFlags
 	partitions  int32
@@ -32,8 +33,9 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.cfg.Input, "input", "", "input topic (required)")
 	f.StringVar(&a.key, "key", "", "group key field, a dotted path such as action or diaSource.filterName (required)")
 	f.StringVar(&a.timeF, "time", "", "event time field: epoch s or ms, RFC 3339, or 2006-01-02 15:04:05[.fff] UTC (required)")
-	f.DurationVar(&a.window, "window", 0, "window size, e.g. 1h (required)")
+	f.DurationVar(&a.window, "window", 0, "window size, e.g. 1h (required unless --session-gap)")
 	f.DurationVar(&a.hop, "hop", 0, "hopping windows: advance by this (must divide --window); default tumbling")
+	f.DurationVar(&a.gap, "session-gap", 0, "session windows instead of --window: events of a key less than this apart share a session; a bridging event merges two")
 	f.StringVar(&a.cfg.Output, "output", "", "topic receiving every changed row as JSON (compacted; default none)")
 	f.StringVar(&a.emit, "emit", "complete", "output mode: complete (every change; the table keeps every row), update (every change; --retain may expire rows) or final (each window once, when the watermark closes it; needs --watermark and --output)")
 	f.DurationVar(&a.closer.Lateness, "watermark", 0, "allowed lateness: an event is late when its window ended at or before its partition's max event time minus this (e.g. 10m); default: no watermark, nothing is late")
@@ -50,7 +52,7 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 }
 
 // required are the flags without a default.
-var requiredAggregateFlags = []string{"group", "input", "key", "time", "window"}
+var requiredAggregateFlags = []string{"group", "input", "key", "time"}
 
 // config builds the aggregation from the flags (Start from --start when
 // withStart).
@@ -75,9 +77,12 @@ func (a *aggregateFlags) config(g *globals, clientID string, withStart bool) (pr
 	if cfg.Time, err = codec.ParsePath(a.timeF); err != nil {
 		return cfg, fmt.Errorf("--time: %w", err)
 	}
-	cfg.Windows = windows.Spec{Size: a.window, Hop: a.hop}
+	cfg.Windows = windows.Spec{Size: a.window, Hop: a.hop, Gap: a.gap}
+	if a.window == 0 && a.gap == 0 {
+		return cfg, fmt.Errorf("set --window (tumbling or, with --hop, hopping windows) or --session-gap")
+	}
 	if err := cfg.Windows.Validate(); err != nil {
-		return cfg, fmt.Errorf("--window/--hop: %w", err)
+		return cfg, fmt.Errorf("--window/--hop/--session-gap: %w", err)
 	}
 	if withStart {
 		if cfg.Start, err = processor.ParseStart(a.start); err != nil {
@@ -124,7 +129,7 @@ share the work. A stop and restart never loses or repeats a count.`,
 			if err := observe.startAggregator(cmd, cfg, reg, agg); err != nil {
 				return err
 			}
-			slog.Info("aggregating", "group", cfg.Group, "input", cfg.Input, "key", flags.key, "time", flags.timeF, "window", flags.window, "output", cfg.Output)
+			slog.Info("aggregating", "group", cfg.Group, "input", cfg.Input, "key", flags.key, "time", flags.timeF, "windows", cfg.Windows.String(), "emit", cfg.Emit.String(), "output", cfg.Output)
 			err = agg.Run(cmd.Context())
 			logStopped(agg.Stats())
 			return err
