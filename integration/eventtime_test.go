@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -410,4 +411,57 @@ func TestSessionWindows(t *testing.T) {
 		"Open|1469520000": 3, "Open|1469529000": 1, "Close|1469520600": 1, "Close|1469525400": 1,
 	}))
 	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(finOut) }, "Close@08:10=1 Close@09:30=1 Open@08:00=3"))
+}
+
+// TestEventTimeCLI: the event-time flags through the binary. Misused flags
+// are one clear line; a run with --watermark exposes late_total, logs late
+// and watermark in its progress line, and writes final rows.
+func TestEventTimeCLI(t *testing.T) {
+	e := newEnv(t)
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	input, group, output := e.name("events"), e.name("g"), e.name("out")
+	base := []string{"aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h"}
+	for _, c := range []struct {
+		extra []string
+		msg   string
+	}{
+		{[]string{"--emit", "final", "--output", output}, "--emit final needs --watermark"},
+		{[]string{"--watermark", "10m", "--emit", "final"}, "--emit final needs --output"},
+		{[]string{"--watermark", "10m", "--retain", "1h"}, "--emit complete keeps the whole result table"},
+		{[]string{"--idle-flush", "1m"}, "--idle-timeout and --idle-flush need --watermark"},
+		{[]string{"--emit", "sometimes"}, `--emit "sometimes"`},
+		{[]string{"--session-gap", "30m"}, "take no window size"},
+	} {
+		out, err := exec.Command(binary(t), append(base, c.extra...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.msg) || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+			t.Errorf("%v: %v, want one line containing %q, got:\n%s", c.extra, err, c.msg, out)
+		}
+	}
+
+	e.createTopic(input, 2)
+	e.produceTo(input, ev{0, "08:05:00", "Open"}, ev{0, "09:20:00", "Open"}, ev{0, "08:40:00", "Open"},
+		ev{1, "08:30:00", "Close"}, ev{1, "09:30:00", "Close"}, ev{1, "08:10:00", "Close"}, ev{1, "10:00:00", "Close"})
+	metricsAddr := freeAddr(t)
+	p := startProc(t, append(base, "--watermark", "10m", "--emit", "final", "--output", output,
+		"--metrics-listen", metricsAddr, "--progress-interval", "200ms")...)
+	labels := fmt.Sprintf(`{group=%q}`, group)
+	eventually(t, time.Minute, func() string {
+		m, err := httpGet("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return err.Error()
+		}
+		if got, ok := metricValue(m, "hourglass_late_total", labels); !ok || got != 2 {
+			return fmt.Sprintf("hourglass_late_total = %v (found %v), want 2", got, ok)
+		}
+		return ""
+	})
+	// Watermark: min(09:20, 10:00) − 10m = 09:10: the 08:00 windows close.
+	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(output) }, "Close@08:00=1 Open@08:00=1"))
+	eventually(t, time.Minute, func() string {
+		if s := p.stderr.String(); !strings.Contains(s, "late=2 watermark=2016-07-26T09:10:00Z") {
+			return "no progress line with late=2 watermark=2016-07-26T09:10:00Z yet"
+		}
+		return ""
+	})
+	p.stop(t)
 }

@@ -896,3 +896,21 @@ func (a *Aggregator) recoverWatermarkRow(q int32, s storage.Storage, key string,
 	}
 	return s.Set(key, merged)
 }
+
+// Watermark returns how far this process has closed windows: the lowest
+// closing watermark over the table partitions it has heard of; ok is false
+// before any (or without --watermark).
+func (a *Aggregator) Watermark() (wm time.Time, ok bool) {
+	c := &a.countClocks
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.parts {
+		if p.closed.IsZero() {
+			return time.Time{}, false
+		}
+		if !ok || p.closed.Before(wm) {
+			wm, ok = p.closed, true
+		}
+	}
+	return wm, ok
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -71,7 +72,15 @@ func (o *observeFlags) startAggregator(cmd *cobra.Command, cfg processor.Aggrega
 		processorStats{
 			fields: func() []any {
 				st := agg.Stats()
-				return []any{"group", cfg.Group, "read", st.Read, "counted", st.Applied, "duplicates_skipped", st.Duplicates, "dead_lettered", st.DeadLettered, "late", st.Late}
+				fields := []any{"group", cfg.Group, "read", st.Read, "counted", st.Applied, "duplicates_skipped", st.Duplicates, "dead_lettered", st.DeadLettered}
+				if cfg.Watermark != nil {
+					wm := "none"
+					if t, ok := agg.Watermark(); ok {
+						wm = windows.FormatTime(t)
+					}
+					fields = append(fields, "late", st.Late, "watermark", wm)
+				}
+				return fields
 			},
 			rates: func() map[string]int64 {
 				st := agg.Stats()
