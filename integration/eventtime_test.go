@@ -465,3 +465,60 @@ func TestEventTimeCLI(t *testing.T) {
 	})
 	p.stop(t)
 }
+
+// TestFinalAfterTakeover: a process that finds windows marked closing in
+// the table (a predecessor died between marking them and marking them
+// final) writes the final row of those whose final row is not in the
+// output yet, and only of those.
+func TestFinalAfterTakeover(t *testing.T) {
+	e := newEnv(t)
+	input, group, output := e.name("events"), e.name("g"), e.name("out")
+	e.createTopic(input, 2)
+	e.createTopic(processor.TableTopic(group), 2)
+	e.createTopic(output, 2)
+	w := windows.Window{Start: time.Date(2016, 7, 26, 8, 0, 0, 0, time.UTC), End: time.Date(2016, 7, 26, 9, 0, 0, 0, time.UTC)}
+	closing := func(count int64) []byte {
+		b, err := windows.Row{Window: w, Count: count, State: windows.Closing, Applied: map[int32]int64{0: 100}}.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	finalRow, _ := json.Marshal(processor.OutputRow{Result: windows.Result{Key: "Close", WindowStart: w.Start, WindowEnd: w.End, Count: 7}, Final: true})
+	p, err := newProducer(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The predecessor marked both rows closing and wrote Close's final row.
+	err = p.ProduceSync(context.Background(),
+		&kgo.Record{Topic: processor.TableTopic(group), Key: []byte(windows.RowKey("Open", w)), Value: closing(5)},
+		&kgo.Record{Topic: processor.TableTopic(group), Key: []byte(windows.RowKey("Close", w)), Value: closing(7)},
+		&kgo.Record{Topic: output, Key: []byte(windows.RowKey("Close", w)), Value: finalRow},
+	).FirstErr()
+	p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.aggregateConfig(group, input, output)
+	cfg.Watermark, cfg.Emit = &windows.Closer{}, processor.EmitFinal
+	e.startAggregator(cfg)
+	e.produceTo(input, ev{0, "10:30:00", "Open"}, ev{1, "10:30:00", "Close"})
+	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(output) }, "Close@08:00=7 Open@08:00=5"))
+	// Both rows end final in the changelog, and nothing more is written.
+	eventually(t, time.Minute, func() string {
+		last := map[string][]byte{}
+		for _, r := range e.readTopic(processor.TableTopic(group)) {
+			last[string(r.Key)] = r.Value
+		}
+		for _, k := range []string{"Open", "Close"} {
+			var r windows.Row
+			if err := r.UnmarshalBinary(last[windows.RowKey(k, w)]); err != nil || r.State != windows.Final {
+				return fmt.Sprintf("%s row: state %v, %v", k, r.State, err)
+			}
+		}
+		return ""
+	})
+	if got, err := e.finalsOf(output); err != nil || got != "Close@08:00=7 Open@08:00=5" {
+		t.Fatalf("final rows: %s %v", got, err)
+	}
+}

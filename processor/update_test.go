@@ -58,6 +58,8 @@ func FuzzUpdateCodec(f *testing.F) {
 	good, _ := updateCodec{}.Encode(update{Window: windows.Tumbling(time.Hour).WindowAt(time.Unix(3600, 0)), Delta: 1, SourcePartition: 3, SourceOffset: 99})
 	f.Add(good)
 	f.Add([]byte{updateVersion})
+	mark, _ := updateCodec{}.Encode(windows.Mark{Partition: 2, Offset: 7, Max: time.Unix(1469520000, 0), Wall: time.Unix(1800000000, 0), Ended: true})
+	f.Add(mark)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := updateCodec{}.Decode(data)
 		if err != nil {

@@ -136,6 +136,10 @@ func decodeMark(data []byte) (windows.Mark, error) {
 		if n <= 0 {
 			return windows.Mark{}, fmt.Errorf("%w: mark truncated at field %d", errBadUpdate, i)
 		}
+		var canon [binary.MaxVarintLen64]byte
+		if binary.PutVarint(canon[:], v) != n {
+			return windows.Mark{}, fmt.Errorf("%w: mark field %d is not a canonical varint", errBadUpdate, i)
+		}
 		f[i], data = v, data[n:]
 	}
 	if len(data) != 0 || f[0] < 0 || f[0] > 1<<31-1 || f[4]&^1 != 0 {
