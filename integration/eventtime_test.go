@@ -75,8 +75,12 @@ func rowsOf(v *processor.View) (string, error) {
 // finalsOf reads an output topic of --emit final: every record must be a
 // final row; it returns them as rowsOf does, duplicates kept.
 func (e *env) finalsOf(topic string) (string, error) {
+	recs, err := e.tryReadTopic(topic)
+	if err != nil {
+		return "", err
+	}
 	var s []string
-	for _, r := range e.readTopic(topic) {
+	for _, r := range recs {
 		var row processor.OutputRow
 		if err := json.Unmarshal(r.Value, &row); err != nil {
 			return "", err
@@ -247,8 +251,12 @@ func TestIdleFlushAndTimeout(t *testing.T) {
 	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(output) }, "Close@08:00=1 Open@08:00=2"))
 	recs := e.produceTo(input, ev{1, "08:00:01", "Close"})
 	eventually(t, time.Minute, func() string {
-		if n := len(e.readTopic(late)); n != 1 {
-			return fmt.Sprintf("%d late records", n)
+		recs, err := e.tryReadTopic(late)
+		if err != nil {
+			return err.Error()
+		}
+		if len(recs) != 1 {
+			return fmt.Sprintf("%d late records", len(recs))
 		}
 		return ""
 	})

@@ -288,22 +288,33 @@ func viewMatches(v *processor.View, want map[string]int64) func() string {
 // readTopic returns all records of topic up to its current end.
 func (e *env) readTopic(topic string) []tail.Record {
 	e.t.Helper()
-	var recs []tail.Record
-	err := tail.Run(context.Background(), tail.Config{Kafka: e.kafka, Topic: topic}, func(r tail.Record) error {
-		recs = append(recs, r)
-		return nil
-	})
+	recs, err := e.tryReadTopic(topic)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return recs
 }
 
+// tryReadTopic is readTopic for conditions: a topic that does not exist
+// yet is an error to wait out, not a failure.
+func (e *env) tryReadTopic(topic string) ([]tail.Record, error) {
+	var recs []tail.Record
+	err := tail.Run(context.Background(), tail.Config{Kafka: e.kafka, Topic: topic}, func(r tail.Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	return recs, err
+}
+
 // outputTable reads the complete-mode output topic the way a compacting
 // reader sees it: the last row per key.
 func (e *env) outputTable(topic string) (map[string]int64, error) {
 	last := map[string]processor.OutputRow{}
-	for _, r := range e.readTopic(topic) {
+	recs, err := e.tryReadTopic(topic)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
 		if r.Value == nil { // a tombstone: a merged session's old row
 			delete(last, string(r.Key))
 			continue
