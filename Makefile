@@ -10,7 +10,7 @@ FUZZTIME ?=
 LSST_ALERT_PACKET := 30.2026.2700
 LSST_SCHEMAS := .cache/lsst-alert-packet/lsst/alert/packet/schema/11/1
 
-.PHONY: all build demo test test-kafka test-browser unit integration fuzz bench lint clean lsst-schemas interop-client
+.PHONY: all build demo test test-kafka test-browser unit integration fuzz bench bench-kafka lint clean lsst-schemas interop-client
 
 all: build
 
@@ -71,10 +71,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(or $(FUZZTIME),300000x) ./windows
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCodec$$' -fuzztime $(or $(FUZZTIME),100000x) ./processor
 
-## bench: benchmarks (figures, never pass/fail)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./codec/... ./windows/... 
-	$(GO) test -run '^$$' -bench . -benchtime 3x -count 3 -timeout 30m ./integration/...
+## bench: micro-benchmarks, then the suite W1–W4 (bench/main.go) on the embedded broker;
+## the suite's table and JSON land in .cache/bench (figures, never pass/fail)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./codec/... ./windows/...
+	$(GO) run ./bench -bin $(BIN) -out .cache/bench $(BENCHFLAGS)
+
+## bench-kafka: the suite against a single-node Apache Kafka (scripts/kafka-test.sh)
+bench-kafka: build
+	scripts/kafka-test.sh -- sh -c '$(GO) run ./bench -bin $(BIN) -brokers "$$HOURGLASS_TEST_BROKERS" -out .cache/bench-kafka $(BENCHFLAGS)'
 
 ## lint: gofmt and go vet always; golangci-lint when installed
 lint:

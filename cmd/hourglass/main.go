@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -21,8 +22,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRoot()
-	if err := root.ExecuteContext(ctx); err != nil {
+	root, g := newRoot()
+	err := root.ExecuteContext(ctx)
+	if perr := g.stopProfile(); err == nil {
+		err = perr
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "hourglass:", oneLine(kafka.Classify(err)))
 		stop()
 		os.Exit(1)
@@ -42,13 +47,40 @@ type globals struct {
 	// passwordFile holds the SASL password; without it the password comes
 	// from HOURGLASS_SASL_PASSWORD. Never a flag value: it would show in ps.
 	passwordFile string
+	// cpuProfile, if set, receives a pprof CPU profile of the whole run.
+	cpuProfile string
+	profile    *os.File
+}
+
+func (g *globals) startProfile() error {
+	if g.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(g.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--cpu-profile: %w", err)
+	}
+	g.profile = f
+	return nil
+}
+
+func (g *globals) stopProfile() error {
+	if g.profile == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	return g.profile.Close()
 }
 
 // passwordEnv is where the SASL password comes from without
 // --sasl-password-file.
 const passwordEnv = "HOURGLASS_SASL_PASSWORD"
 
-func newRoot() *cobra.Command {
+func newRoot() (*cobra.Command, *globals) {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:   "hourglass",
@@ -59,7 +91,10 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return setupLogging(g.logLevel)
+			if err := setupLogging(g.logLevel); err != nil {
+				return err
+			}
+			return g.startProfile()
 		},
 	}
 	root.PersistentFlags().StringVar(&g.brokers, "brokers", os.Getenv("HOURGLASS_BROKERS"), "Kafka bootstrap brokers host:port[,host:port] (env HOURGLASS_BROKERS)")
@@ -72,8 +107,9 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	pf.StringVar(&g.security.TLSCA, "tls-ca", os.Getenv("HOURGLASS_TLS_CA"), "PEM file of CA certificates to trust instead of the system's (env HOURGLASS_TLS_CA)")
 	pf.StringVar(&g.security.TLSCert, "tls-cert", os.Getenv("HOURGLASS_TLS_CERT"), "PEM client certificate for mutual TLS (env HOURGLASS_TLS_CERT)")
 	pf.StringVar(&g.security.TLSKey, "tls-key", os.Getenv("HOURGLASS_TLS_KEY"), "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
+	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof FILE)")
 	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newBackfill(g), newReset(g))
-	return root
+	return root, g
 }
 
 func setupLogging(level string) error {

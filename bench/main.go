@@ -1,0 +1,626 @@
+// Command bench runs hourglass's benchmark suite (`make bench`) and writes
+// its results as a Markdown table and as JSON, with a description of the
+// machine:
+//
+//   - W1 hourly counts: JSON events, 1,000 keys, 8 partitions, 1-hour
+//     windows; sustained events/s from the first input record to the last
+//     count visible in the table's changelog (what every view reads), and
+//     the aggregate process's peak RSS.
+//   - W2 latency: events at a fixed rate; p50/p99 from produce to the count
+//     being visible in the changelog.
+//   - W3 alert filter: Python-literal alerts through `diaSource.ra > 350`:
+//     alerts/s and MB/s, from the filter's start to its last commit.
+//   - W4 recovery: how long a new aggregate process takes to restore a
+//     table of a million rows and count one more event, and how long a new
+//     view takes to read it.
+//
+// hourglass runs as separate processes (the binary given by -bin): the
+// embedded broker (`hourglass broker`) unless -brokers names a cluster,
+// `aggregate` and `filter`. The figures are single runs on a shared machine:
+// compare them as ratios, and run again before believing a small change.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"log"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/alerts"
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type config struct {
+	bin, brokers, out, only string
+	profile                 string
+	w1Events, w3Alerts      int
+	w4Rows                  int
+	w2Rate                  int
+	w2For                   time.Duration
+	keys                    int
+	partitions              int32
+}
+
+// Result is one workload's figures.
+type Result struct {
+	Workload string             `json:"workload"`
+	Summary  string             `json:"summary"`
+	Figures  map[string]float64 `json:"figures"`
+	Notes    string             `json:"notes,omitempty"`
+}
+
+// Report is what results.json holds.
+type Report struct {
+	When    time.Time         `json:"when"`
+	Machine map[string]string `json:"machine"`
+	Results []Result          `json:"results"`
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.bin, "bin", "bin/hourglass", "the hourglass binary")
+	flag.StringVar(&c.brokers, "brokers", "", "a Kafka cluster to use (default: start the embedded broker)")
+	flag.StringVar(&c.out, "out", ".cache/bench", "directory for results.md and results.json")
+	flag.StringVar(&c.only, "only", "W1,W2,W3,W4", "workloads to run")
+	flag.IntVar(&c.w1Events, "w1-events", 10_000_000, "W1: events")
+	flag.IntVar(&c.w2Rate, "w2-rate", 20_000, "W2: events per second")
+	flag.DurationVar(&c.w2For, "w2-for", 60*time.Second, "W2: how long")
+	flag.IntVar(&c.w3Alerts, "w3-alerts", 1_000_000, "W3: alerts")
+	flag.IntVar(&c.w4Rows, "w4-rows", 1_000_000, "W4: table rows")
+	flag.IntVar(&c.keys, "keys", 1000, "distinct group keys")
+	flag.StringVar(&c.profile, "profile", "", "W1: write the aggregate process's CPU profile here")
+	flag.Parse()
+	c.partitions = 8
+	log.SetFlags(log.Ltime)
+	if err := run(c); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(c config) error {
+	broker := "Apache Kafka at " + c.brokers
+	if c.brokers == "" {
+		addr, stop, err := startBroker(c)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		c.brokers, broker = addr, "embedded (hourglass broker, kfake, in memory)"
+	}
+	kc := kafka.Config{Brokers: kafka.ParseBrokers(c.brokers), ClientID: "hourglass-bench"}
+	rep := Report{When: time.Now().UTC(), Machine: machine()}
+	rep.Machine["broker"] = broker
+	for _, w := range []struct {
+		name string
+		fn   func(config, kafka.Config) (Result, error)
+	}{{"W1", w1}, {"W2", w2}, {"W3", w3}, {"W4", w4}} {
+		if !strings.Contains(","+c.only+",", ","+w.name+",") {
+			continue
+		}
+		log.Printf("%s: running", w.name)
+		r, err := w.fn(c, kc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.name, err)
+		}
+		log.Printf("%s: %s", w.name, r.Summary)
+		rep.Results = append(rep.Results, r)
+	}
+	return write(c.out, rep)
+}
+
+// startBroker runs `hourglass broker` on a free port until stop.
+func startBroker(c config) (string, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p, err := start(c.bin, "broker", "--listen", addr, "--partitions", "8", "--log-level", "warn")
+	if err != nil {
+		return "", nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+			return addr, func() { p.stop() }, nil
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return "", nil, fmt.Errorf("broker did not listen on %s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// proc is a process the bench started; stop ends it by its PID.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func start(bin string, args ...string) (*proc, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	return p, nil
+}
+
+// peakRSS is the process's peak resident set (VmHWM) in MiB.
+func (p *proc) peakRSS() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(90 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func name(prefix string) string { return fmt.Sprintf("bench-%s-%06d", prefix, rand.IntN(1e6)) }
+
+func createTopic(kc kafka.Config, topic string, partitions int32) error {
+	cl, err := client(kc)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	_, err = kadm.NewClient(cl).CreateTopic(context.Background(), partitions, 1, nil, topic)
+	return err
+}
+
+func client(kc kafka.Config, extra ...kgo.Opt) (*kgo.Client, error) {
+	opts, err := kc.Kgo()
+	if err != nil {
+		return nil, err
+	}
+	return kgo.NewClient(append(opts, extra...)...)
+}
+
+// event is the JSON of one W1/W2/W4 event.
+func event(key int, at int64) []byte {
+	return fmt.Appendf(nil, `{"time": %d, "action": "k%04d"}`, at, key)
+}
+
+// produce sends n records made by gen as fast as the producer takes them.
+func produce(kc kafka.Config, topic string, n int, gen func(i int) []byte) (time.Time, error) {
+	p, err := kc.Producer(fnv.New32a)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer p.Close()
+	var first time.Time
+	var mu sync.Mutex
+	var perr error
+	for i := 0; i < n; i++ {
+		if i == 0 {
+			first = time.Now()
+		}
+		p.Produce(context.Background(), &kgo.Record{Topic: topic, Value: gen(i)}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				perr = err
+				mu.Unlock()
+			}
+		})
+	}
+	if err := p.Flush(context.Background()); err != nil {
+		return first, err
+	}
+	return first, perr
+}
+
+// changelog follows a group table's changelog like a view does and calls
+// fn with each row's key and count, until fn returns true or the timeout.
+func changelog(kc kafka.Config, group string, timeout time.Duration, fn func(key string, count int64, at time.Time) bool) error {
+	cl, err := client(kc, kgo.ConsumeTopics(processor.TableTopic(group)), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return fmt.Errorf("changelog of %s: %w", group, ctx.Err())
+		}
+		now := time.Now()
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			var row windows.Row
+			if done || r.Value == nil || row.UnmarshalBinary(r.Value) != nil {
+				return
+			}
+			done = fn(string(r.Key), row.Count, now)
+		})
+		if done {
+			return nil
+		}
+	}
+}
+
+// aggregate starts `hourglass aggregate` for group on input and waits
+// until its table exists.
+func aggregate(c config, kc kafka.Config, group, input string, extra ...string) (*proc, error) {
+	p, err := start(c.bin, append([]string{"aggregate", "--brokers", c.brokers, "--group", group, "--input", input,
+		"--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn", "--progress-interval", "0"}, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client(kc)
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		// Both steps have joined their groups once both are stable.
+		gs, err := adm.DescribeGroups(context.Background(), group, processor.RekeyGroup(group))
+		if err == nil {
+			stable := 0
+			for _, g := range gs {
+				if g.State == "Stable" && len(g.Members) > 0 {
+					stable++
+				}
+			}
+			if stable == 2 {
+				return p, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.stop()
+	return nil, errors.New("aggregate did not join its groups within a minute")
+}
+
+// base is 2016-07-26T00:00:00Z, the classic data set's day.
+const base = 1469491200
+
+func w1(c config, kc kafka.Config) (Result, error) {
+	input, group := name("w1"), name("w1g")
+	if err := createTopic(kc, input, c.partitions); err != nil {
+		return Result{}, err
+	}
+	var extra []string
+	if c.profile != "" {
+		extra = []string{"--cpu-profile", c.profile}
+	}
+	agg, err := aggregate(c, kc, group, input, extra...)
+	if err != nil {
+		return Result{}, err
+	}
+	defer agg.stop()
+	n := c.w1Events
+	// 100 hours of events: 100 windows per key.
+	step := float64(100*3600) / float64(n)
+	var first time.Time
+	prodErr := make(chan error, 1)
+	var produced time.Duration
+	go func() {
+		var err error
+		first, err = produce(kc, input, n, func(i int) []byte { return event(i%c.keys, base+int64(float64(i)*step)) })
+		produced = time.Since(first)
+		prodErr <- err
+	}()
+	rows := map[string]int64{}
+	var total int64
+	var last time.Time
+	err = changelog(kc, group, 30*time.Minute, func(key string, count int64, at time.Time) bool {
+		total += count - rows[key]
+		rows[key] = count
+		last = at
+		return total >= int64(n)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if err := <-prodErr; err != nil {
+		return Result{}, err
+	}
+	took := last.Sub(first)
+	rate := float64(n) / took.Seconds()
+	rss := agg.peakRSS()
+	return Result{
+		Workload: "W1 hourly counts",
+		Summary: fmt.Sprintf("%.0f events/s end to end (%d events, %d keys, %d rows, 8 partitions, 1h windows, in %.1f s; input produced in %.1f s); aggregate peak RSS %.0f MiB",
+			rate, n, c.keys, len(rows), took.Seconds(), produced.Seconds(), rss),
+		Figures: map[string]float64{"events_per_s": rate, "seconds": took.Seconds(), "peak_rss_mib": rss, "rows": float64(len(rows))},
+	}, nil
+}
+
+func w2(c config, kc kafka.Config) (Result, error) {
+	input, group := name("w2"), name("w2g")
+	if err := createTopic(kc, input, c.partitions); err != nil {
+		return Result{}, err
+	}
+	agg, err := aggregate(c, kc, group, input)
+	if err != nil {
+		return Result{}, err
+	}
+	defer agg.stop()
+	p, err := kc.Producer(fnv.New32a)
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.Close()
+	// sent[row] holds the produce times of the row's events in order; the
+	// changelog's count c for the row makes its c-th event visible.
+	var mu sync.Mutex
+	sent := map[string][]time.Time{}
+	n := int(float64(c.w2Rate) * c.w2For.Seconds())
+	go func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		perTick := c.w2Rate / 100
+		began := time.Now()
+		for i := 0; i < n; {
+			<-tick.C
+			for j := 0; j < perTick && i < n; j, i = j+1, i+1 {
+				now := time.Now()
+				at := base + int64(now.Sub(began)/time.Second)
+				key := i % c.keys
+				row := windows.RowKey(fmt.Sprintf("k%04d", key), windows.Tumbling(time.Hour).Assign(nil, time.Unix(at, 0))[0])
+				mu.Lock()
+				sent[row] = append(sent[row], now)
+				mu.Unlock()
+				p.Produce(context.Background(), &kgo.Record{Topic: input, Value: event(key, at)}, nil)
+			}
+		}
+	}()
+	var lat []time.Duration
+	seen := map[string]int64{}
+	err = changelog(kc, group, c.w2For+5*time.Minute, func(key string, count int64, at time.Time) bool {
+		mu.Lock()
+		times := sent[key]
+		mu.Unlock()
+		for i := seen[key]; i < count && int(i) < len(times); i++ {
+			lat = append(lat, at.Sub(times[i]))
+		}
+		if count > seen[key] {
+			seen[key] = count
+		}
+		return len(lat) >= n
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))]) / float64(time.Millisecond) }
+	return Result{
+		Workload: "W2 latency",
+		Summary: fmt.Sprintf("p50 %.0f ms, p99 %.0f ms, max %.0f ms from produce to count visible (%d events/s for %s, %d events)",
+			pct(0.5), pct(0.99), pct(1), c.w2Rate, c.w2For, n),
+		Figures: map[string]float64{"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1), "rate": float64(c.w2Rate)},
+	}, nil
+}
+
+func w3(c config, kc kafka.Config) (Result, error) {
+	input, output, group := name("w3"), name("w3out"), name("w3g")
+	if err := createTopic(kc, input, c.partitions); err != nil {
+		return Result{}, err
+	}
+	gen := alerts.NewGenerator(alerts.Spec{Seed: 3})
+	enc, err := alerts.NewEncoder("pyliteral", 0)
+	if err != nil {
+		return Result{}, err
+	}
+	var bytes int64
+	var genErr error
+	if _, err := produce(kc, input, c.w3Alerts, func(int) []byte {
+		b, err := enc.Encode(gen.Next(), gen.Rng())
+		if err != nil {
+			genErr = err
+		}
+		bytes += int64(len(b))
+		return b
+	}); err != nil || genErr != nil {
+		return Result{}, errors.Join(err, genErr)
+	}
+	cl, err := client(kc)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(context.Background(), input)
+	if err != nil {
+		return Result{}, err
+	}
+	began := time.Now()
+	f, err := start(c.bin, "filter", "--brokers", c.brokers, "--group", group, "--input", input, "--output", output,
+		"--codec", "pyliteral", "--where", "diaSource.ra > 350", "--log-level", "warn", "--progress-interval", "0")
+	if err != nil {
+		return Result{}, err
+	}
+	defer f.stop()
+	var took time.Duration
+	for {
+		offs, err := adm.FetchOffsets(context.Background(), group)
+		if err == nil {
+			done := true
+			ends.Each(func(o kadm.ListedOffset) {
+				if c, ok := offs.Lookup(input, o.Partition); !ok || c.At < o.Offset {
+					done = false
+				}
+			})
+			if done {
+				took = time.Since(began)
+				break
+			}
+		}
+		if time.Since(began) > 30*time.Minute {
+			return Result{}, errors.New("the filter did not finish within 30 minutes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rate := float64(c.w3Alerts) / took.Seconds()
+	mbs := float64(bytes) / 1e6 / took.Seconds()
+	return Result{
+		Workload: "W3 alert filter",
+		Summary: fmt.Sprintf("%.0f alerts/s, %.1f MB/s (%d Python-literal alerts of %.1f KB on average through diaSource.ra > 350, in %.1f s from process start; filter peak RSS %.0f MiB)",
+			rate, mbs, c.w3Alerts, float64(bytes)/float64(c.w3Alerts)/1e3, took.Seconds(), f.peakRSS()),
+		Figures: map[string]float64{"alerts_per_s": rate, "mb_per_s": mbs, "seconds": took.Seconds(), "peak_rss_mib": f.peakRSS()},
+	}, nil
+}
+
+func w4(c config, kc kafka.Config) (Result, error) {
+	input, group := name("w4"), name("w4g")
+	if err := createTopic(kc, input, c.partitions); err != nil {
+		return Result{}, err
+	}
+	n := c.w4Rows
+	// Every event its own row: keys × hourly windows.
+	gen := func(i int) []byte { return event(i%c.keys, base+int64(i/c.keys)*3600) }
+	if _, err := produce(kc, input, n, gen); err != nil {
+		return Result{}, err
+	}
+	agg, err := aggregate(c, kc, group, input)
+	if err != nil {
+		return Result{}, err
+	}
+	rows := 0
+	err = changelog(kc, group, 30*time.Minute, func(string, int64, time.Time) bool { rows++; return rows >= n })
+	agg.stop()
+	if err != nil {
+		return Result{}, err
+	}
+	// A new instance: fresh state, the table recovered from its changelog;
+	// one more event is counted once it runs.
+	began := time.Now()
+	agg2, err := start(c.bin, "aggregate", "--brokers", c.brokers, "--group", group, "--input", input,
+		"--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn", "--progress-interval", "0")
+	if err != nil {
+		return Result{}, err
+	}
+	defer agg2.stop()
+	if _, err := produce(kc, input, 1, func(int) []byte { return event(0, base-3600) }); err != nil {
+		return Result{}, err
+	}
+	probe := windows.RowKey("k0000", windows.Tumbling(time.Hour).Assign(nil, time.Unix(base-3600, 0))[0])
+	var restored time.Time
+	err = changelog(kc, group, 30*time.Minute, func(key string, _ int64, at time.Time) bool {
+		restored = at
+		return key == probe
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	proc := restored.Sub(began)
+	// A new view of the same table.
+	sc, err := kc.Sarama()
+	if err != nil {
+		return Result{}, err
+	}
+	vBegan := time.Now()
+	v, err := processor.OpenView(context.Background(), processor.ViewConfig{Kafka: kc, Sarama: sc, Group: group})
+	if err != nil {
+		return Result{}, err
+	}
+	defer v.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	if err := v.WaitRecovered(ctx); err != nil {
+		return Result{}, err
+	}
+	view := time.Since(vBegan)
+	return Result{
+		Workload: "W4 recovery",
+		Summary: fmt.Sprintf("a new aggregate process restored a %d-row table and counted one more event in %.1f s; a new view read the table in %.1f s; restoring process peak RSS %.0f MiB",
+			n+1, proc.Seconds(), view.Seconds(), agg2.peakRSS()),
+		Figures: map[string]float64{"process_restore_s": proc.Seconds(), "view_restore_s": view.Seconds(), "rows": float64(n + 1), "peak_rss_mib": agg2.peakRSS()},
+	}, nil
+}
+
+// machine describes where the bench ran.
+func machine() map[string]string {
+	m := map[string]string{"go": runtime.Version(), "cores": strconv.Itoa(runtime.NumCPU()), "os": runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m["cpu"] = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0]); len(f) >= 2 {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			m["memory"] = fmt.Sprintf("%.1f GiB", kb/1024/1024)
+		}
+	}
+	return m
+}
+
+func write(dir string, rep Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	j, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(j, '\n'), 0o644); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# hourglass benchmarks, %s\n\n", rep.When.Format("2006-01-02 15:04 MST"))
+	keys := make([]string, 0, len(rep.Machine))
+	for k := range rep.Machine {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "- %s: %s\n", k, rep.Machine[k])
+	}
+	b.WriteString("\n| workload | result |\n|---|---|\n")
+	for _, r := range rep.Results {
+		fmt.Fprintf(&b, "| %s | %s |\n", r.Workload, r.Summary)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Print(b.String())
+	return nil
+}
