@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAvro$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(or $(FUZZTIME),300000x) ./windows
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCodec$$' -fuzztime $(or $(FUZZTIME),100000x) ./processor
+	$(GO) test -run '^$$' -fuzz '^FuzzRowBinary$$' -fuzztime $(or $(FUZZTIME),100000x) ./windows
 
 ## bench: micro-benchmarks, then the suite W1–W4 (bench/main.go) on the embedded broker;
 ## the suite's table and JSON land in .cache/bench (figures, never pass/fail)

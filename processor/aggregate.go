@@ -63,11 +63,11 @@ type AggregateConfig struct {
 	Output string
 	// Start applies when the group has no committed input offsets.
 	Start Start
-	// StateDir keeps Goka's local copy of the table between runs. Empty
-	// means a fresh directory per process, removed on exit; the table is
-	// then recovered from its changelog on start, which is always correct
-	// and only slower for big tables. A kept directory is reused only after
-	// a clean stop, and only by one process at a time.
+	// StateDir keeps Goka's local copy of the table in LevelDB between
+	// runs. Empty means a copy in memory; the table is then recovered from
+	// its changelog on start, which is always correct and only slower for
+	// big tables. A kept directory is reused only after a clean stop, and
+	// only by one process at a time.
 	StateDir string
 	// MaxOutage is how long Run keeps restarting while Kafka fails under
 	// it; zero means DefaultMaxOutage.
@@ -271,7 +271,7 @@ func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
 	if err != nil {
 		return err
 	}
-	count, err := a.countProcessor(sd.path)
+	count, err := a.countProcessor(sd)
 	if err != nil {
 		return err
 	}
@@ -454,7 +454,12 @@ func (a *Aggregator) rekeyProcessor() (*goka.Processor, error) {
 	return p, nil
 }
 
-func (a *Aggregator) countProcessor(stateDir string) (*goka.Processor, error) {
+// countProcessor builds the count step. Its local copy of the table is
+// kept in memory unless a --state-dir asks for LevelDB: the changelog is
+// the source of truth and a process without a kept directory recovers from
+// it at start anyway, so LevelDB's writes (and its write-ahead log) would
+// buy nothing but time. A table larger than memory wants --state-dir.
+func (a *Aggregator) countProcessor(sd *stateDir) (*goka.Processor, error) {
 	edges := []goka.Edge{
 		goka.Input(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}, a.count),
 		goka.Persist(rowCodec{}),
@@ -471,7 +476,7 @@ func (a *Aggregator) countProcessor(stateDir string) (*goka.Processor, error) {
 	}
 	graph := goka.DefineGroup(goka.Group(a.cfg.Group), edges...)
 	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
-		goka.WithStorageBuilder(storage.DefaultBuilder(stateDir)),
+		goka.WithStorageBuilder(sd.storage()),
 		goka.WithUpdateCallback(a.recoverRow))
 	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, opts...)
 	if err != nil {

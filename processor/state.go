@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/lovoo/goka/storage"
 )
 
 // stateDir is a directory of Goka's local table storage that this process
@@ -99,6 +101,15 @@ func (s *stateDir) begin() error {
 // end marks a clean stop, after which the local tables may be reused.
 func (s *stateDir) end() error {
 	return os.WriteFile(filepath.Join(s.path, cleanMarker), nil, 0o644)
+}
+
+// storage is goka's storage builder for the directory: LevelDB in a kept
+// directory, memory for a temporary one (nothing would reuse it).
+func (s *stateDir) storage() storage.Builder {
+	if s.temp {
+		return memStorage()
+	}
+	return storage.DefaultBuilder(s.path)
 }
 
 // close releases the directory, removing it if it was temporary.

@@ -13,7 +13,6 @@ import (
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/storage"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -72,7 +71,7 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 	tmc := goka.NewTopicManagerConfig()
 	tmc.NoCreate = true
 	gv, err := goka.NewView(cfg.Kafka.Brokers, goka.Table(table), rowCodec{},
-		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
+		goka.WithViewStorageBuilder(memStorage()),
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(&c)),
 		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(&c, tmc)),
 		goka.WithViewLogger(gokaLogger{log: log.With("view", table), warnErrors: true}),

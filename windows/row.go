@@ -1,9 +1,12 @@
 package windows
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,8 +108,93 @@ func (r Row) Contains(older Row) bool {
 	return true
 }
 
-// rowJSON is the stored form of a Row. Times are epoch milliseconds so that
-// the encoding is compact and exact; partitions are JSON object keys.
+// rowTag starts a binary-encoded Row. Rows written before it are JSON
+// objects (starting with '{') and still decode.
+const rowTag = 0x01
+
+// MarshalBinary encodes the row as the group table stores it: rowTag, then
+// varints: window start and end (epoch ms), count, state, the number of
+// applied source partitions, and (partition, offset) pairs in partition
+// order. It is compact and quick because every update writes its row.
+func (r Row) MarshalBinary() ([]byte, error) {
+	buf := make([]byte, 0, 1+5*binary.MaxVarintLen64+len(r.Applied)*(binary.MaxVarintLen32+binary.MaxVarintLen64))
+	buf = append(buf, rowTag)
+	buf = binary.AppendVarint(buf, r.Window.Start.UnixMilli())
+	buf = binary.AppendVarint(buf, r.Window.End.UnixMilli())
+	buf = binary.AppendVarint(buf, r.Count)
+	buf = binary.AppendUvarint(buf, uint64(r.State))
+	buf = binary.AppendUvarint(buf, uint64(len(r.Applied)))
+	var parts [16]int32
+	ps := parts[:0]
+	for p := range r.Applied {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	for _, p := range ps {
+		buf = binary.AppendUvarint(buf, uint64(p))
+		buf = binary.AppendVarint(buf, r.Applied[p])
+	}
+	return buf, nil
+}
+
+var errRow = errors.New("decode window row")
+
+// UnmarshalBinary decodes a row written by MarshalBinary, or the JSON
+// form of rows written before it.
+func (r *Row) UnmarshalBinary(data []byte) error {
+	if len(data) > 0 && data[0] == '{' {
+		return r.unmarshalJSON(data)
+	}
+	if len(data) == 0 || data[0] != rowTag {
+		return fmt.Errorf("%w: not a row", errRow)
+	}
+	d := data[1:]
+	varint := func() int64 {
+		v, n := binary.Varint(d)
+		if n <= 0 {
+			d = nil
+			return 0
+		}
+		d = d[n:]
+		return v
+	}
+	uvarint := func() uint64 {
+		v, n := binary.Uvarint(d)
+		if n <= 0 {
+			d = nil
+			return 0
+		}
+		d = d[n:]
+		return v
+	}
+	start, end, count := varint(), varint(), varint()
+	state, n := uvarint(), uvarint()
+	if d == nil || end <= start || state > uint64(Final) || n > uint64(len(d)) {
+		return fmt.Errorf("%w: bad header", errRow)
+	}
+	*r = Row{
+		Window: Window{Start: time.UnixMilli(start).UTC(), End: time.UnixMilli(end).UTC()},
+		Count:  count,
+		State:  RowState(state),
+	}
+	if n > 0 {
+		r.Applied = make(map[int32]int64, n)
+		for i := uint64(0); i < n; i++ {
+			p, off := uvarint(), varint()
+			if d == nil || p > math.MaxInt32 {
+				return fmt.Errorf("%w: bad applied offsets", errRow)
+			}
+			r.Applied[int32(p)] = off
+		}
+	}
+	if len(d) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", errRow, len(d))
+	}
+	return nil
+}
+
+// rowJSON is the form of rows written before rowTag. Times are epoch
+// milliseconds; partitions are JSON object keys.
 type rowJSON struct {
 	Start   int64            `json:"start"`
 	End     int64            `json:"end"`
@@ -115,35 +203,16 @@ type rowJSON struct {
 	Applied map[string]int64 `json:"applied,omitempty"`
 }
 
-// MarshalBinary encodes the row as the group table stores it (JSON, so that
-// the changelog stays readable with `hourglass tail`).
-func (r Row) MarshalBinary() ([]byte, error) {
-	j := rowJSON{
-		Start: r.Window.Start.UnixMilli(),
-		End:   r.Window.End.UnixMilli(),
-		Count: r.Count,
-		State: r.State,
-	}
-	if len(r.Applied) > 0 {
-		j.Applied = make(map[string]int64, len(r.Applied))
-		for p, o := range r.Applied {
-			j.Applied[strconv.FormatInt(int64(p), 10)] = o
-		}
-	}
-	return json.Marshal(j)
-}
-
-// UnmarshalBinary decodes a row written by MarshalBinary.
-func (r *Row) UnmarshalBinary(data []byte) error {
+func (r *Row) unmarshalJSON(data []byte) error {
 	var j rowJSON
 	if err := json.Unmarshal(data, &j); err != nil {
-		return fmt.Errorf("decode window row: %w", err)
+		return fmt.Errorf("%w: %w", errRow, err)
 	}
 	if j.End <= j.Start {
-		return fmt.Errorf("decode window row: window end %d is not after start %d", j.End, j.Start)
+		return fmt.Errorf("%w: window end %d is not after start %d", errRow, j.End, j.Start)
 	}
 	if j.State > Final {
-		return fmt.Errorf("decode window row: unknown state %d", j.State)
+		return fmt.Errorf("%w: unknown state %d", errRow, j.State)
 	}
 	*r = Row{
 		Window: Window{Start: time.UnixMilli(j.Start).UTC(), End: time.UnixMilli(j.End).UTC()},
@@ -155,7 +224,7 @@ func (r *Row) UnmarshalBinary(data []byte) error {
 		for p, o := range j.Applied {
 			n, err := strconv.ParseInt(p, 10, 32)
 			if err != nil {
-				return fmt.Errorf("decode window row: source partition %q: %w", p, err)
+				return fmt.Errorf("%w: source partition %q: %w", errRow, p, err)
 			}
 			r.Applied[int32(n)] = o
 		}
