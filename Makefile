@@ -66,6 +66,7 @@ integration:
 ## fuzz: each decoder's fuzz target, a fixed number of executions each
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
+	$(GO) test -run '^$$' -fuzz '^FuzzScannerMatchesTokens$$' -fuzztime $(or $(FUZZTIME),200000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePyLiteral$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAvro$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(or $(FUZZTIME),300000x) ./windows

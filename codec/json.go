@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/big"
 	"sort"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -43,119 +40,16 @@ func DecodeJSON(data []byte) (any, error) {
 	if !utf8.Valid(data) {
 		return nil, &DecodeError{Codec: "json", Offset: int64(invalidUTF8At(data)), Msg: "invalid UTF-8"}
 	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	v, err := decodeValue(d)
+	sc := scanner{data: data}
+	v, err := sc.value(0)
 	if err != nil {
-		return nil, jsonError(d, err)
+		return nil, err
 	}
-	end := d.InputOffset()
-	if _, err := d.Token(); !errors.Is(err, io.EOF) {
-		rest := bytes.TrimLeft(data[end:], " \t\r\n")
-		return nil, &DecodeError{Codec: "json", Offset: int64(len(data) - len(rest)), Msg: "unexpected data after the value"}
+	sc.space()
+	if sc.pos != len(data) {
+		return nil, &DecodeError{Codec: "json", Offset: int64(sc.pos), Msg: "unexpected data after the value"}
 	}
 	return v, nil
-}
-
-func jsonError(d *json.Decoder, err error) error {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return de
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return &DecodeError{Codec: "json", Offset: se.Offset, Msg: se.Error()}
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &DecodeError{Codec: "json", Offset: d.InputOffset(), Msg: "unexpected end of input"}
-	}
-	return &DecodeError{Codec: "json", Offset: d.InputOffset(), Msg: err.Error()}
-}
-
-func decodeValue(d *json.Decoder) (any, error) {
-	tok, err := d.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			return decodeObject(d)
-		case '[':
-			return decodeArray(d)
-		default:
-			return nil, &DecodeError{Codec: "json", Offset: d.InputOffset(), Msg: fmt.Sprintf("unexpected %q", t)}
-		}
-	case json.Number:
-		return number(t, d.InputOffset())
-	default: // string, bool, nil
-		return t, nil
-	}
-}
-
-func decodeObject(d *json.Decoder) (any, error) {
-	obj := make(map[string]any)
-	for d.More() {
-		at := d.InputOffset()
-		tok, err := d.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, &DecodeError{Codec: "json", Offset: at, Msg: "expected an object key"}
-		}
-		if _, dup := obj[key]; dup {
-			return nil, &DecodeError{Codec: "json", Offset: at, Msg: fmt.Sprintf("duplicate key %q", key)}
-		}
-		v, err := decodeValue(d)
-		if err != nil {
-			return nil, err
-		}
-		obj[key] = v
-	}
-	if _, err := d.Token(); err != nil { // '}'
-		return nil, err
-	}
-	return obj, nil
-}
-
-func decodeArray(d *json.Decoder) (any, error) {
-	arr := []any{}
-	for d.More() {
-		v, err := decodeValue(d)
-		if err != nil {
-			return nil, err
-		}
-		arr = append(arr, v)
-	}
-	if _, err := d.Token(); err != nil { // ']'
-		return nil, err
-	}
-	return arr, nil
-}
-
-// number keeps integers exact: int64 when they fit, *big.Int otherwise;
-// anything with a fraction or an exponent is a float64.
-func number(n json.Number, at int64) (any, error) {
-	s := string(n)
-	if !strings.ContainsAny(s, ".eE") {
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return i, nil
-		}
-		b, ok := new(big.Int).SetString(s, 10)
-		if !ok {
-			return nil, &DecodeError{Codec: "json", Offset: at, Msg: fmt.Sprintf("bad integer %q", s)}
-		}
-		return b, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		// Only range errors remain after the decoder's syntax check.
-		return nil, &DecodeError{Codec: "json", Offset: at, Msg: fmt.Sprintf("number %s is out of the float64 range", s)}
-	}
-	return f, nil
 }
 
 // EncodeJSON encodes a value of this package's model as compact JSON with

@@ -46,12 +46,13 @@ func TestDecodeJSONErrors(t *testing.T) {
 		offset int64
 	}{
 		{"empty", ``, 0},
-		{"not json", `this is not json`, 2},
-		{"truncated", `{"time":1469501107,"action":"Op`, 28},
+		// Offsets point at the offending byte (the end, for truncation).
+		{"not json", `this is not json`, 1},
+		{"truncated", `{"time":1469501107,"action":"Op`, 31},
 		{"trailing data", `{"a":1} {"a":2}`, 8},
-		{"duplicate key", `{"a":1,"a":2}`, 6},
+		{"duplicate key", `{"a":1,"a":2}`, 7},
 		{"python literal", `{'a': 1}`, 1},
-		{"float out of range", `1e999`, 5},
+		{"float out of range", `1e999`, 0},
 		{"missing value", `{"a":}`, 5},
 		{"invalid UTF-8", "{\"a\":\"\xff\"}", 6},
 	}
