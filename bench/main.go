@@ -87,7 +87,7 @@ func main() {
 	flag.IntVar(&c.w3Alerts, "w3-alerts", 1_000_000, "W3: alerts")
 	flag.IntVar(&c.w4Rows, "w4-rows", 1_000_000, "W4: table rows")
 	flag.IntVar(&c.keys, "keys", 1000, "distinct group keys")
-	flag.StringVar(&c.profile, "profile", "", "W1: write the aggregate process's CPU profile here")
+	flag.StringVar(&c.profile, "profile", "", "write CPU profiles of the processes under test to PREFIX.w1 (aggregate) and PREFIX.w3 (filter)")
 	flag.Parse()
 	c.partitions = 8
 	log.SetFlags(log.Ltime)
@@ -325,7 +325,7 @@ func w1(c config, kc kafka.Config) (Result, error) {
 	}
 	var extra []string
 	if c.profile != "" {
-		extra = []string{"--cpu-profile", c.profile}
+		extra = []string{"--cpu-profile", c.profile + ".w1"}
 	}
 	agg, err := aggregate(c, kc, group, input, extra...)
 	if err != nil {
@@ -469,8 +469,12 @@ func w3(c config, kc kafka.Config) (Result, error) {
 		return Result{}, err
 	}
 	began := time.Now()
-	f, err := start(c.bin, "filter", "--brokers", c.brokers, "--group", group, "--input", input, "--output", output,
-		"--codec", "pyliteral", "--where", "diaSource.ra > 350", "--log-level", "warn", "--progress-interval", "0")
+	args := []string{"filter", "--brokers", c.brokers, "--group", group, "--input", input, "--output", output,
+		"--codec", "pyliteral", "--where", "diaSource.ra > 350", "--log-level", "warn", "--progress-interval", "0"}
+	if c.profile != "" {
+		args = append(args, "--cpu-profile", c.profile+".w3")
+	}
+	f, err := start(c.bin, args...)
 	if err != nil {
 		return Result{}, err
 	}

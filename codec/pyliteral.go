@@ -364,11 +364,27 @@ func (p *pyParser) strings() (any, error) {
 	var sb strings.Builder
 	var bb []byte
 	isBytes := -1 // unknown
-	for {
+	for first := true; ; first = false {
 		at := p.pos
 		s, b, bytesLit, err := p.stringLit()
 		if err != nil {
 			return nil, err
+		}
+		if first {
+			// Most values are one literal: no concatenation buffers.
+			save := p.pos
+			p.skipSpace()
+			more := p.pos < len(p.src) && isStringStart(p.src[p.pos:])
+			p.pos = save
+			if !more {
+				if bytesLit {
+					if b == nil {
+						b = []byte{}
+					}
+					return b, nil
+				}
+				return s, nil
+			}
 		}
 		want := 0
 		if bytesLit {
@@ -424,6 +440,20 @@ func (p *pyParser) stringLit() (s string, b []byte, isBytes bool, err error) {
 	} else {
 		p.pos++
 	}
+	// Fast path: a plain string up to its closing quote, taken whole.
+	if !triple && !isBytes {
+		for i := p.pos; i < len(p.src); i++ {
+			c := p.src[i]
+			if c == q {
+				s = string(p.src[p.pos:i])
+				p.pos = i + 1
+				return s, nil, false, nil
+			}
+			if c == '\\' || c == '\n' {
+				break
+			}
+		}
+	}
 	var out []byte
 	for {
 		if p.pos >= len(p.src) {
@@ -465,6 +495,10 @@ func (p *pyParser) stringLit() (s string, b []byte, isBytes bool, err error) {
 	}
 }
 
+// simpleEscapes maps the character after a backslash to what it stands for
+// (zero: not a one-character escape).
+var simpleEscapes = [256]byte{'\\': '\\', '\'': '\'', '"': '"', 'a': 7, 'b': 8, 'f': 12, 'n': 10, 'r': 13, 't': 9, 'v': 11}
+
 func (p *pyParser) escape(out []byte, isBytes bool) ([]byte, error) {
 	at := p.pos
 	p.pos++ // backslash
@@ -473,8 +507,7 @@ func (p *pyParser) escape(out []byte, isBytes bool) ([]byte, error) {
 	}
 	c := p.src[p.pos]
 	p.pos++
-	simple := map[byte]byte{'\\': '\\', '\'': '\'', '"': '"', 'a': 7, 'b': 8, 'f': 12, 'n': 10, 'r': 13, 't': 9, 'v': 11}
-	if v, ok := simple[c]; ok {
+	if v := simpleEscapes[c]; v != 0 {
 		return append(out, v), nil
 	}
 	switch {
