@@ -190,6 +190,15 @@ func (p *pyParser) number() (any, error) {
 		p.pos++
 	}
 done:
+	if i, ok := smallInt(p.src[digits:p.pos], isFloat); ok {
+		if p.pos < len(p.src) && (p.src[p.pos] == 'L' || p.src[p.pos] == 'l') {
+			p.pos++ // Python 2 long
+		}
+		if neg {
+			i = -i
+		}
+		return i, nil
+	}
 	text := strings.ReplaceAll(string(p.src[digits:p.pos]), "_", "")
 	if text == "" || text == "." {
 		return nil, p.errAt(start, "expected a number")
@@ -221,6 +230,23 @@ done:
 		return nil, p.errAt(start, "bad integer %q", text)
 	}
 	return b, nil
+}
+
+// smallInt parses the common integer without allocating: plain digits, no
+// leading zero, at most 18 of them (so it fits in an int64). Anything else
+// takes the general path.
+func smallInt(b []byte, isFloat bool) (int64, bool) {
+	if isFloat || len(b) == 0 || len(b) > 18 || (b[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 func (p *pyParser) expect(c byte) error {
