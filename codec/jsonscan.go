@@ -117,20 +117,28 @@ func (s *scanner) object(depth int) (any, error) {
 			return nil, err
 		}
 		obj[key] = v
-		s.space()
-		if s.pos >= len(s.data) {
-			return nil, s.fail(s.pos, "unexpected end of input")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return obj, nil
-		default:
-			return nil, s.fail(s.pos, "invalid character %q after object key:value pair", s.data[s.pos])
+		if done, err := s.next('}', "object key:value pair"); done || err != nil {
+			return obj, err
 		}
 	}
+}
+
+// next reads what follows a member of an object or array: a comma (more
+// to come) or the closing bracket (done).
+func (s *scanner) next(closing byte, member string) (done bool, err error) {
+	s.space()
+	if s.pos >= len(s.data) {
+		return false, s.fail(s.pos, "unexpected end of input")
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return false, nil
+	case closing:
+		s.pos++
+		return true, nil
+	}
+	return false, s.fail(s.pos, "invalid character %q after %s", s.data[s.pos], member)
 }
 
 func (s *scanner) array(depth int) (any, error) {
@@ -147,18 +155,8 @@ func (s *scanner) array(depth int) (any, error) {
 			return nil, err
 		}
 		arr = append(arr, v)
-		s.space()
-		if s.pos >= len(s.data) {
-			return nil, s.fail(s.pos, "unexpected end of input")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return arr, nil
-		default:
-			return nil, s.fail(s.pos, "invalid character %q after array element", s.data[s.pos])
+		if done, err := s.next(']', "array element"); done || err != nil {
+			return arr, err
 		}
 	}
 }

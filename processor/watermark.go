@@ -451,17 +451,10 @@ func (a *Aggregator) observeClock(ctx goka.Context, c *sourceClock, at time.Time
 // repartition partition a mark follows those updates: a count partition
 // that has a mark has every update it covers.
 func (a *Aggregator) broadcastMarks(ctx context.Context) error {
-	t := time.NewTicker(markInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return every(ctx, markInterval, func() error {
 		pp := a.rekeyProducer.Load()
 		if pp == nil {
-			continue
+			return nil
 		}
 		prod := *pp
 		a.rekeyClocks.mu.Lock()
@@ -496,6 +489,23 @@ func (a *Aggregator) broadcastMarks(ctx context.Context) error {
 				prod.Emit(RepartitionTopic(a.cfg.Group), k, rec)
 			}
 			a.stats.marks.Add(1)
+		}
+		return nil
+	})
+}
+
+// every calls fn every d until ctx ends (nil) or fn fails (its error).
+func every(ctx context.Context, d time.Duration, fn func() error) error {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := fn(); err != nil {
+			return err
 		}
 	}
 }
@@ -599,17 +609,10 @@ const closeVisit = "close"
 // table partition this process holds and visits the table when windows
 // are due to close or expire.
 func (a *Aggregator) closeWindows(ctx context.Context, count *goka.Processor) error {
-	t := time.NewTicker(closeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return every(ctx, closeInterval, func() error {
 		due := a.dueWatermarks(time.Now())
 		if len(due) == 0 {
-			continue
+			return nil
 		}
 		a.pass.Add(1)
 		err := count.VisitAll(ctx, closeVisit, due)
@@ -619,7 +622,8 @@ func (a *Aggregator) closeWindows(ctx context.Context, count *goka.Processor) er
 		if err == nil && a.allClosed(due) {
 			a.flushOnce.Do(func() { close(a.flushed) })
 		}
-	}
+		return nil
+	})
 }
 
 // allClosed reports whether a visit of every table partition at the end of

@@ -113,7 +113,7 @@ func (r Row) Contains(older Row) bool {
 const rowTag = 0x01
 
 // MarshalBinary encodes the row as the group table stores it: rowTag, then
-// varints: window start and end (epoch ms), count, state, the number of
+// signed varints: window start and end (epoch ms), count, state, the number of
 // applied source partitions, and (partition, offset) pairs in partition
 // order. It is compact and quick because every update writes its row.
 func (r Row) MarshalBinary() ([]byte, error) {
@@ -122,8 +122,8 @@ func (r Row) MarshalBinary() ([]byte, error) {
 	buf = binary.AppendVarint(buf, r.Window.Start.UnixMilli())
 	buf = binary.AppendVarint(buf, r.Window.End.UnixMilli())
 	buf = binary.AppendVarint(buf, r.Count)
-	buf = binary.AppendUvarint(buf, uint64(r.State))
-	buf = binary.AppendUvarint(buf, uint64(len(r.Applied)))
+	buf = binary.AppendVarint(buf, int64(r.State))
+	buf = binary.AppendVarint(buf, int64(len(r.Applied)))
 	var parts [16]int32
 	ps := parts[:0]
 	for p := range r.Applied {
@@ -131,7 +131,7 @@ func (r Row) MarshalBinary() ([]byte, error) {
 	}
 	slices.Sort(ps)
 	for _, p := range ps {
-		buf = binary.AppendUvarint(buf, uint64(p))
+		buf = binary.AppendVarint(buf, int64(p))
 		buf = binary.AppendVarint(buf, r.Applied[p])
 	}
 	return buf, nil
@@ -158,18 +158,9 @@ func (r *Row) UnmarshalBinary(data []byte) error {
 		d = d[n:]
 		return v
 	}
-	uvarint := func() uint64 {
-		v, n := binary.Uvarint(d)
-		if n <= 0 {
-			d = nil
-			return 0
-		}
-		d = d[n:]
-		return v
-	}
 	start, end, count := varint(), varint(), varint()
-	state, n := uvarint(), uvarint()
-	if d == nil || end <= start || state > uint64(Final) || n > uint64(len(d)) {
+	state, n := varint(), varint()
+	if d == nil || end <= start || state < 0 || state > int64(Final) || n < 0 || n > int64(len(d)) {
 		return fmt.Errorf("%w: bad header", errRow)
 	}
 	*r = Row{
@@ -179,9 +170,9 @@ func (r *Row) UnmarshalBinary(data []byte) error {
 	}
 	if n > 0 {
 		r.Applied = make(map[int32]int64, n)
-		for i := uint64(0); i < n; i++ {
-			p, off := uvarint(), varint()
-			if d == nil || p > math.MaxInt32 {
+		for i := int64(0); i < n; i++ {
+			p, off := varint(), varint()
+			if d == nil || p < 0 || p > math.MaxInt32 {
 				return fmt.Errorf("%w: bad applied offsets", errRow)
 			}
 			r.Applied[int32(p)] = off
