@@ -144,7 +144,7 @@ func (f Filter) match(r windows.Result) bool {
 // Rows returns the rows of the table that f selects, ordered by window
 // start, then key.
 func (v *View) Rows(f Filter) ([]windows.Result, error) {
-	it, err := v.view.Iterator()
+	it, err := v.iterator()
 	if err != nil {
 		return nil, fmt.Errorf("read view: %w", err)
 	}
@@ -185,6 +185,31 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 	}
 	SortResults(rows)
 	return rows, nil
+}
+
+// readWait bounds how long Rows waits for partitions that are not running
+// (still recovering, or reconnecting after a broker went away).
+const readWait = 10 * time.Second
+
+// iterator opens an iterator over the whole view. goka refuses one while a
+// partition is not running; a reconnecting partition is back within
+// seconds, so wait up to readWait for it.
+func (v *View) iterator() (goka.Iterator, error) {
+	deadline := time.Now().Add(readWait)
+	for {
+		it, err := v.view.Iterator()
+		if err == nil || time.Now().After(deadline) {
+			return it, err
+		}
+		select {
+		case <-v.done:
+			if v.err != nil {
+				return nil, v.err
+			}
+			return nil, errors.New("view stopped")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // SortResults orders rows by window start, then window end, then key.
