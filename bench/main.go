@@ -279,11 +279,16 @@ func changelog(kc kafka.Config, group string, timeout time.Duration, fn func(key
 	}
 }
 
+// aggregateArgs are the arguments of the hourly-counts job on input.
+func aggregateArgs(c config, group, input string) []string {
+	return []string{"aggregate", "--brokers", c.brokers, "--group", group, "--input", input,
+		"--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn", "--progress-interval", "0"}
+}
+
 // aggregate starts `hourglass aggregate` for group on input and waits
 // until its table exists.
 func aggregate(c config, kc kafka.Config, group, input string, extra ...string) (*proc, error) {
-	p, err := start(c.bin, append([]string{"aggregate", "--brokers", c.brokers, "--group", group, "--input", input,
-		"--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn", "--progress-interval", "0"}, extra...)...)
+	p, err := start(c.bin, append(aggregateArgs(c, group, input), extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -533,8 +538,7 @@ func w4(c config, kc kafka.Config) (Result, error) {
 	// A new instance: fresh state, the table recovered from its changelog;
 	// one more event is counted once it runs.
 	began := time.Now()
-	agg2, err := start(c.bin, "aggregate", "--brokers", c.brokers, "--group", group, "--input", input,
-		"--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn", "--progress-interval", "0")
+	agg2, err := start(c.bin, aggregateArgs(c, group, input)...)
 	if err != nil {
 		return Result{}, err
 	}

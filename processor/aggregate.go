@@ -216,11 +216,16 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	if cfg.Decoder == nil {
 		cfg.Decoder, _ = codec.NewDecoder(codec.Spec{Name: "json"})
 	}
-	return &Aggregator{cfg: cfg, log: log.With("group", cfg.Group),
+	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group),
 		rekeyClocks: rekeyClocks{clocks: map[int32]*sourceClock{}},
 		countClocks: countClocks{parts: map[int32]*countPart{}},
 		flushed:     make(chan struct{}),
-	}, nil
+	}
+	// Partitions with nothing to read end at once; broadcastMarks says so.
+	for _, p := range cfg.Ended {
+		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, sent: -1}
+	}
+	return a, nil
 }
 
 // Stats returns the totals so far of this process.

@@ -199,8 +199,13 @@ func sourceHeaders(ctx goka.Context) goka.Headers {
 	for k, v := range ctx.Headers() {
 		h[k] = v
 	}
-	h[HeaderSourceTopic] = []byte(ctx.Topic())
-	h[HeaderSourcePartition] = []byte(strconv.FormatInt(int64(ctx.Partition()), 10))
-	h[HeaderSourceOffset] = []byte(strconv.FormatInt(ctx.Offset(), 10))
+	return withSource(h, string(ctx.Topic()), ctx.Partition(), ctx.Offset())
+}
+
+// withSource adds the headers naming where a record came from to h.
+func withSource(h goka.Headers, topic string, partition int32, offset int64) goka.Headers {
+	h[HeaderSourceTopic] = []byte(topic)
+	h[HeaderSourcePartition] = []byte(strconv.FormatInt(int64(partition), 10))
+	h[HeaderSourceOffset] = []byte(strconv.FormatInt(offset, 10))
 	return h
 }

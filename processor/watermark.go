@@ -191,6 +191,22 @@ type watermarkRow struct {
 	Closed time.Time // windows ending at or before it are closed
 }
 
+// merge takes the newer mark of every source partition and the further
+// closing from other, so a watermark never moves back.
+func (w *watermarkRow) merge(other watermarkRow) {
+	if w.Marks == nil {
+		w.Marks = make(map[int32]windows.Mark, len(other.Marks))
+	}
+	for p, m := range other.Marks {
+		if old, ok := w.Marks[p]; !ok || m.Newer(old) {
+			w.Marks[p] = m
+		}
+	}
+	if other.Closed.After(w.Closed) {
+		w.Closed = other.Closed
+	}
+}
+
 // watermarkRowTag starts an encoded watermarkRow; window rows are JSON
 // objects and start with '{'.
 const watermarkRowTag = 'W'
@@ -321,39 +337,14 @@ func (a *Aggregator) restoreClock(ctx context.Context, p int32, next int64) (win
 // highest offset below next.
 func (a *Aggregator) lastCheckpoint(ctx context.Context, p int32, next int64) (windows.Mark, bool, error) {
 	topic := WatermarkTopic(a.cfg.Group)
-	opts, err := a.cfg.Kafka.Kgo()
+	start, end, err := partitionBounds(ctx, a.cfg.Kafka, topic, p)
 	if err != nil {
 		return windows.Mark{}, false, err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return windows.Mark{}, false, err
-	}
-	adm := kadm.NewClient(cl)
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	var ends kadm.ListedOffsets
-	if err == nil {
-		ends, err = adm.ListEndOffsets(ctx, topic)
-		if err == nil {
-			err = ends.Error()
-		}
-	}
-	cl.Close()
-	if err != nil {
-		return windows.Mark{}, false, err
-	}
-	start, _ := starts.Lookup(topic, p)
-	end, ok := ends.Lookup(topic, p)
-	if !ok {
-		return windows.Mark{}, false, fmt.Errorf("%s has no partition %d", topic, p)
 	}
 	// Checkpoints are written in offset order; read back from the end in
 	// growing steps until one below next turns up.
-	for step, to := int64(64), end.Offset; to > start.Offset; step *= 4 {
-		from := max(start.Offset, to-step)
+	for step, to := int64(64), end; to > start; step *= 4 {
+		from := max(start, to-step)
 		var best windows.Mark
 		found := false
 		err := readPartition(ctx, a.cfg.Kafka, topic, p, from, to, func(r *kgo.Record) {
@@ -368,6 +359,40 @@ func (a *Aggregator) lastCheckpoint(ctx context.Context, p int32, next int64) (w
 		to = from
 	}
 	return windows.Mark{}, false, nil
+}
+
+// partitionBounds returns the start and end offsets of topic/p.
+func partitionBounds(ctx context.Context, kc kafka.Config, topic string, p int32) (start, end int64, err error) {
+	opts, err := kc.Kgo()
+	if err != nil {
+		return 0, 0, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	s, _ := starts.Lookup(topic, p)
+	e, ok := ends.Lookup(topic, p)
+	if !ok {
+		return 0, 0, fmt.Errorf("%s has no partition %d", topic, p)
+	}
+	return s.Offset, e.Offset, nil
 }
 
 // readPartition calls fn for the records of topic/p in [from, to).
@@ -464,14 +489,6 @@ func (a *Aggregator) broadcastMarks(ctx context.Context) error {
 		}
 		a.rekeyClocks.mu.Unlock()
 		now := time.Now()
-		for _, p := range a.cfg.Ended {
-			if clocks[p] == nil {
-				clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, sent: -1}
-				a.rekeyClocks.mu.Lock()
-				a.rekeyClocks.clocks[p] = clocks[p]
-				a.rekeyClocks.mu.Unlock()
-			}
-		}
 		for p, c := range clocks {
 			c.mu.Lock()
 			m := windows.Mark{Partition: p, Offset: c.Offset, Max: c.Max, Wall: now, Ended: c.ended}
@@ -511,15 +528,12 @@ func every(ctx context.Context, d time.Duration, fn func() error) error {
 }
 
 // lateEvent counts an event whose windows late are late, and writes it
-// unchanged to the late topic when there is one.
-func (a *Aggregator) lateEvent(ctx goka.Context, key string, raw []byte, headers goka.Headers, reason string, late []windows.Window, wm time.Time) {
+// unchanged to the late topic when there is one, with h (the event's
+// source headers, a map of the caller's that it adds to).
+func (a *Aggregator) lateEvent(ctx goka.Context, key string, raw []byte, h goka.Headers, reason string, late []windows.Window, wm time.Time) {
 	a.stats.late.Add(1)
 	if a.cfg.LateTopic == "" {
 		return
-	}
-	h := goka.Headers{}
-	for k, v := range headers {
-		h[k] = v
 	}
 	names := make([]string, len(late))
 	for i, w := range late {
@@ -533,8 +547,9 @@ func (a *Aggregator) lateEvent(ctx goka.Context, key string, raw []byte, headers
 
 // countPart is the count step's event-time state of one table partition.
 type countPart struct {
-	marks   map[int32]windows.Mark
-	closed  time.Time // windows ending at or before it are closed
+	// watermarkRow mirrors the partition's watermark row: Closed says how
+	// far windows are closed.
+	watermarkRow
 	since   time.Time // when this process first heard of the partition
 	visited time.Time // the watermark of the last visit
 	// emitted holds the rows of state Closing whose final row this process
@@ -552,9 +567,14 @@ type countClocks struct {
 func (c *countClocks) part(q int32) *countPart {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.partLocked(q)
+}
+
+// partLocked is part for a caller holding c.mu.
+func (c *countClocks) partLocked(q int32) *countPart {
 	p := c.parts[q]
 	if p == nil {
-		p = &countPart{marks: map[int32]windows.Mark{}, since: time.Now(), emitted: map[string]bool{}}
+		p = &countPart{watermarkRow: watermarkRow{Marks: map[int32]windows.Mark{}}, since: time.Now(), emitted: map[string]bool{}}
 		c.parts[q] = p
 	}
 	return p
@@ -562,26 +582,17 @@ func (c *countClocks) part(q int32) *countPart {
 
 // closedAt returns how far windows of table partition q are closed.
 func (c *countClocks) closedAt(q int32) time.Time {
-	p := c.part(q)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return p.closed
+	return c.partLocked(q).Closed
 }
 
 // learn takes a table partition's watermark row into account (as applied
 // by the count step, or recovered from the changelog).
 func (c *countClocks) learn(q int32, w watermarkRow) {
-	p := c.part(q)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for sp, m := range w.Marks {
-		if m.Newer(p.marks[sp]) || p.marks[sp].Wall.IsZero() {
-			p.marks[sp] = m
-		}
-	}
-	if w.Closed.After(p.closed) {
-		p.closed = w.Closed
-	}
+	c.partLocked(q).merge(w)
 }
 
 // applyMark stores a mark in the watermark row of ctx's table partition.
@@ -665,14 +676,14 @@ func (a *Aggregator) dueWatermarks(now time.Time) map[int32]time.Time {
 	due := map[int32]time.Time{}
 	more := a.moreFinal.Swap(false)
 	for q, p := range c.parts {
-		wm, ok := a.cfg.Watermark.Watermark(p.marks, a.sources, now, p.since)
-		if !ok || !wm.After(p.closed) {
-			wm = p.closed
+		wm, ok := a.cfg.Watermark.Watermark(p.Marks, a.sources, now, p.since)
+		if !ok || !wm.After(p.Closed) {
+			wm = p.Closed
 		}
 		if wm.IsZero() {
 			continue
 		}
-		p.closed = wm
+		p.Closed = wm
 		crossed := wm.UnixMilli()/step.Milliseconds() != p.visited.UnixMilli()/step.Milliseconds() || p.visited.IsZero()
 		if crossed || more {
 			due[q] = wm
@@ -813,24 +824,11 @@ func (a *Aggregator) finalWritten(ctx context.Context, key string) (bool, error)
 	if a.finalsRead[q] {
 		return a.finals[key], nil
 	}
-	opts, err := a.cfg.Kafka.Kgo()
-	if err != nil {
-		return false, err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return false, err
-	}
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, a.cfg.Output)
-	cl.Close()
-	if err == nil {
-		err = ends.Error()
-	}
+	start, end, err := partitionBounds(ctx, a.cfg.Kafka, a.cfg.Output, q)
 	if err != nil {
 		return false, fmt.Errorf("look for final rows in %s: %w", a.cfg.Output, err)
 	}
-	end, _ := ends.Lookup(a.cfg.Output, q)
-	err = readPartition(ctx, a.cfg.Kafka, a.cfg.Output, q, 0, end.Offset, func(r *kgo.Record) {
+	err = readPartition(ctx, a.cfg.Kafka, a.cfg.Output, q, start, end, func(r *kgo.Record) {
 		var row OutputRow
 		if json.Unmarshal(r.Value, &row) == nil && row.Final {
 			a.finals[string(r.Key)] = true
@@ -870,10 +868,7 @@ func (a *Aggregator) lateUpdate(ctx goka.Context, u update) {
 	for _, rh := range rec.Headers {
 		h[rh.Key] = rh.Value
 	}
-	h[HeaderSourceTopic] = []byte(a.cfg.Input)
-	h[HeaderSourcePartition] = []byte(strconv.FormatInt(int64(u.SourcePartition), 10))
-	h[HeaderSourceOffset] = []byte(strconv.FormatInt(u.SourceOffset, 10))
-	a.lateEvent(ctx, string(rec.Key), rec.Value, h, ReasonClosed, []windows.Window{u.Window}, closed)
+	a.lateEvent(ctx, string(rec.Key), rec.Value, withSource(h, a.cfg.Input, u.SourcePartition, u.SourceOffset), ReasonClosed, []windows.Window{u.Window}, closed)
 }
 
 // recoverWatermarkRow is recoverRow for watermark rows: the local row and
@@ -887,14 +882,7 @@ func (a *Aggregator) recoverWatermarkRow(q int32, s storage.Storage, key string,
 	if local, err := s.Get(key); err == nil && local != nil {
 		var have watermarkRow
 		if have.UnmarshalBinary(local) == nil {
-			for p, m := range have.Marks {
-				if old, ok := logged.Marks[p]; !ok || m.Newer(old) {
-					logged.Marks[p] = m
-				}
-			}
-			if have.Closed.After(logged.Closed) {
-				logged.Closed = have.Closed
-			}
+			logged.merge(have)
 		}
 	}
 	a.countClocks.learn(q, logged)
@@ -913,11 +901,11 @@ func (a *Aggregator) Watermark() (wm time.Time, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.parts {
-		if p.closed.IsZero() {
+		if p.Closed.IsZero() {
 			return time.Time{}, false
 		}
-		if !ok || p.closed.Before(wm) {
-			wm, ok = p.closed, true
+		if !ok || p.Closed.Before(wm) {
+			wm, ok = p.Closed, true
 		}
 	}
 	return wm, ok
