@@ -63,9 +63,9 @@ func Latency(reg prometheus.Registerer, group string) func(step string, d time.D
 func RegisterAggregator(reg prometheus.Registerer, lag *Lag, group string, a *processor.Aggregator) {
 	l := prometheus.Labels{"group": group}
 	counter(reg, "records_in_total", "Input records read by the rekey step.", l, func() int64 { return a.Stats().Read })
-	counter(reg, "updates_total", "Window updates sent to the repartition topic.", l, func() int64 { return a.Stats().Updates })
-	counter(reg, "counted_total", "Window updates counted into the table.", l, func() int64 { return a.Stats().Applied })
-	counter(reg, "duplicates_total", "Redelivered updates recognised and skipped.", l, func() int64 { return a.Stats().Duplicates })
+	counter(reg, "updates_total", "Window updates sent to the repartition topic: one per row and batch of the rekey step.", l, func() int64 { return a.Stats().Updates })
+	counter(reg, "counted_total", "Events counted into the table (an event in n windows counts n times).", l, func() int64 { return a.Stats().Applied })
+	counter(reg, "duplicates_total", "Events of redelivered updates recognised and skipped.", l, func() int64 { return a.Stats().Duplicates })
 	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return a.Stats().DeadLettered })
 	counter(reg, "late_total", "Late events, not counted (--watermark).", l, func() int64 { return a.Stats().Late })
 	counter(reg, "expired_rows_total", "Rows deleted by --retain.", l, func() int64 { return a.Stats().Expired })

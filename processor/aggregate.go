@@ -99,6 +99,13 @@ type AggregateConfig struct {
 	// Retain, if positive, deletes rows whose window ended more than Retain
 	// before the watermark (needs Watermark, and Emit update or final).
 	Retain time.Duration
+	// BatchLinger is how long the rekey step collects records into a batch
+	// before writing its updates (one per row); zero means
+	// DefaultBatchLinger. See combine.go.
+	BatchLinger time.Duration
+	// BatchMax is the most records in a batch; zero means DefaultBatchMax,
+	// and 1 writes an update per event (as session windows always do).
+	BatchMax int
 	// ObserveLatency, if set, is called for every record a step finishes
 	// with the step ("rekey" or "count") and the time since the record was
 	// written to that step's input topic.
@@ -119,7 +126,7 @@ func (c *AggregateConfig) validate() error {
 	if err := c.Windows.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	for _, t := range []string{TableTopic(c.Group), RepartitionTopic(c.Group), DeadLetterTopic(c.Group), WatermarkTopic(c.Group)} {
+	for _, t := range []string{TableTopic(c.Group), RepartitionTopic(c.Group), DeadLetterTopic(c.Group), WatermarkTopic(c.Group), BatchTopic(c.Group)} {
 		if t == c.Input || t == c.Output || t == c.LateTopic {
 			errs = append(errs, fmt.Errorf("topic %s is internal to group %s; choose another input or output", t, c.Group))
 		}
@@ -151,6 +158,9 @@ func (c *AggregateConfig) validate() error {
 	if c.LateTopic != "" && (c.LateTopic == c.Input || c.LateTopic == c.Output) {
 		errs = append(errs, errors.New("--late-topic must differ from --input and --output"))
 	}
+	if c.BatchLinger < 0 || c.BatchMax < 0 {
+		errs = append(errs, errors.New("--batch-linger and --batch-max must not be negative"))
+	}
 	if c.Partitions < 0 || c.InputPartitions < 0 {
 		errs = append(errs, errors.New("partition counts must be positive"))
 	}
@@ -161,9 +171,9 @@ func (c *AggregateConfig) validate() error {
 type AggregateStats struct {
 	Read         int64 // input records read by the rekey step
 	DeadLettered int64 // records sent to the dead-letter topic
-	Updates      int64 // window updates sent to the repartition topic
-	Applied      int64 // updates counted into the table
-	Duplicates   int64 // redelivered updates skipped
+	Updates      int64 // window updates sent to the repartition topic (one per row and batch)
+	Applied      int64 // events counted into the table (per window: the sum of the updates' counts)
+	Duplicates   int64 // events of redelivered updates skipped
 	Beyond       int64 // input records at or past Until, not counted
 	// KeptOnRecovery counts changelog records that recovery did not apply
 	// because the local row already contained them (see recoverRow).
@@ -193,7 +203,9 @@ type Aggregator struct {
 	tableKeys      []string // per table partition: its watermark row key
 	rekeyClocks    rekeyClocks
 	countClocks    countClocks
-	rekeyProducer  atomic.Pointer[goka.Producer] // the rekey step's, for broadcastMarks
+	rekeyProducer  atomic.Pointer[goka.Producer] // the rekey step's, for broadcastMarks and flush
+	batchers       batchers                      // the rekey step's combiners (combine.go)
+	batchLog       atomic.Pointer[kgo.Client]    // writes BatchTopic
 	moreFinal      atomic.Bool                   // a visit left rows on their way to Final
 	pass           atomic.Int64                  // visits so far
 	flushed        chan struct{}                 // closed when a bounded run has closed every window
@@ -216,14 +228,21 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	if cfg.Decoder == nil {
 		cfg.Decoder, _ = codec.NewDecoder(codec.Spec{Name: "json"})
 	}
+	if cfg.BatchLinger == 0 {
+		cfg.BatchLinger = DefaultBatchLinger
+	}
+	if cfg.BatchMax == 0 {
+		cfg.BatchMax = DefaultBatchMax
+	}
 	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group),
 		rekeyClocks: rekeyClocks{clocks: map[int32]*sourceClock{}},
 		countClocks: countClocks{parts: map[int32]*countPart{}},
+		batchers:    batchers{m: map[int32]*batcher{}},
 		flushed:     make(chan struct{}),
 	}
 	// Partitions with nothing to read end at once; broadcastMarks says so.
 	for _, p := range cfg.Ended {
-		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, sent: -1}
+		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, sent: -1, pub: windows.Mark{Offset: -1, Ended: true}}
 	}
 	return a, nil
 }
@@ -279,6 +298,24 @@ func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
 	count, err := a.countProcessor(sd)
 	if err != nil {
 		return err
+	}
+	if a.combining() {
+		opts, err := a.cfg.Kafka.Kgo()
+		if err != nil {
+			return err
+		}
+		log, err := kgo.NewClient(append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))...)
+		if err != nil {
+			return err
+		}
+		a.batchLog.Store(log)
+		defer log.Close()
+		// Batches are written until the rekey step has stopped: it waits
+		// for its records' commits.
+		flushCtx, stopFlush := context.WithCancel(context.Background())
+		flushed := make(chan struct{})
+		go func() { defer close(flushed); a.flushBatches(flushCtx) }()
+		defer func() { stopFlush(); <-flushed }()
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runProcessor(gctx, rekey, "rekey") })
@@ -373,6 +410,9 @@ func (a *Aggregator) ensureTopics() error {
 	if a.cfg.LateTopic != "" {
 		topics = append(topics, kafka.Topic{Name: a.cfg.LateTopic, Partitions: in})
 	}
+	if a.combining() {
+		topics = append(topics, kafka.Topic{Name: BatchTopic(a.cfg.Group), Partitions: in, Retention: -1})
+	}
 	for _, t := range topics {
 		n, created, err := adm.Ensure(t)
 		if err != nil {
@@ -385,9 +425,9 @@ func (a *Aggregator) ensureTopics() error {
 			return fmt.Errorf("%w: %s has %d partitions, want %d like the rest of group %s",
 				kafka.ErrPartitionMismatch, t.Name, n, want, a.cfg.Group)
 		}
-		if t.Name == WatermarkTopic(a.cfg.Group) && n != in {
-			return fmt.Errorf("%w: %s has %d partitions, but the input %s has %d; delete it (the group's watermarks restart) or use a new --group",
-				kafka.ErrPartitionMismatch, t.Name, n, a.cfg.Input, in)
+		if (t.Name == WatermarkTopic(a.cfg.Group) || t.Name == BatchTopic(a.cfg.Group)) && n != in {
+			return fmt.Errorf("%w: %s has %d partitions, but the input %s has %d: the input changed under group %s; use a new --group",
+				kafka.ErrPartitionMismatch, t.Name, n, a.cfg.Input, in, a.cfg.Group)
 		}
 	}
 	a.sources, a.partitionOf = in, partitioner()
@@ -529,9 +569,10 @@ func (a *Aggregator) recoverRow(uc goka.UpdateContext, s storage.Storage, key st
 	return s.Set(key, value)
 }
 
-// rekey is the callback of the rekey step: one input record in, one update
-// per window out, or one dead letter. With a watermark, late windows get no
-// update and the event goes to the late topic.
+// rekey is the callback of the rekey step: one input record in, its
+// windows counted into the partition's open batch (one update per window
+// without batches), or one dead letter. With a watermark, late windows get
+// no update and the event goes to the late topic.
 func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 	var clock *sourceClock
 	if a.cfg.Watermark != nil {
@@ -544,6 +585,23 @@ func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 	}
 	end, bounded := a.cfg.Until[ctx.Partition()]
 	last := bounded && ctx.Offset()+1 >= end // the last record of a bounded run
+	var b *batcher
+	if a.combining() {
+		var err error
+		if b, err = a.batcher(ctx); err != nil {
+			ctx.Fail(err)
+			return
+		}
+		defer b.mu.Unlock()
+		// Every record's offset is committed with its batch, in order;
+		// no ctx.Fail after this point.
+		a.admit(b, ctx.Offset(), ctx.DeferCommit())
+		defer func() {
+			if a.due(b, last) {
+				a.flush(b, nil)
+			}
+		}()
+	}
 	if bounded && ctx.Offset() >= end {
 		a.stats.beyond.Add(1)
 		if clock != nil {
@@ -569,6 +627,10 @@ func (a *Aggregator) rekey(ctx goka.Context, msg any) {
 		// to read it here.
 		if clock != nil && windows.Late(w, clock.Max, clock.Seen, a.cfg.Watermark.Lateness) {
 			late = append(late, w)
+			continue
+		}
+		if b != nil {
+			b.add(key, w)
 			continue
 		}
 		rowKey := key // session windows: one row per key holds its sessions
@@ -656,7 +718,7 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 		row = r
 	}
 	if row.Has(u.SourcePartition, u.SourceOffset) {
-		a.stats.duplicates.Add(1)
+		a.stats.duplicates.Add(u.Delta)
 		return
 	}
 	if a.cfg.Watermark != nil && (row.State != windows.Open || windows.Closed(u.Window, a.countClocks.closedAt(ctx.Partition()))) {
@@ -670,7 +732,7 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 	row.Window = u.Window
 	row.Apply(u.SourcePartition, u.SourceOffset, u.Delta)
 	ctx.SetValue(row)
-	a.stats.applied.Add(1)
+	a.stats.applied.Add(u.Delta)
 	if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
 		key, _, err := windows.ParseRowKey(ctx.Key())
 		if err != nil {

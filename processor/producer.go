@@ -88,6 +88,12 @@ func (p *kgoProducer) EmitWithHeaders(topic, key string, value []byte, headers g
 	return promise
 }
 
+// produce queues one record without goka's promise; done gets the
+// outcome.
+func (p *kgoProducer) produce(topic, key string, value []byte, done func(error)) {
+	p.client.Produce(context.Background(), &kgo.Record{Topic: topic, Key: []byte(key), Value: value}, func(_ *kgo.Record, err error) { done(err) })
+}
+
 // Close waits up to closeTimeout for queued records, then closes the
 // client, failing whatever is still unacknowledged.
 func (p *kgoProducer) Close() error { return flushAndClose(p.client) }

@@ -11,22 +11,30 @@ import (
 	"github.com/hourglass-stream/hourglass/windows"
 )
 
-// update is one event counted into one window: the repartition record from
-// the rekey step to the count step.
+// update is Delta events of one source partition counted into one window:
+// the repartition record from the rekey step to the count step. A batch of
+// the rekey step (see combine.go) folds the events of source offsets
+// [SourceFrom, SourceOffset] into one update per row; an update of a single
+// event has SourceFrom == SourceOffset.
 type update struct {
 	Window          windows.Window
 	Delta           int64
 	SourcePartition int32
-	SourceOffset    int64
+	SourceOffset    int64 // the batch's last source offset: what the row dedupes on
+	SourceFrom      int64 // the batch's first source offset
 }
 
-// updateVersion is the first byte of an encoded update.
-const updateVersion = 1
+// updateVersion and batchUpdateVersion are the first byte of an encoded
+// update of one event and of a batch.
+const (
+	updateVersion      = 1
+	batchUpdateVersion = 3 // 2 is markKind
+)
 
 // updateCodec is the goka.Codec of the repartition topic: a version byte and
-// five varints (source partition, source offset, window start and end in
-// epoch milliseconds, delta). It is compact because every input event
-// becomes at least one update.
+// varints: source partition, source offset, window start and end in epoch
+// milliseconds, delta, and for a batch (version 2) the span SourceOffset −
+// SourceFrom. It is compact because there is an update per row and batch.
 type updateCodec struct{}
 
 func (updateCodec) Encode(value any) ([]byte, error) {
@@ -37,13 +45,23 @@ func (updateCodec) Encode(value any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("encode update: %T is not an update", value)
 	}
-	buf := make([]byte, 0, 1+5*binary.MaxVarintLen64)
-	buf = append(buf, updateVersion)
+	if u.SourceFrom > u.SourceOffset || u.SourceFrom < 0 {
+		return nil, fmt.Errorf("encode update: source offsets [%d, %d]", u.SourceFrom, u.SourceOffset)
+	}
+	buf := make([]byte, 0, 1+6*binary.MaxVarintLen64)
+	version := byte(updateVersion)
+	if u.SourceFrom < u.SourceOffset {
+		version = batchUpdateVersion
+	}
+	buf = append(buf, version)
 	buf = binary.AppendVarint(buf, int64(u.SourcePartition))
 	buf = binary.AppendVarint(buf, u.SourceOffset)
 	buf = binary.AppendVarint(buf, u.Window.Start.UnixMilli())
 	buf = binary.AppendVarint(buf, u.Window.End.UnixMilli())
 	buf = binary.AppendVarint(buf, u.Delta)
+	if version == batchUpdateVersion {
+		buf = binary.AppendVarint(buf, u.SourceOffset-u.SourceFrom)
+	}
 	return buf, nil
 }
 
@@ -53,11 +71,15 @@ func (updateCodec) Decode(data []byte) (any, error) {
 	if len(data) > 0 && data[0] == markKind {
 		return decodeMark(data)
 	}
-	if len(data) == 0 || data[0] != updateVersion {
+	if len(data) == 0 || (data[0] != updateVersion && data[0] != batchUpdateVersion) {
 		return nil, fmt.Errorf("%w: unknown version", errBadUpdate)
 	}
+	var all [6]int64
+	fields := all[:5]
+	if data[0] == batchUpdateVersion {
+		fields = all[:6]
+	}
 	data = data[1:]
-	var fields [5]int64
 	for i := range fields {
 		v, n := binary.Varint(data)
 		if n <= 0 {
@@ -83,6 +105,13 @@ func (updateCodec) Decode(data []byte) (any, error) {
 		SourceOffset:    fields[1],
 		Window:          windows.Window{Start: time.UnixMilli(fields[2]).UTC(), End: time.UnixMilli(fields[3]).UTC()},
 		Delta:           fields[4],
+	}
+	u.SourceFrom = u.SourceOffset
+	if len(fields) == 6 {
+		if fields[5] <= 0 || fields[5] > u.SourceOffset {
+			return nil, fmt.Errorf("%w: batch span %d ending at offset %d", errBadUpdate, fields[5], u.SourceOffset)
+		}
+		u.SourceFrom = u.SourceOffset - fields[5]
 	}
 	if !u.Window.End.After(u.Window.Start) || u.SourceOffset < 0 || u.SourcePartition < 0 {
 		return nil, fmt.Errorf("%w: window %v, source %d/%d", errBadUpdate, u.Window, u.SourcePartition, u.SourceOffset)

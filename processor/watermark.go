@@ -105,7 +105,7 @@ const (
 )
 
 // markKind is the first byte of a mark record (updates start with
-// updateVersion).
+// updateVersion or batchUpdateVersion).
 const markKind = 2
 
 // encodeMark writes a mark as the repartition topic and the watermark topic
@@ -277,6 +277,18 @@ type sourceClock struct {
 	// end was.
 	sent    int64
 	sentEnd bool
+	// pub is what marks may say: the clock as of the last record whose
+	// updates are queued (a combining rekey step queues them per batch).
+	pub     windows.Mark
+	pubSeen bool
+}
+
+// publish lets marks cover every record the clock has seen.
+func (c *sourceClock) publish() {
+	c.mu.Lock()
+	c.pub = windows.Mark{Offset: c.Offset, Max: c.Max, Ended: c.ended}
+	c.pubSeen = c.Seen
+	c.mu.Unlock()
 }
 
 // rekeyClocks are the sourceClocks of the partitions this process reads.
@@ -285,6 +297,13 @@ type sourceClock struct {
 type rekeyClocks struct {
 	mu     sync.Mutex
 	clocks map[int32]*sourceClock
+}
+
+// get returns partition p's clock, or nil.
+func (r *rekeyClocks) get(p int32) *sourceClock {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.clocks[p]
 }
 
 // clock returns the clock of ctx's partition, restored from the last
@@ -455,6 +474,9 @@ func (a *Aggregator) observeClock(ctx goka.Context, c *sourceClock, at time.Time
 	m := windows.Mark{Partition: ctx.Partition(), Offset: c.Offset, Max: c.Max, Ended: c.ended}
 	seen := c.Seen
 	c.mu.Unlock()
+	if !a.combining() {
+		c.publish() // this record's updates are queued already
+	}
 
 	c.unmarked++
 	now := time.Now()
@@ -491,10 +513,11 @@ func (a *Aggregator) broadcastMarks(ctx context.Context) error {
 		now := time.Now()
 		for p, c := range clocks {
 			c.mu.Lock()
-			m := windows.Mark{Partition: p, Offset: c.Offset, Max: c.Max, Wall: now, Ended: c.ended}
-			due := (c.Seen || c.ended) && (c.Offset > c.sent || (c.ended && !c.sentEnd))
+			m := c.pub
+			m.Partition, m.Wall = p, now
+			due := (c.pubSeen || m.Ended) && (m.Offset > c.sent || (m.Ended && !c.sentEnd))
 			if due {
-				c.sent, c.sentEnd = c.Offset, c.ended
+				c.sent, c.sentEnd = m.Offset, m.Ended
 			}
 			c.mu.Unlock()
 			if !due {
@@ -841,34 +864,54 @@ func (a *Aggregator) finalWritten(ctx context.Context, key string) (bool, error)
 	return a.finals[key], nil
 }
 
-// lateUpdate counts an update whose window the count step has closed (the
-// timing-dependent case, see ReasonClosed) and writes its event, read back
-// from the input, to the late topic. The caller records it as applied in
-// the row, when there is one, so that a redelivery is a duplicate.
+// lateUpdate counts the events of an update whose window the count step
+// has closed (the timing-dependent case, see ReasonClosed) and writes them,
+// read back from the input, to the late topic. The caller records it as
+// applied in the row, when there is one, so that a redelivery is a
+// duplicate.
 func (a *Aggregator) lateUpdate(ctx goka.Context, u update) {
 	closed := a.countClocks.closedAt(ctx.Partition())
 	if a.cfg.LateTopic == "" {
-		a.stats.late.Add(1)
+		a.stats.late.Add(u.Delta)
 		return
 	}
-	var rec *kgo.Record
-	err := readPartition(ctx.Context(), a.cfg.Kafka, a.cfg.Input, u.SourcePartition, u.SourceOffset, u.SourceOffset+1, func(r *kgo.Record) {
-		if r.Offset == u.SourceOffset {
-			rec = r
+	// The update's events are the first Delta records of its range that
+	// fall into this row: the rekey step's lateness only grows along a
+	// partition, so the records of the row it found late come after them.
+	var events []*kgo.Record
+	err := readPartition(ctx.Context(), a.cfg.Kafka, a.cfg.Input, u.SourcePartition, u.SourceFrom, u.SourceOffset+1, func(r *kgo.Record) {
+		if int64(len(events)) == u.Delta {
+			return
+		}
+		if u.SourceFrom == u.SourceOffset {
+			events = append(events, r)
+			return
+		}
+		key, at, _, err := a.extract(ctx.Context(), r.Value)
+		if err != nil {
+			return
+		}
+		var buf [4]windows.Window
+		for _, w := range a.cfg.Windows.Assign(buf[:0], at) {
+			if w.Start.Equal(u.Window.Start) && w.End.Equal(u.Window.End) && windows.RowKey(key, w) == ctx.Key() {
+				events = append(events, r)
+			}
 		}
 	})
-	if err == nil && rec == nil {
-		err = errors.New("not found")
+	if err == nil && int64(len(events)) != u.Delta {
+		err = fmt.Errorf("found %d of its %d events", len(events), u.Delta)
 	}
 	if err != nil {
-		ctx.Fail(fmt.Errorf("read late event %s/%d@%d back: %w", a.cfg.Input, u.SourcePartition, u.SourceOffset, err))
+		ctx.Fail(fmt.Errorf("read late events %s/%d@[%d, %d] back: %w", a.cfg.Input, u.SourcePartition, u.SourceFrom, u.SourceOffset, err))
 		return
 	}
-	h := goka.Headers{}
-	for _, rh := range rec.Headers {
-		h[rh.Key] = rh.Value
+	for _, rec := range events {
+		h := goka.Headers{}
+		for _, rh := range rec.Headers {
+			h[rh.Key] = rh.Value
+		}
+		a.lateEvent(ctx, string(rec.Key), rec.Value, withSource(h, a.cfg.Input, u.SourcePartition, rec.Offset), ReasonClosed, []windows.Window{u.Window}, closed)
 	}
-	a.lateEvent(ctx, string(rec.Key), rec.Value, withSource(h, a.cfg.Input, u.SourcePartition, u.SourceOffset), ReasonClosed, []windows.Window{u.Window}, closed)
 }
 
 // recoverWatermarkRow is recoverRow for watermark rows: the local row and
