@@ -206,6 +206,11 @@ type Aggregator struct {
 	rekeyProducer  atomic.Pointer[goka.Producer] // the rekey step's, for broadcastMarks and flush
 	batchers       batchers                      // the rekey step's combiners (combine.go)
 	batchLog       atomic.Pointer[kgo.Client]    // writes BatchTopic
+	// Tests only: dropUpdate, if set, is asked for each update of a batch
+	// whether to leave it unwritten (failing the batch, as a crash while
+	// writing it would); ignoreBatchLog makes redo draw new boundaries.
+	dropUpdate     func(p int32, s span, i int) bool
+	ignoreBatchLog bool
 	moreFinal      atomic.Bool                   // a visit left rows on their way to Final
 	pass           atomic.Int64                  // visits so far
 	flushed        chan struct{}                 // closed when a bounded run has closed every window
