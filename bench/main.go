@@ -52,6 +52,7 @@ import (
 type config struct {
 	bin, brokers, out, only string
 	profile                 string
+	aggFlags                []string
 	w1Events, w3Alerts      int
 	w4Rows                  int
 	w2Rate                  int
@@ -88,7 +89,9 @@ func main() {
 	flag.IntVar(&c.w4Rows, "w4-rows", 1_000_000, "W4: table rows")
 	flag.IntVar(&c.keys, "keys", 1000, "distinct group keys")
 	flag.StringVar(&c.profile, "profile", "", "write CPU profiles of the processes under test to PREFIX.w1 (aggregate) and PREFIX.w3 (filter)")
+	aggFlags := flag.String("aggregate-flags", "", "extra flags for every aggregate process, space-separated (e.g. \"--batch-linger 100ms\")")
 	flag.Parse()
+	c.aggFlags = strings.Fields(*aggFlags)
 	c.partitions = 8
 	log.SetFlags(log.Ltime)
 	if err := run(c); err != nil {
@@ -281,8 +284,8 @@ func changelog(kc kafka.Config, group string, timeout time.Duration, fn func(key
 
 // aggregateArgs are the arguments of the hourly-counts job on input.
 func aggregateArgs(c config, group, input string) []string {
-	return []string{"aggregate", "--brokers", c.brokers, "--group", group, "--input", input,
-		"--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn", "--progress-interval", "0"}
+	return append([]string{"aggregate", "--brokers", c.brokers, "--group", group, "--input", input,
+		"--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn", "--progress-interval", "0"}, c.aggFlags...)
 }
 
 // aggregate starts `hourglass aggregate` for group on input and waits

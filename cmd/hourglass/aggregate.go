@@ -49,6 +49,8 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.DurationVar(&a.cfg.MaxOutage, "max-outage", processor.DefaultMaxOutage, "keep retrying this long while Kafka is unreachable, then exit non-zero")
 	f.Int32Var(&a.partitions, "partitions", 0, "partitions of the internal topics when created (default: as many as the input)")
 	f.Int32Var(&a.inParts, "input-partitions", 8, "partitions of the input topic if it has to be created")
+	f.DurationVar(&a.cfg.BatchLinger, "batch-linger", processor.DefaultBatchLinger, "collect an input partition's records this long into one batch, written as one update per row (adds up to this much latency)")
+	f.IntVar(&a.cfg.BatchMax, "batch-max", processor.DefaultBatchMax, "most records in a batch; 1 writes an update per event")
 }
 
 // required are the flags without a default.
