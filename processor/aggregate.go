@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -296,34 +295,12 @@ func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
 	if err := sd.begin(); err != nil {
 		return err
 	}
-	rekey, err := a.rekeyProcessor()
-	if err != nil {
-		return err
-	}
 	count, err := a.countProcessor(sd)
 	if err != nil {
 		return err
 	}
-	if a.combining() {
-		opts, err := a.cfg.Kafka.Kgo()
-		if err != nil {
-			return err
-		}
-		log, err := kgo.NewClient(append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))...)
-		if err != nil {
-			return err
-		}
-		a.batchLog.Store(log)
-		defer log.Close()
-		// Batches are written until the rekey step has stopped: it waits
-		// for its records' commits.
-		flushCtx, stopFlush := context.WithCancel(context.Background())
-		flushed := make(chan struct{})
-		go func() { defer close(flushed); a.flushBatches(flushCtx) }()
-		defer func() { stopFlush(); <-flushed }()
-	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runProcessor(gctx, rekey, "rekey") })
+	g.Go(func() error { return a.runRekey(gctx) })
 	g.Go(func() error { return runProcessor(gctx, count, "count") })
 	if a.cfg.Watermark != nil {
 		g.Go(func() error { return a.closeWindows(gctx, count) })
@@ -470,40 +447,6 @@ func gokaOptions(kc kafka.Config, cfg *sarama.Config, initial int64, log *slog.L
 	}
 }
 
-func (a *Aggregator) rekeyProcessor() (*goka.Processor, error) {
-	initial := sarama.OffsetOldest
-	if a.cfg.Start == StartLatest {
-		initial = sarama.OffsetNewest
-	}
-	edges := []goka.Edge{
-		goka.Input(goka.Stream(a.cfg.Input), new(gokacodec.Bytes), a.rekey),
-		goka.Output(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}),
-		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
-	}
-	if a.cfg.Watermark != nil {
-		edges = append(edges, goka.Output(goka.Stream(WatermarkTopic(a.cfg.Group)), new(gokacodec.Bytes)))
-	}
-	if a.cfg.LateTopic != "" {
-		edges = append(edges, goka.Output(goka.Stream(a.cfg.LateTopic), new(gokacodec.Bytes)))
-	}
-	graph := goka.DefineGroup(goka.Group(RekeyGroup(a.cfg.Group)), edges...)
-	opts := gokaOptions(a.cfg.Kafka, a.cfg.Sarama, initial, a.log.With("step", "rekey"))
-	build := producerBuilder(a.cfg.Kafka)
-	opts = append(opts, goka.WithProducerBuilder(func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
-		// broadcastMarks writes with the same producer as the callbacks.
-		p, err := build(brokers, clientID, hasher)
-		if err == nil {
-			a.rekeyProducer.Store(&p)
-		}
-		return p, err
-	}))
-	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("aggregate: rekey step: %w", err)
-	}
-	return p, nil
-}
-
 // countProcessor builds the count step. Its local copy of the table is
 // kept in memory unless a --state-dir asks for LevelDB: the changelog is
 // the source of truth and a process without a kept directory recovers from
@@ -574,90 +517,6 @@ func (a *Aggregator) recoverRow(uc goka.UpdateContext, s storage.Storage, key st
 	return s.Set(key, value)
 }
 
-// rekey is the callback of the rekey step: one input record in, its
-// windows counted into the partition's open batch (one update per window
-// without batches), or one dead letter. With a watermark, late windows get
-// no update and the event goes to the late topic.
-func (a *Aggregator) rekey(ctx goka.Context, msg any) {
-	var clock *sourceClock
-	if a.cfg.Watermark != nil {
-		c, err := a.clock(ctx)
-		if err != nil {
-			ctx.Fail(err)
-			return
-		}
-		clock = c
-	}
-	end, bounded := a.cfg.Until[ctx.Partition()]
-	last := bounded && ctx.Offset()+1 >= end // the last record of a bounded run
-	var b *batcher
-	if a.combining() {
-		var err error
-		if b, err = a.batcher(ctx); err != nil {
-			ctx.Fail(err)
-			return
-		}
-		defer b.mu.Unlock()
-		// Every record's offset is committed with its batch, in order;
-		// no ctx.Fail after this point.
-		a.admit(b, ctx.Offset(), ctx.DeferCommit())
-		defer func() {
-			if a.due(b, last) {
-				a.flush(b, nil)
-			}
-		}()
-	}
-	if bounded && ctx.Offset() >= end {
-		a.stats.beyond.Add(1)
-		if clock != nil {
-			a.observeClock(ctx, clock, time.Time{}, false, true)
-		}
-		return
-	}
-	a.stats.read.Add(1)
-	a.observe("rekey", ctx.Timestamp())
-	raw, _ := msg.([]byte)
-	key, at, reason, err := a.extract(ctx.Context(), raw)
-	if err != nil {
-		a.deadLetter(ctx, raw, reason, err)
-		if clock != nil {
-			a.observeClock(ctx, clock, time.Time{}, false, last)
-		}
-		return
-	}
-	var buf, lateBuf [4]windows.Window
-	wins, late := a.cfg.Windows.Assign(buf[:0], at), lateBuf[:0]
-	for _, w := range wins {
-		// Only this partition's callback changes its clock: no lock needed
-		// to read it here.
-		if clock != nil && windows.Late(w, clock.Max, clock.Seen, a.cfg.Watermark.Lateness) {
-			late = append(late, w)
-			continue
-		}
-		if b != nil {
-			b.add(key, w)
-			continue
-		}
-		rowKey := key // session windows: one row per key holds its sessions
-		if !a.cfg.Windows.IsSession() {
-			rowKey = windows.RowKey(key, w)
-		}
-		ctx.Emit(goka.Stream(RepartitionTopic(a.cfg.Group)), rowKey, update{
-			Window:          w,
-			Delta:           1,
-			SourcePartition: ctx.Partition(),
-			SourceOffset:    ctx.Offset(),
-		})
-		a.stats.updates.Add(1)
-	}
-	if len(late) > 0 {
-		a.lateEvent(ctx, ctx.Key(), raw, sourceHeaders(ctx), ReasonLate, late, clock.Max.Add(-a.cfg.Watermark.Lateness))
-	}
-	if clock != nil {
-		a.observeClock(ctx, clock, at, true, last)
-	}
-}
-
 func (a *Aggregator) observe(step string, written time.Time) {
 	if a.cfg.ObserveLatency != nil && !written.IsZero() {
 		a.cfg.ObserveLatency(step, time.Since(written))
@@ -687,12 +546,6 @@ func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at ti
 		return "", time.Time{}, ReasonTime, fmt.Errorf("event time %q: %w", a.cfg.Time, err)
 	}
 	return key, at, "", nil
-}
-
-func (a *Aggregator) deadLetter(ctx goka.Context, raw []byte, reason Reason, err error) {
-	a.stats.deadLettered.Add(1)
-	a.log.Debug("dead-lettered a record", "topic", ctx.Topic(), "partition", ctx.Partition(), "offset", ctx.Offset(), "reason", reason, "error", err)
-	ctx.Emit(goka.Stream(DeadLetterTopic(a.cfg.Group)), ctx.Key(), raw, goka.WithCtxEmitHeaders(deadLetterHeaders(ctx, reason, err)))
 }
 
 // count is the callback of the count step: apply one update to its row

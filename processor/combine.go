@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hourglass-stream/hourglass/windows"
-	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -88,17 +87,16 @@ type pendingRow struct {
 	delta  int64
 }
 
-// batcher is the combiner of one input partition. The partition's
-// callback adds records under mu; flushBatches writes batches that waited
-// long enough, under mu too.
+// batcher is the combiner of one input partition. The partition's records
+// are added under mu; flushBatches writes batches that waited long enough,
+// under mu too. Acknowledgements arrive on the producer's goroutines and
+// take only ackMu, so a write blocked on a full producer buffer never
+// waits for them.
 type batcher struct {
 	mu   sync.Mutex
 	p    int32
 	next int64  // the offset expected next; any other means the partition was (re)assigned
 	plan []span // recorded batches not yet redone, in order
-	// live is the context of the partition's processing; it ends when the
-	// partition is revoked or the step stops.
-	live context.Context
 
 	open    bool
 	kind    batchMode
@@ -107,7 +105,24 @@ type batcher struct {
 	began   time.Time
 	rows    map[rowID]int
 	pending []pendingRow
-	commits []func(error)
+	acks    *batchAcks // the open batch's
+
+	ackMu       sync.Mutex
+	epoch       int          // bumped when the partition is lost: older batches never commit
+	inflight    []*batchAcks // batches not yet committable, in offset order
+	committable int64        // the offset to commit: every record before it is acknowledged; -1 if none
+	failed      error        // a batch that failed: the step must stop
+}
+
+// batchAcks counts the writes of one batch not yet acknowledged: its
+// records' own (dead letters, late events, checkpoints), then its updates,
+// plus one while the batch is open.
+type batchAcks struct {
+	b       *batcher
+	epoch   int
+	to      int64
+	pending int
+	err     error
 }
 
 // batchMode says how an open batch ends.
@@ -116,7 +131,7 @@ type batchMode uint8
 const (
 	freeBatch    batchMode = iota // new: ends on size or time, recorded when written
 	plannedBatch                  // a redo of plan[0]: ends exactly at its end
-	singleBatch                   // one record outside any recorded batch
+	singleBatch                   // one record: outside any recorded batch, or not combining
 )
 
 type batchers struct {
@@ -124,42 +139,24 @@ type batchers struct {
 	m  map[int32]*batcher
 }
 
-// combining reports whether the rekey step batches: not for session
-// windows (a key's sessions are one row, and an update proposes one
-// session), nor with --batch-max 1.
+// combining reports whether the rekey step folds batches into one update
+// per row: not for session windows (a key's sessions are one row, and an
+// update proposes one session), nor with --batch-max 1. Otherwise every
+// record is a batch of its own.
 func (a *Aggregator) combining() bool {
 	return !a.cfg.Windows.IsSession() && a.cfg.BatchMax != 1
 }
 
-// batcher returns ctx's partition's batcher, locked; after a
-// (re)assignment it first loads the recorded batches the redo must follow.
-func (a *Aggregator) batcher(ctx goka.Context) (*batcher, error) {
-	p := ctx.Partition()
-	a.batchers.mu.Lock()
-	b := a.batchers.m[p]
-	if b == nil {
-		b = &batcher{p: p, next: -1, rows: map[rowID]int{}}
-		a.batchers.m[p] = b
-	}
-	a.batchers.mu.Unlock()
-	b.mu.Lock()
-	if b.next == ctx.Offset() {
-		return b, nil
-	}
-	// A batch left open by the last assignment is written before the redo
-	// plan is read, so the plan includes it.
-	a.flush(b, nil)
-	var plan []span
-	var err error
-	if !a.ignoreBatchLog {
-		plan, err = a.loadPlan(ctx.Context(), p, ctx.Offset())
-	}
-	if err != nil {
-		b.mu.Unlock()
-		return nil, fmt.Errorf("read the batch log of %s/%d: %w", a.cfg.Input, p, err)
-	}
-	b.plan, b.live = plan, ctx.Context()
-	return b, nil
+// drop forgets the partition's open and unacknowledged batches: they will
+// not commit (their records are redone by the partition's next reader).
+// The caller holds b.mu.
+func (b *batcher) drop() {
+	b.open, b.pending, b.acks, b.next = false, b.pending[:0], nil, -1
+	clear(b.rows)
+	b.ackMu.Lock()
+	b.epoch++
+	b.inflight, b.committable, b.failed = nil, -1, nil
+	b.ackMu.Unlock()
 }
 
 // loadPlan returns the recorded batches of input partition p that end at
@@ -203,19 +200,21 @@ func (a *Aggregator) loadPlan(ctx context.Context, p int32, next int64) ([]span,
 	return plan, nil
 }
 
-// admit prepares b for the record at offset and takes its commit: it
-// writes a planned batch whose records ended before offset, and opens the
-// batch the record belongs to.
-func (a *Aggregator) admit(b *batcher, offset int64, commit func(error)) {
+// admit prepares b for the record at offset: it writes a planned batch
+// whose records ended before offset, and opens the batch the record
+// belongs to. The caller holds b.mu.
+func (a *Aggregator) admit(b *batcher, offset int64) {
 	for len(b.plan) > 0 && b.plan[0].to < offset {
 		if b.open && b.kind == plannedBatch {
-			a.flush(b, nil) // its last records are gone from the input
+			a.flush(b) // its last records are gone from the input
 		}
 		b.plan = b.plan[1:]
 	}
 	if !b.open {
 		b.open, b.from, b.began = true, offset, time.Now()
 		switch {
+		case !a.combining():
+			b.kind = singleBatch
 		case len(b.plan) == 0:
 			b.kind = freeBatch
 		case offset < b.plan[0].from:
@@ -223,9 +222,45 @@ func (a *Aggregator) admit(b *batcher, offset int64, commit func(error)) {
 		default:
 			b.kind = plannedBatch
 		}
+		b.acks = &batchAcks{b: b, pending: 1}
+		b.ackMu.Lock()
+		b.acks.epoch = b.epoch
+		b.inflight = append(b.inflight, b.acks)
+		b.ackMu.Unlock()
 	}
 	b.to, b.next = offset, offset+1
-	b.commits = append(b.commits, commit)
+}
+
+// track counts one more write of the open batch; its callback is done.
+// The caller holds b.mu.
+func (b *batcher) track() func(error) {
+	x := b.acks
+	b.ackMu.Lock()
+	x.pending++
+	b.ackMu.Unlock()
+	return x.done
+}
+
+// done takes one acknowledgement (or failure) of a write of the batch.
+func (x *batchAcks) done(err error) {
+	b := x.b
+	b.ackMu.Lock()
+	defer b.ackMu.Unlock()
+	if x.epoch != b.epoch {
+		return // the partition was lost since
+	}
+	x.pending--
+	if err != nil && x.err == nil {
+		x.err = err
+	}
+	for len(b.inflight) > 0 && b.inflight[0].pending == 0 {
+		head := b.inflight[0]
+		if head.err != nil {
+			b.failed = head.err
+			return // nothing after it commits
+		}
+		b.committable, b.inflight = head.to+1, b.inflight[1:]
+	}
 }
 
 // add counts one event of the open batch into key's row of window w.
@@ -247,80 +282,60 @@ func (a *Aggregator) due(b *batcher, last bool) bool {
 	case plannedBatch:
 		return b.to >= b.plan[0].to
 	}
-	return last || len(b.commits) >= a.cfg.BatchMax
+	return last || b.to-b.from+1 >= int64(a.cfg.BatchMax)
 }
 
 // flush writes b's open batch, if any: its range to the batch log (a new
-// batch), then its updates; the batch's input offsets are committed when
-// every update is acknowledged. err, if set, fails the batch instead: its
-// offsets are not committed, and a later run redoes it. The caller holds
-// b.mu.
-func (a *Aggregator) flush(b *batcher, err error) {
+// batch), then its updates. The batch becomes committable when all its
+// writes are acknowledged. The caller holds b.mu.
+func (a *Aggregator) flush(b *batcher) {
 	if !b.open {
 		return
 	}
-	commits, p, s, kind := b.commits, b.p, span{b.from, b.to}, b.kind
-	pending := b.pending
-	b.open, b.commits, b.pending = false, nil, b.pending[:0]
+	x, p, s, kind, pending := b.acks, b.p, span{b.from, b.to}, b.kind, b.pending
+	b.open, b.acks, b.pending = false, nil, b.pending[:0]
 	clear(b.rows)
 	if kind == plannedBatch && s.to >= b.plan[0].to {
 		b.plan = b.plan[1:]
 	}
+	x.to = s.to
 
 	var prod *kgoProducer
 	if pp := a.rekeyProducer.Load(); pp != nil {
 		prod, _ = (*pp).(*kgoProducer)
 	}
-	if err == nil && prod == nil {
-		err = errors.New("the rekey step has no producer")
-	}
-	if err == nil && kind == freeBatch && len(pending) > 0 {
-		err = a.recordBatch(p, s)
-	}
-	if err != nil {
-		for _, c := range commits {
-			c(err)
-		}
+	if prod == nil {
+		x.done(errors.New("the rekey step has no producer"))
 		return
 	}
-	var (
-		mu      sync.Mutex
-		left    = len(pending)
-		failure error
-	)
-	done := func(err error) {
-		mu.Lock()
-		if err != nil && failure == nil {
-			failure = err
-		}
-		left--
-		finished := left == 0
-		mu.Unlock()
-		if finished {
-			for _, c := range commits {
-				c(failure)
-			}
+	if kind == freeBatch && len(pending) > 0 {
+		if err := a.recordBatch(p, s); err != nil {
+			x.done(err)
+			return
 		}
 	}
+	b.ackMu.Lock()
+	x.pending += len(pending)
+	b.ackMu.Unlock()
 	topic := RepartitionTopic(a.cfg.Group)
 	for i, r := range pending {
 		if a.dropUpdate != nil && a.dropUpdate(p, s, i) {
-			done(errDropped)
+			x.done(errDropped)
 			continue
 		}
 		value, err := updateCodec{}.Encode(update{Window: r.window, Delta: r.delta, SourcePartition: p, SourceOffset: s.to, SourceFrom: s.from})
 		if err != nil {
-			done(err)
+			x.done(err)
 			continue
 		}
-		prod.produce(topic, windows.RowKey(r.key, r.window), value, done)
+		rowKey := r.key // session windows: one row per key holds its sessions
+		if !a.cfg.Windows.IsSession() {
+			rowKey = windows.RowKey(r.key, r.window)
+		}
+		prod.produce(topic, rowKey, value, x.done)
 	}
 	a.stats.updates.Add(int64(len(pending)))
-	if len(pending) == 0 {
-		for _, c := range commits {
-			c(nil)
-		}
-	}
+	x.done(nil) // the batch is no longer open
 	// Marks cover this batch only now that its updates are queued before
 	// them.
 	if c := a.rekeyClocks.get(p); c != nil {
@@ -343,10 +358,8 @@ func (a *Aggregator) recordBatch(p int32, s span) error {
 	return nil
 }
 
-// flushBatches writes, every tenth of the linger until ctx ends, the
-// batches that have waited for the linger, and those of partitions that
-// stopped (revoked, or the step stopping). Its ctx must outlive the rekey
-// processor: a stopping partition waits for its records' commits.
+// flushBatches writes, every tenth of the linger until ctx ends, the free
+// batches that have waited for the linger.
 func (a *Aggregator) flushBatches(ctx context.Context) {
 	tick := time.NewTicker(max(a.cfg.BatchLinger/10, time.Millisecond))
 	defer tick.Stop()
@@ -356,29 +369,25 @@ func (a *Aggregator) flushBatches(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		a.batchers.mu.Lock()
-		bs := make([]*batcher, 0, len(a.batchers.m))
-		for _, b := range a.batchers.m {
-			bs = append(bs, b)
-		}
-		a.batchers.mu.Unlock()
 		now := time.Now()
-		for _, b := range bs {
+		for _, b := range a.allBatchers() {
 			b.mu.Lock()
-			stopping := b.live != nil && b.live.Err() != nil
-			switch {
-			case !b.open:
-			case b.kind == plannedBatch && stopping:
-				// Stopping inside a redone batch: writing part of it
-				// would draw a boundary no log records.
-				a.flush(b, errRedoInterrupted)
-			case b.kind == plannedBatch:
-			case stopping || now.Sub(b.began) >= a.cfg.BatchLinger:
-				a.flush(b, nil)
+			if b.open && b.kind == freeBatch && now.Sub(b.began) >= a.cfg.BatchLinger {
+				a.flush(b)
 			}
 			b.mu.Unlock()
 		}
 	}
+}
+
+func (a *Aggregator) allBatchers() []*batcher {
+	a.batchers.mu.Lock()
+	defer a.batchers.mu.Unlock()
+	bs := make([]*batcher, 0, len(a.batchers.m))
+	for _, b := range a.batchers.m {
+		bs = append(bs, b)
+	}
+	return bs
 }
 
 var errDropped = errors.New("update dropped by a test")

@@ -25,7 +25,11 @@ const (
 )
 
 func deadLetterHeaders(ctx goka.Context, reason Reason, err error) goka.Headers {
-	h := sourceHeaders(ctx)
+	return errorHeaders(sourceHeaders(ctx), reason, err)
+}
+
+// errorHeaders adds the headers saying what is wrong to h.
+func errorHeaders(h goka.Headers, reason Reason, err error) goka.Headers {
 	h[HeaderError] = []byte(err.Error())
 	h[HeaderErrorKind] = []byte(reason)
 	return h

@@ -306,17 +306,17 @@ func (r *rekeyClocks) get(p int32) *sourceClock {
 	return r.clocks[p]
 }
 
-// clock returns the clock of ctx's partition, restored from the last
-// checkpoint if this process did not just process the record before.
-func (a *Aggregator) clock(ctx goka.Context) (*sourceClock, error) {
-	p := ctx.Partition()
+// clock returns the clock of input partition p for the record at offset,
+// restored from the last checkpoint after a (re)assignment or when the
+// consumer went back.
+func (a *Aggregator) clock(ctx context.Context, p int32, offset int64) (*sourceClock, error) {
 	a.rekeyClocks.mu.Lock()
 	c := a.rekeyClocks.clocks[p]
 	a.rekeyClocks.mu.Unlock()
-	if c != nil && c.next == ctx.Offset() {
-		return c, nil
+	if c != nil && c.next >= 0 && offset >= c.next {
+		return c, nil // the next record, or one after a gap in the offsets
 	}
-	restored, err := a.restoreClock(ctx.Context(), p, ctx.Offset())
+	restored, err := a.restoreClock(ctx, p, offset)
 	if err != nil {
 		return nil, fmt.Errorf("restore the watermark of %s/%d: %w", a.cfg.Input, p, err)
 	}
@@ -458,25 +458,23 @@ func readPartition(ctx context.Context, kc kafka.Config, topic string, p int32, 
 	}
 }
 
-// observe moves the clock of ctx's partition past the current record
-// (with its event time, if it has one) and writes a checkpoint when one is
-// due: at the first event after a restore, every markInterval or markEvery
-// records, and at the end of a bounded run.
-func (a *Aggregator) observeClock(ctx goka.Context, c *sourceClock, at time.Time, hasTime, last bool) {
+// observe moves the clock of in's partition past the record (with its
+// event time, if it has one) and writes a checkpoint when one is due: at
+// the first event after a restore, every markInterval or markEvery
+// records, and at the end of a bounded run. The checkpoint is one of the
+// record's writes: its offset commits only after the checkpoint landed.
+func (a *Aggregator) observeClock(in inRecord, c *sourceClock, at time.Time, hasTime, last bool) {
 	c.mu.Lock()
 	if hasTime {
-		c.Observe(ctx.Offset(), at)
+		c.Observe(in.Offset, at)
 	} else {
-		c.Skip(ctx.Offset())
+		c.Skip(in.Offset)
 	}
 	c.ended = c.ended || last
-	c.next = ctx.Offset() + 1
-	m := windows.Mark{Partition: ctx.Partition(), Offset: c.Offset, Max: c.Max, Ended: c.ended}
+	c.next = in.Offset + 1
+	m := windows.Mark{Partition: in.Partition, Offset: c.Offset, Max: c.Max, Ended: c.ended}
 	seen := c.Seen
 	c.mu.Unlock()
-	if !a.combining() {
-		c.publish() // this record's updates are queued already
-	}
 
 	c.unmarked++
 	now := time.Now()
@@ -487,7 +485,7 @@ func (a *Aggregator) observeClock(ctx goka.Context, c *sourceClock, at time.Time
 		return
 	}
 	m.Wall = now
-	ctx.Emit(goka.Stream(WatermarkTopic(a.cfg.Group)), a.checkpointKeys[ctx.Partition()], encodeMark(m))
+	in.emit(WatermarkTopic(a.cfg.Group), a.checkpointKeys[in.Partition], encodeMark(m), nil)
 	c.marked, c.markedAt, c.unmarked = true, now, 0
 }
 
@@ -550,10 +548,20 @@ func every(ctx context.Context, d time.Duration, fn func() error) error {
 	}
 }
 
+// emitter writes one record (with headers) for the record being processed.
+type emitter func(topic, key string, value []byte, h goka.Headers)
+
+// gokaEmitter is an emitter for a goka callback.
+func gokaEmitter(ctx goka.Context) emitter {
+	return func(topic, key string, value []byte, h goka.Headers) {
+		ctx.Emit(goka.Stream(topic), key, value, goka.WithCtxEmitHeaders(h))
+	}
+}
+
 // lateEvent counts an event whose windows late are late, and writes it
 // unchanged to the late topic when there is one, with h (the event's
 // source headers, a map of the caller's that it adds to).
-func (a *Aggregator) lateEvent(ctx goka.Context, key string, raw []byte, h goka.Headers, reason string, late []windows.Window, wm time.Time) {
+func (a *Aggregator) lateEvent(emit emitter, key string, raw []byte, h goka.Headers, reason string, late []windows.Window, wm time.Time) {
 	a.stats.late.Add(1)
 	if a.cfg.LateTopic == "" {
 		return
@@ -565,7 +573,7 @@ func (a *Aggregator) lateEvent(ctx goka.Context, key string, raw []byte, h goka.
 	h[HeaderLateReason] = []byte(reason)
 	h[HeaderLateWindows] = []byte(strings.Join(names, ","))
 	h[HeaderLateWatermark] = []byte(windows.FormatTime(wm))
-	ctx.Emit(goka.Stream(a.cfg.LateTopic), key, raw, goka.WithCtxEmitHeaders(h))
+	emit(a.cfg.LateTopic, key, raw, h)
 }
 
 // countPart is the count step's event-time state of one table partition.
@@ -910,7 +918,7 @@ func (a *Aggregator) lateUpdate(ctx goka.Context, u update) {
 		for _, rh := range rec.Headers {
 			h[rh.Key] = rh.Value
 		}
-		a.lateEvent(ctx, string(rec.Key), rec.Value, withSource(h, a.cfg.Input, u.SourcePartition, rec.Offset), ReasonClosed, []windows.Window{u.Window}, closed)
+		a.lateEvent(gokaEmitter(ctx), string(rec.Key), rec.Value, withSource(h, a.cfg.Input, u.SourcePartition, rec.Offset), ReasonClosed, []windows.Window{u.Window}, closed)
 	}
 }
 
