@@ -210,6 +210,7 @@ type Aggregator struct {
 	// writing it would); ignoreBatchLog makes redo draw new boundaries.
 	dropUpdate     func(p int32, s span, i int) bool
 	ignoreBatchLog bool
+	onBatch        func(span, batchMode) // called for each batch written
 	moreFinal      atomic.Bool   // a visit left rows on their way to Final
 	pass           atomic.Int64  // visits so far
 	flushed        chan struct{} // closed when a bounded run has closed every window

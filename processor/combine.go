@@ -36,7 +36,7 @@ func BatchTopic(group string) string { return group + "-batches" }
 const (
 	// DefaultBatchLinger is how long a batch collects records before it is
 	// written (--batch-linger): the latency it adds at low rates.
-	DefaultBatchLinger = 50 * time.Millisecond
+	DefaultBatchLinger = 20 * time.Millisecond
 	// DefaultBatchMax is the most records a batch holds (--batch-max).
 	DefaultBatchMax = 20000
 	// batchKind starts a batch log record.
@@ -293,6 +293,9 @@ func (a *Aggregator) flush(b *batcher) {
 		return
 	}
 	x, p, s, kind, pending := b.acks, b.p, span{b.from, b.to}, b.kind, b.pending
+	if a.onBatch != nil {
+		a.onBatch(s, kind)
+	}
 	b.open, b.acks, b.pending = false, nil, b.pending[:0]
 	clear(b.rows)
 	if kind == plannedBatch && s.to >= b.plan[0].to {

@@ -202,3 +202,47 @@ func waitCounted(t *testing.T, kc kafka.Config, group, input string, n int64) ma
 	}
 	return rows
 }
+
+// TestBatchBoundaries: where batches end, for free batching, a redo that
+// follows recorded batches (from inside one, across a gap before one, with
+// a recorded batch's last records gone) and offsets with gaps.
+func TestBatchBoundaries(t *testing.T) {
+	type written struct {
+		span
+		mode batchMode
+	}
+	tests := []struct {
+		name    string
+		plan    []span
+		offsets []int64
+		want    []written
+	}{
+		{"free", nil, []int64{0, 1, 2, 3, 4, 5, 6, 7},
+			[]written{{span{0, 2}, freeBatch}, {span{3, 5}, freeBatch}, {span{6, 7}, freeBatch}}},
+		{"free across an offset gap", nil, []int64{0, 1, 5, 6, 7},
+			[]written{{span{0, 5}, freeBatch}, {span{6, 7}, freeBatch}}}, // a batch spans at most BatchMax offsets
+		{"redo from inside a recorded batch, then free", []span{{0, 4}, {5, 5}, {6, 9}}, []int64{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13},
+			[]written{{span{2, 4}, plannedBatch}, {span{5, 5}, plannedBatch}, {span{6, 9}, plannedBatch}, {span{10, 12}, freeBatch}, {span{13, 13}, freeBatch}}},
+		{"records before the first recorded batch go one by one", []span{{5, 9}}, []int64{3, 4, 5, 6, 7, 8, 9, 10},
+			[]written{{span{3, 3}, singleBatch}, {span{4, 4}, singleBatch}, {span{5, 9}, plannedBatch}, {span{10, 10}, freeBatch}}},
+		{"a recorded batch whose last records are gone", []span{{0, 4}, {5, 9}}, []int64{0, 1, 2, 6, 7, 8, 9, 10},
+			[]written{{span{0, 2}, plannedBatch}, {span{6, 9}, plannedBatch}, {span{10, 10}, freeBatch}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &Aggregator{cfg: AggregateConfig{Windows: windows.Tumbling(time.Hour), BatchMax: 3}}
+			var got []written
+			a.onBatch = func(s span, m batchMode) { got = append(got, written{s, m}) }
+			b := &batcher{p: 0, next: -1, rows: map[rowID]int{}, committable: -1, plan: tt.plan}
+			for i, o := range tt.offsets {
+				a.admit(b, o)
+				if a.due(b, i == len(tt.offsets)-1) {
+					a.flush(b)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("batches %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
