@@ -211,9 +211,9 @@ type Aggregator struct {
 	dropUpdate     func(p int32, s span, i int) bool
 	ignoreBatchLog bool
 	onBatch        func(span, batchMode) // called for each batch written
-	moreFinal      atomic.Bool   // a visit left rows on their way to Final
-	pass           atomic.Int64  // visits so far
-	flushed        chan struct{} // closed when a bounded run has closed every window
+	moreFinal      atomic.Bool           // a visit left rows on their way to Final
+	pass           atomic.Int64          // visits so far
+	flushed        chan struct{}         // closed when a bounded run has closed every window
 	flushOnce      sync.Once
 	finalsMu       sync.Mutex
 	finals         map[string]bool // row keys with a final row in the output, as read in pass finalsPass
