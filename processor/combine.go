@@ -90,8 +90,8 @@ type pendingRow struct {
 // batcher is the combiner of one input partition. The partition's records
 // are added under mu; flushBatches writes batches that waited long enough,
 // under mu too. Acknowledgements arrive on the producer's goroutines and
-// take only ackMu, so a write blocked on a full producer buffer never
-// waits for them.
+// take only the tracker's lock, so a write blocked on a full producer
+// buffer never waits for them.
 type batcher struct {
 	mu   sync.Mutex
 	p    int32
@@ -105,24 +105,8 @@ type batcher struct {
 	began   time.Time
 	rows    map[rowID]int
 	pending []pendingRow
-	acks    *batchAcks // the open batch's
-
-	ackMu       sync.Mutex
-	epoch       int          // bumped when the partition is lost: older batches never commit
-	inflight    []*batchAcks // batches not yet committable, in offset order
-	committable int64        // the offset to commit: every record before it is acknowledged; -1 if none
-	failed      error        // a batch that failed: the step must stop
-}
-
-// batchAcks counts the writes of one batch not yet acknowledged: its
-// records' own (dead letters, late events, checkpoints), then its updates,
-// plus one while the batch is open.
-type batchAcks struct {
-	b       *batcher
-	epoch   int
-	to      int64
-	pending int
-	err     error
+	cur     *batchAcks // the open batch's writes: its records' own (dead letters, late events, checkpoints), then its updates
+	commits acks
 }
 
 // batchMode says how an open batch ends.
@@ -147,16 +131,10 @@ func (a *Aggregator) combining() bool {
 	return !a.cfg.Windows.IsSession() && a.cfg.BatchMax != 1
 }
 
-// drop forgets the partition's open and unacknowledged batches: they will
-// not commit (their records are redone by the partition's next reader).
-// The caller holds b.mu.
+// drop forgets the partition's open batch. The caller holds b.mu.
 func (b *batcher) drop() {
-	b.open, b.pending, b.acks, b.next = false, b.pending[:0], nil, -1
+	b.open, b.pending, b.cur, b.next = false, b.pending[:0], nil, -1
 	clear(b.rows)
-	b.ackMu.Lock()
-	b.epoch++
-	b.inflight, b.committable, b.failed = nil, -1, nil
-	b.ackMu.Unlock()
 }
 
 // loadPlan returns the recorded batches of input partition p that end at
@@ -222,45 +200,9 @@ func (a *Aggregator) admit(b *batcher, offset int64) {
 		default:
 			b.kind = plannedBatch
 		}
-		b.acks = &batchAcks{b: b, pending: 1}
-		b.ackMu.Lock()
-		b.acks.epoch = b.epoch
-		b.inflight = append(b.inflight, b.acks)
-		b.ackMu.Unlock()
+		b.cur = b.commits.open()
 	}
 	b.to, b.next = offset, offset+1
-}
-
-// track counts one more write of the open batch; its callback is done.
-// The caller holds b.mu.
-func (b *batcher) track() func(error) {
-	x := b.acks
-	b.ackMu.Lock()
-	x.pending++
-	b.ackMu.Unlock()
-	return x.done
-}
-
-// done takes one acknowledgement (or failure) of a write of the batch.
-func (x *batchAcks) done(err error) {
-	b := x.b
-	b.ackMu.Lock()
-	defer b.ackMu.Unlock()
-	if x.epoch != b.epoch {
-		return // the partition was lost since
-	}
-	x.pending--
-	if err != nil && x.err == nil {
-		x.err = err
-	}
-	for len(b.inflight) > 0 && b.inflight[0].pending == 0 {
-		head := b.inflight[0]
-		if head.err != nil {
-			b.failed = head.err
-			return // nothing after it commits
-		}
-		b.committable, b.inflight = head.to+1, b.inflight[1:]
-	}
 }
 
 // add counts one event of the open batch into key's row of window w.
@@ -292,11 +234,11 @@ func (a *Aggregator) flush(b *batcher) {
 	if !b.open {
 		return
 	}
-	x, p, s, kind, pending := b.acks, b.p, span{b.from, b.to}, b.kind, b.pending
+	x, p, s, kind, pending := b.cur, b.p, span{b.from, b.to}, b.kind, b.pending
 	if a.onBatch != nil {
 		a.onBatch(s, kind)
 	}
-	b.open, b.acks, b.pending = false, nil, b.pending[:0]
+	b.open, b.cur, b.pending = false, nil, b.pending[:0]
 	clear(b.rows)
 	if kind == plannedBatch && s.to >= b.plan[0].to {
 		b.plan = b.plan[1:]
@@ -317,9 +259,7 @@ func (a *Aggregator) flush(b *batcher) {
 			return
 		}
 	}
-	b.ackMu.Lock()
-	x.pending += len(pending)
-	b.ackMu.Unlock()
+	x.add(len(pending))
 	topic := RepartitionTopic(a.cfg.Group)
 	for i, r := range pending {
 		if a.dropUpdate != nil && a.dropUpdate(p, s, i) {

@@ -233,7 +233,7 @@ func TestBatchBoundaries(t *testing.T) {
 			a := &Aggregator{cfg: AggregateConfig{Windows: windows.Tumbling(time.Hour), BatchMax: 3}}
 			var got []written
 			a.onBatch = func(s span, m batchMode) { got = append(got, written{s, m}) }
-			b := &batcher{p: 0, next: -1, rows: map[rowID]int{}, committable: -1, plan: tt.plan}
+			b := &batcher{p: 0, next: -1, rows: map[rowID]int{}, plan: tt.plan}
 			for i, o := range tt.offsets {
 				a.admit(b, o)
 				if a.due(b, i == len(tt.offsets)-1) {

@@ -24,10 +24,6 @@ const (
 	ReasonEncode    Reason = "encode"    // the record cannot be written in the output codec
 )
 
-func deadLetterHeaders(ctx goka.Context, reason Reason, err error) goka.Headers {
-	return errorHeaders(sourceHeaders(ctx), reason, err)
-}
-
 // errorHeaders adds the headers saying what is wrong to h.
 func errorHeaders(h goka.Headers, reason Reason, err error) goka.Headers {
 	h[HeaderError] = []byte(err.Error())

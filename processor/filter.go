@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/predicate"
 	"github.com/lovoo/goka"
-	gokacodec "github.com/lovoo/goka/codec"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // OutputCodec says how matching records are written.
@@ -85,7 +87,6 @@ type AlertFilter struct {
 	cfg                                   AlertFilterConfig
 	log                                   *slog.Logger
 	read, matched, rejected, deadLettered atomic.Int64
-	out                                   *passthrough
 }
 
 // NewAlertFilter checks cfg.
@@ -129,77 +130,108 @@ func (f *AlertFilter) runOnce(ctx context.Context) error {
 		kafka.Topic{Name: f.cfg.Output, Partitions: parts}, kafka.Topic{Name: DeadLetterTopic(f.cfg.Group), Partitions: parts}); err != nil {
 		return err
 	}
-	out, err := newPassthrough(f.cfg.Kafka)
+	prod, err := f.cfg.Kafka.Producer(fnv.New32a)
 	if err != nil {
 		return err
 	}
-	f.out = out
-	initial := sarama.OffsetOldest
-	if f.cfg.Start == StartLatest {
-		initial = sarama.OffsetNewest
-	}
-	graph := goka.DefineGroup(goka.Group(f.cfg.Group),
-		goka.Input(goka.Stream(f.cfg.Input), new(gokacodec.Bytes), f.process))
-	p, err := goka.NewProcessor(f.cfg.Kafka.Brokers, graph, gokaOptions(f.cfg.Kafka, f.cfg.Sarama, initial, f.log)...)
-	if err != nil {
-		_ = out.close()
-		return err
-	}
-	err = p.Run(ctx)
-	if cerr := out.close(); err == nil && cerr != nil {
+	step := &filterStep{f: f, prod: prod, parts: map[int32]*acks{}}
+	err = runGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, step, f.log)
+	if cerr := flushAndClose(prod); err == nil && cerr != nil {
 		err = cerr
-	}
-	if err == nil && ctx.Err() == nil {
-		err = errors.New("stopped on its own")
-	}
-	if errors.Is(err, context.Canceled) {
-		return nil
 	}
 	return err
 }
 
-func (f *AlertFilter) process(ctx goka.Context, msg any) {
+// filterStep is the groupStep of the filter: each poll's records of a
+// partition are one batch, committed when every output and dead-letter
+// write of it is acknowledged.
+type filterStep struct {
+	f     *AlertFilter
+	prod  *kgo.Client
+	mu    sync.Mutex
+	parts map[int32]*acks
+}
+
+func (s *filterStep) acks(p int32) *acks {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.parts[p]
+	if t == nil {
+		t = &acks{committable: -1}
+		s.parts[p] = t
+	}
+	return t
+}
+
+func (s *filterStep) reset(int32)  {} // nothing is held between polls
+func (s *filterStep) settle(int32) {}
+
+func (s *filterStep) handle(ctx context.Context, p int32, records []*kgo.Record) error {
+	x := s.acks(p).open()
+	for _, r := range records {
+		s.f.process(ctx, r, x, s.prod)
+	}
+	x.to = records[len(records)-1].Offset
+	x.done(nil)
+	return nil
+}
+
+func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, x *batchAcks, prod *kgo.Client) {
 	f.read.Add(1)
-	raw, _ := msg.([]byte)
-	v, err := f.cfg.Decoder.Decode(ctx.Context(), raw)
+	v, err := f.cfg.Decoder.Decode(ctx, r.Value)
 	if err != nil {
-		f.deadLetter(ctx, raw, ReasonDecode, err)
+		f.deadLetter(r, x, prod, ReasonDecode, err)
 		return
 	}
 	ok, err := f.cfg.Where.Match(v)
 	if err != nil {
-		f.deadLetter(ctx, raw, ReasonPredicate, err)
+		f.deadLetter(r, x, prod, ReasonPredicate, err)
 		return
 	}
 	if !ok {
 		f.rejected.Add(1)
 		return
 	}
-	out := raw
+	out := r.Value
 	if f.cfg.OutputCodec == OutputJSON {
 		if out, err = codec.EncodeJSON(v); err != nil {
-			f.deadLetter(ctx, raw, ReasonEncode, err)
+			f.deadLetter(r, x, prod, ReasonEncode, err)
 			return
 		}
 	}
 	f.matched.Add(1)
-	h := sourceHeaders(ctx)
-	f.out.emit(ctx, f.cfg.Output, out, h)
+	passOn(prod, x, f.cfg.Output, r, out, recordSourceHeaders(r))
 }
 
-func (f *AlertFilter) deadLetter(ctx goka.Context, raw []byte, reason Reason, err error) {
+func (f *AlertFilter) deadLetter(r *kgo.Record, x *batchAcks, prod *kgo.Client, reason Reason, err error) {
 	f.deadLettered.Add(1)
-	f.out.emit(ctx, DeadLetterTopic(f.cfg.Group), raw, deadLetterHeaders(ctx, reason, err))
+	passOn(prod, x, DeadLetterTopic(f.cfg.Group), r, r.Value, errorHeaders(recordSourceHeaders(r), reason, err))
 }
 
-// sourceHeaders are the input record's headers plus where it came from, so
-// that a consumer can recognise a record written twice after a crash.
-func sourceHeaders(ctx goka.Context) goka.Headers {
-	h := goka.Headers{}
-	for k, v := range ctx.Headers() {
-		h[k] = v
+// passOn writes value to topic under r's key (null if it has none) with
+// headers, as one of the writes of batch x.
+func passOn(prod *kgo.Client, x *batchAcks, topic string, r *kgo.Record, value []byte, headers goka.Headers) {
+	out := &kgo.Record{Topic: topic, Key: r.Key, Value: value}
+	for k, v := range headers {
+		out.Headers = append(out.Headers, kgo.RecordHeader{Key: k, Value: v})
 	}
-	return withSource(h, string(ctx.Topic()), ctx.Partition(), ctx.Offset())
+	done := x.track()
+	prod.Produce(context.Background(), out, func(r *kgo.Record, err error) {
+		if err != nil {
+			err = fmt.Errorf("write to %s: %w", r.Topic, err)
+		}
+		done(err)
+	})
+}
+
+// recordSourceHeaders are r's headers plus where it came from, so that a
+// consumer can recognise a record written twice after a crash.
+func recordSourceHeaders(r *kgo.Record) goka.Headers {
+	h := goka.Headers{}
+	for _, rh := range r.Headers {
+		h[rh.Key] = rh.Value
+	}
+	return withSource(h, r.Topic, r.Partition, r.Offset)
 }
 
 // withSource adds the headers naming where a record came from to h.
