@@ -15,7 +15,7 @@ import (
 // The rekey step combines: it folds the events of a batch of consecutive
 // records of one input partition into one update per row (key and window),
 // with the batch's offset range [from, to], and commits the batch's input
-// offsets only after all its updates are acknowledged (goka's DeferCommit).
+// offsets only after all its writes are acknowledged (reader.go).
 // The count step dedupes an update on its last offset, to, as it deduped
 // single events: a row that applied offset X of a source partition has all
 // of that partition's events up to X.
@@ -95,7 +95,7 @@ type pendingRow struct {
 type batcher struct {
 	mu   sync.Mutex
 	p    int32
-	next int64  // the offset expected next; any other means the partition was (re)assigned
+	next int64  // the offset expected next: -1 after a (re)assignment, and a lower one means the consumer went back
 	plan []span // recorded batches not yet redone, in order
 
 	open    bool
