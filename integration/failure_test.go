@@ -62,7 +62,13 @@ func (p *proc) stopWithin(t *testing.T, d time.Duration) {
 			t.Fatalf("%s exited with %v:\n%s", p.cmd.Args[1], err, p.stderr)
 		}
 	case <-time.After(d):
-		t.Fatalf("%s did not stop within %v of SIGTERM", p.cmd.Args[1], d)
+		// A goroutine dump says where it hangs.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+		}
+		t.Fatalf("%s did not stop within %v of SIGTERM:\n%s", p.cmd.Args[1], d, p.stderr)
 	}
 }
 
@@ -126,9 +132,10 @@ func TestKillNineExact(t *testing.T) {
 	args := []string{"aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h",
 		"--watermark", "100000h", "--log-level", "warn"}
 
-	ingested := e.ingestInBackground(ingest.Config{Topic: input, FilesPerTrigger: 2, TriggerInterval: 300 * time.Millisecond}, dir)
-
 	procs := []*proc{startProc(t, args...), startProc(t, args...), startProc(t, args...)}
+	// The input streams in over about 16 s, slower than it is counted, so
+	// that the kills below land mid-stream.
+	ingested := e.ingestInBackground(ingest.Config{Topic: input, FilesPerTrigger: 1, TriggerInterval: 400 * time.Millisecond}, dir)
 	v := e.openView(group)
 	waitCounted := func(atLeast int64) {
 		t.Helper()

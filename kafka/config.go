@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Version is the Kafka protocol version hourglass speaks. 3.6 is understood
@@ -76,13 +77,13 @@ func (c Config) Sarama() (*sarama.Config, error) {
 	cfg.Consumer.Return.Errors = true
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.MaxProcessingTime = time.Second
-	cfg.Consumer.Group.Session.Timeout = 10 * time.Second
-	cfg.Consumer.Group.Heartbeat.Interval = 3 * time.Second
+	cfg.Consumer.Group.Session.Timeout = GroupSessionTimeout
+	cfg.Consumer.Group.Heartbeat.Interval = GroupHeartbeat
 	// A JoinGroup request can wait at the coordinator for as long as the
 	// rebalance timeout (members that died stay until their session
 	// expires); the read timeout must outlast it, or the survivors give up
 	// on every rebalance after a crash and never rejoin.
-	cfg.Consumer.Group.Rebalance.Timeout = 20 * time.Second
+	cfg.Consumer.Group.Rebalance.Timeout = GroupRebalanceTimeout
 	cfg.Net.ReadTimeout = 45 * time.Second
 	if err := c.Security.applySarama(cfg); err != nil {
 		return nil, err
@@ -91,4 +92,22 @@ func (c Config) Sarama() (*sarama.Config, error) {
 		return nil, fmt.Errorf("kafka client config: %w", err)
 	}
 	return cfg, nil
+}
+
+// The consumer group timings of every hourglass consumer, sarama's (Goka)
+// and franz-go's alike: a member killed without leaving is replaced after
+// GroupSessionTimeout (franz-go's default would be 45 s).
+const (
+	GroupSessionTimeout   = 10 * time.Second
+	GroupHeartbeat        = 3 * time.Second
+	GroupRebalanceTimeout = 20 * time.Second
+)
+
+// GroupOpts are GroupSessionTimeout and its companions for franz-go.
+func GroupOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SessionTimeout(GroupSessionTimeout),
+		kgo.HeartbeatInterval(GroupHeartbeat),
+		kgo.RebalanceTimeout(GroupRebalanceTimeout),
+	}
 }

@@ -163,6 +163,7 @@ func runGroup(ctx context.Context, kc kafka.Config, group, topic string, start S
 	if start == StartLatest {
 		reset = kgo.NewOffset().AtEnd()
 	}
+	opts = append(opts, kafka.GroupOpts()...)
 	cl, err := kgo.NewClient(append(opts,
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
