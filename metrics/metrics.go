@@ -42,7 +42,7 @@ func counter(reg prometheus.Registerer, name, help string, labels prometheus.Lab
 func Latency(reg prometheus.Registerer, group string) func(step string, d time.Duration) {
 	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:        "hourglass_processing_latency_seconds",
-		Help:        "Time from a record being written to a step's input topic to the step finishing it (rekey: the input; count: the repartition topic).",
+		Help:        "Time from a record being written to a step's input topic to the step finishing it (rekey: the input, observed once per batch for its oldest record when the batch is written; count: the repartition topic, per update).",
 		ConstLabels: prometheus.Labels{"group": group},
 		Buckets:     prometheus.ExponentialBuckets(0.001, 2, 16),
 	}, []string{"step"})

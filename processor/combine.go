@@ -103,6 +103,7 @@ type batcher struct {
 	from    int64
 	to      int64
 	began   time.Time
+	oldest  time.Time // the oldest input timestamp of the open batch, for ObserveLatency
 	rows    map[rowID]int
 	pending []pendingRow
 	cur     *batchAcks // the open batch's writes: its records' own (dead letters, late events, checkpoints), then its updates
@@ -133,7 +134,7 @@ func (a *Aggregator) combining() bool {
 
 // drop forgets the partition's open batch. The caller holds b.mu.
 func (b *batcher) drop() {
-	b.open, b.pending, b.cur, b.next = false, b.pending[:0], nil, -1
+	b.open, b.pending, b.cur, b.next, b.oldest = false, b.pending[:0], nil, -1, time.Time{}
 	clear(b.rows)
 }
 
@@ -240,6 +241,8 @@ func (a *Aggregator) flush(b *batcher) {
 	}
 	b.open, b.cur, b.pending = false, nil, b.pending[:0]
 	clear(b.rows)
+	a.observe("rekey", b.oldest) // the batch's wait included
+	b.oldest = time.Time{}
 	if kind == plannedBatch && s.to >= b.plan[0].to {
 		b.plan = b.plan[1:]
 	}

@@ -147,7 +147,9 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		return nil
 	}
 	a.stats.read.Add(1)
-	a.observe("rekey", in.Timestamp)
+	if a.cfg.ObserveLatency != nil && (b.oldest.IsZero() || in.Timestamp.Before(b.oldest)) {
+		b.oldest = in.Timestamp
+	}
 	key, at, reason, err := a.extract(ctx, in.Value)
 	if err != nil {
 		a.stats.deadLettered.Add(1)
