@@ -77,6 +77,9 @@ func TestServe(t *testing.T) {
 		}
 		return ""
 	})
+	// serve refuses a group without a table; aggregate creates it after its
+	// metrics endpoint is up.
+	e.openView(group)
 	srv := startProc(t, "serve", brokers, "--group", group, "--listen", serveAddr, "--log-level", "warn")
 	base := "http://" + serveAddr
 
