@@ -67,6 +67,7 @@ integration:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzScannerMatchesTokens$$' -fuzztime $(or $(FUZZTIME),200000x) ./codec
+	$(GO) test -run '^$$' -fuzz '^FuzzExtractMatchesDecode$$' -fuzztime $(or $(FUZZTIME),200000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePyLiteral$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAvro$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(or $(FUZZTIME),300000x) ./windows

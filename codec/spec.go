@@ -41,7 +41,7 @@ func NewDecoder(spec Spec) (Decoder, error) {
 		if spec.Schema != "" || spec.SchemaDir != "" || spec.Registry != "" {
 			return nil, errors.New("schemas apply to --codec avro only")
 		}
-		return funcDecoder{name: "json", fn: DecodeJSON}, nil
+		return jsonDecoder{funcDecoder{name: "json", fn: DecodeJSON}}, nil
 	case "pyliteral":
 		if spec.Schema != "" || spec.SchemaDir != "" || spec.Registry != "" {
 			return nil, errors.New("schemas apply to --codec avro only")
@@ -81,6 +81,13 @@ type funcDecoder struct {
 func (d funcDecoder) Decode(_ context.Context, data []byte) (any, error) { return d.fn(data) }
 func (d funcDecoder) Schema() avro.Schema                                { return nil }
 func (d funcDecoder) Name() string                                       { return d.name }
+
+// jsonDecoder is the JSON Decoder, and an Extractor.
+type jsonDecoder struct{ funcDecoder }
+
+func (jsonDecoder) Extract(data []byte, paths *PathSet, out []any) (bool, error) {
+	return ExtractJSON(data, paths, out)
+}
 
 type avroDecoder struct{ schema avro.Schema }
 

@@ -204,6 +204,7 @@ type Aggregator struct {
 	countClocks    countClocks
 	rekeyProducer  atomic.Pointer[goka.Producer] // the rekey step's, for broadcastMarks and flush
 	batchers       batchers                      // the rekey step's combiners (combine.go)
+	keyTime        *codec.PathSet                // Key and Time, for a codec.Extractor
 	batchLog       atomic.Pointer[kgo.Client]    // writes BatchTopic
 	// Tests only: dropUpdate, if set, is asked for each update of a batch
 	// whether to leave it unwritten (failing the batch, as a crash while
@@ -243,6 +244,7 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 		rekeyClocks: rekeyClocks{clocks: map[int32]*sourceClock{}},
 		countClocks: countClocks{parts: map[int32]*countPart{}},
 		batchers:    batchers{m: map[int32]*batcher{}},
+		keyTime:     codec.NewPathSet(cfg.Key, cfg.Time),
 		flushed:     make(chan struct{}),
 	}
 	// Partitions with nothing to read end at once; broadcastMarks says so.
@@ -526,23 +528,34 @@ func (a *Aggregator) observe(step string, written time.Time) {
 
 // extract reads the group key and event time of one record.
 func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at time.Time, reason Reason, err error) {
-	v, err := a.cfg.Decoder.Decode(ctx, raw)
-	if err != nil {
-		return "", time.Time{}, ReasonDecode, err
+	var vals [2]any // key, time
+	ok := false
+	if x, can := a.cfg.Decoder.(codec.Extractor); can {
+		// Only the key and the time are built; a record it cannot answer
+		// for is decoded in full below.
+		if ok, err = x.Extract(raw, a.keyTime, vals[:]); err != nil {
+			return "", time.Time{}, ReasonDecode, err
+		}
 	}
-	kv, err := a.cfg.Key.Lookup(v)
-	if err != nil {
-		return "", time.Time{}, ReasonKey, fmt.Errorf("group key: %w", err)
+	var timeErr error
+	if !ok {
+		v, err := a.cfg.Decoder.Decode(ctx, raw)
+		if err != nil {
+			return "", time.Time{}, ReasonDecode, err
+		}
+		if vals[0], err = a.cfg.Key.Lookup(v); err != nil {
+			return "", time.Time{}, ReasonKey, fmt.Errorf("group key: %w", err)
+		}
+		vals[1], timeErr = a.cfg.Time.Lookup(v)
 	}
-	key, err = codec.KeyString(kv)
+	key, err = codec.KeyString(vals[0])
 	if err != nil {
 		return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, err)
 	}
-	tv, err := a.cfg.Time.Lookup(v)
-	if err != nil {
-		return "", time.Time{}, ReasonTime, fmt.Errorf("event time: %w", err)
+	if timeErr != nil {
+		return "", time.Time{}, ReasonTime, fmt.Errorf("event time: %w", timeErr)
 	}
-	at, err = windows.ParseTime(tv)
+	at, err = windows.ParseTime(vals[1])
 	if err != nil {
 		return "", time.Time{}, ReasonTime, fmt.Errorf("event time %q: %w", a.cfg.Time, err)
 	}
