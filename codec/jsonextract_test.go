@@ -52,7 +52,7 @@ func TestExtractJSON(t *testing.T) {
 		{`{"action":"Close","extra":[1,{"z":null}],"time":"2016-07-26 08:00:00"}`, []string{"action", "time"}, true},
 		{`{"a":{"c":1.5,"b":"x"},"d":true}`, []string{"a.b", "a.c", "d"}, true},
 		{`{"ac\u0074ion":"Open","time":1}`, []string{"action", "time"}, true},
-		{`{"action":"Open"}`, []string{"action", "time"}, false},               // missing: Lookup says so
+		{`{"action":"Open"}`, []string{"action", "time"}, false},                   // missing: Lookup says so
 		{`{"action":"Open","time":1,"time":2}`, []string{"action", "time"}, false}, // duplicate key: an error
 		{`{"action":"Open","t\u0069me":1,"time":2}`, []string{"action", "time"}, false},
 		{`{"action":"Open","time":1} x`, []string{"action", "time"}, false},
