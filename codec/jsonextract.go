@@ -108,13 +108,9 @@ func (s *scanner) extractObject(depth int, node *pathNode, out []any, found *int
 		return ok, nil
 	}
 	for {
-		s.space()
-		at := s.pos
-		if s.pos >= len(s.data) {
-			return false, s.fail(s.pos, "unexpected end of input")
-		}
-		if s.data[s.pos] != '"' {
-			return false, s.fail(s.pos, "expected an object key")
+		at, err := s.keyStart()
+		if err != nil {
+			return false, err
 		}
 		key, err := s.keyBytes()
 		if err != nil {
@@ -142,14 +138,9 @@ func (s *scanner) extractObject(depth int, node *pathNode, out []any, found *int
 		if dup {
 			return false, s.fail(at, "duplicate key %q", key)
 		}
-		s.space()
-		if s.pos >= len(s.data) {
-			return false, s.fail(s.pos, "unexpected end of input")
+		if err := s.colon(); err != nil {
+			return false, err
 		}
-		if s.data[s.pos] != ':' {
-			return false, s.fail(s.pos, "invalid character %q after object key", s.data[s.pos])
-		}
-		s.pos++
 		if child := node.children[string(key)]; child != nil {
 			childOK, err := s.extract(depth+1, child, out, found)
 			if err != nil {

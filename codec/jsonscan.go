@@ -89,13 +89,9 @@ func (s *scanner) object(depth int) (any, error) {
 		return obj, nil
 	}
 	for {
-		s.space()
-		at := s.pos
-		if s.pos >= len(s.data) {
-			return nil, s.fail(s.pos, "unexpected end of input")
-		}
-		if s.data[s.pos] != '"' {
-			return nil, s.fail(s.pos, "expected an object key")
+		at, err := s.keyStart()
+		if err != nil {
+			return nil, err
 		}
 		key, err := s.string()
 		if err != nil {
@@ -104,14 +100,9 @@ func (s *scanner) object(depth int) (any, error) {
 		if _, dup := obj[key]; dup {
 			return nil, s.fail(at, "duplicate key %q", key)
 		}
-		s.space()
-		if s.pos >= len(s.data) {
-			return nil, s.fail(s.pos, "unexpected end of input")
+		if err := s.colon(); err != nil {
+			return nil, err
 		}
-		if s.data[s.pos] != ':' {
-			return nil, s.fail(s.pos, "invalid character %q after object key", s.data[s.pos])
-		}
-		s.pos++
 		v, err := s.value(depth + 1)
 		if err != nil {
 			return nil, err
@@ -121,6 +112,32 @@ func (s *scanner) object(depth int) (any, error) {
 			return obj, err
 		}
 	}
+}
+
+// keyStart skips space to an object key's opening quote and returns its
+// offset.
+func (s *scanner) keyStart() (int, error) {
+	s.space()
+	if s.pos >= len(s.data) {
+		return 0, s.fail(s.pos, "unexpected end of input")
+	}
+	if s.data[s.pos] != '"' {
+		return 0, s.fail(s.pos, "expected an object key")
+	}
+	return s.pos, nil
+}
+
+// colon reads the ':' after an object key.
+func (s *scanner) colon() error {
+	s.space()
+	if s.pos >= len(s.data) {
+		return s.fail(s.pos, "unexpected end of input")
+	}
+	if s.data[s.pos] != ':' {
+		return s.fail(s.pos, "invalid character %q after object key", s.data[s.pos])
+	}
+	s.pos++
+	return nil
 }
 
 // next reads what follows a member of an object or array: a comma (more

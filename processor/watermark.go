@@ -292,8 +292,8 @@ func (c *sourceClock) publish() {
 }
 
 // rekeyClocks are the sourceClocks of the partitions this process reads.
-// goka runs the callbacks of different partitions concurrently; one
-// partition's clock is used by one callback at a time.
+// The rekey step handles partitions concurrently; one partition's clock is
+// used by one goroutine at a time.
 type rekeyClocks struct {
 	mu     sync.Mutex
 	clocks map[int32]*sourceClock
@@ -310,9 +310,7 @@ func (r *rekeyClocks) get(p int32) *sourceClock {
 // restored from the last checkpoint after a (re)assignment or when the
 // consumer went back.
 func (a *Aggregator) clock(ctx context.Context, p int32, offset int64) (*sourceClock, error) {
-	a.rekeyClocks.mu.Lock()
-	c := a.rekeyClocks.clocks[p]
-	a.rekeyClocks.mu.Unlock()
+	c := a.rekeyClocks.get(p)
 	if c != nil && c.next >= 0 && offset >= c.next {
 		return c, nil // the next record, or one after a gap in the offsets
 	}
