@@ -200,28 +200,13 @@ func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, x *batchAcks, 
 		}
 	}
 	f.matched.Add(1)
-	passOn(prod, x, f.cfg.Output, r, out, recordSourceHeaders(r))
+	writeTracked(prod, x, &kgo.Record{Topic: f.cfg.Output, Key: r.Key, Value: out}, recordSourceHeaders(r))
 }
 
 func (f *AlertFilter) deadLetter(r *kgo.Record, x *batchAcks, prod *kgo.Client, reason Reason, err error) {
 	f.deadLettered.Add(1)
-	passOn(prod, x, DeadLetterTopic(f.cfg.Group), r, r.Value, errorHeaders(recordSourceHeaders(r), reason, err))
-}
-
-// passOn writes value to topic under r's key (null if it has none) with
-// headers, as one of the writes of batch x.
-func passOn(prod *kgo.Client, x *batchAcks, topic string, r *kgo.Record, value []byte, headers goka.Headers) {
-	out := &kgo.Record{Topic: topic, Key: r.Key, Value: value}
-	for k, v := range headers {
-		out.Headers = append(out.Headers, kgo.RecordHeader{Key: k, Value: v})
-	}
-	done := x.track()
-	prod.Produce(context.Background(), out, func(r *kgo.Record, err error) {
-		if err != nil {
-			err = fmt.Errorf("write to %s: %w", r.Topic, err)
-		}
-		done(err)
-	})
+	// The input's key (null if it has none) goes with it.
+	writeTracked(prod, x, &kgo.Record{Topic: DeadLetterTopic(f.cfg.Group), Key: r.Key, Value: r.Value}, errorHeaders(recordSourceHeaders(r), reason, err))
 }
 
 // recordSourceHeaders are r's headers plus where it came from, so that a

@@ -72,10 +72,7 @@ func (p *kgoProducer) Emit(topic, key string, value []byte) *goka.Promise {
 // ended its retries.
 func (p *kgoProducer) EmitWithHeaders(topic, key string, value []byte, headers goka.Headers) *goka.Promise {
 	promise, finish := goka.NewPromiseWithFinisher()
-	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: value}
-	for k, v := range headers {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: v})
-	}
+	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: value, Headers: kgoHeaders(headers)}
 	p.client.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 		finish(&sarama.ProducerMessage{
 			Topic:     r.Topic,
@@ -86,6 +83,31 @@ func (p *kgoProducer) EmitWithHeaders(topic, key string, value []byte, headers g
 		}, err)
 	})
 	return promise
+}
+
+// kgoHeaders converts goka's headers to franz-go's.
+func kgoHeaders(h goka.Headers) []kgo.RecordHeader {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make([]kgo.RecordHeader, 0, len(h))
+	for k, v := range h {
+		out = append(out, kgo.RecordHeader{Key: k, Value: v})
+	}
+	return out
+}
+
+// writeTracked queues out, with headers h, as one of the writes of batch
+// x (see acks): x commits only after it landed.
+func writeTracked(prod *kgo.Client, x *batchAcks, out *kgo.Record, h goka.Headers) {
+	out.Headers = kgoHeaders(h)
+	done := x.track()
+	prod.Produce(context.Background(), out, func(r *kgo.Record, err error) {
+		if err != nil {
+			err = fmt.Errorf("write to %s: %w", r.Topic, err)
+		}
+		done(err)
+	})
 }
 
 // produce queues one record without goka's promise; done gets the

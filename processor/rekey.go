@@ -20,12 +20,7 @@ type inRecord struct {
 
 // emit writes one record for in; its batch commits only after it landed.
 func (in inRecord) emit(topic, key string, value []byte, h goka.Headers) {
-	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: value}
-	for k, v := range h {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: v})
-	}
-	done := in.b.cur.track()
-	in.prod.client.Produce(context.Background(), r, func(_ *kgo.Record, err error) { done(err) })
+	writeTracked(in.prod.client, in.b.cur, &kgo.Record{Topic: topic, Key: []byte(key), Value: value}, h)
 }
 
 // runRekey runs the rekey step until ctx ends (nil, after committing what
