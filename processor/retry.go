@@ -15,19 +15,62 @@ import (
 // unreachable before it gives up, when its config does not say.
 const DefaultMaxOutage = 5 * time.Minute
 
+// healthyRun is how long a run must last to count as healthy: a failure
+// after it starts a new outage instead of extending the last one.
+const healthyRun = time.Minute
+
+// ErrOutage is wrapped when a processor gave up because something it
+// depends on (Kafka, the schema registry) stayed unreachable for longer
+// than its --max-outage.
+var ErrOutage = errors.New("outage outlasted --max-outage")
+
+// outage measures one outage: from the first failure that ended a healthy
+// period to now. The zero value is "no outage".
+type outage struct {
+	since time.Time
+}
+
+// fail records a failure at now and returns how long the outage has lasted.
+// A failure after a healthy period (the run before it lasted healthyRun, or
+// nothing failed before) starts a new outage: a processor that ran for hours
+// has not been failing for hours when the broker goes away.
+func (o *outage) fail(now time.Time, healthy bool) time.Duration {
+	if healthy || o.since.IsZero() {
+		o.since = now
+	}
+	return now.Sub(o.since)
+}
+
 // retry runs run until ctx ends, restarting it with exponential back-off
 // (0.5 s doubling to 30 s) when it fails. It gives up, returning the last
 // error, when a failure is permanent (bad configuration, refused
-// credentials, mismatched partitions) or when runs have kept failing for
-// longer than maxOutage. A run that lasted a minute resets the clock.
+// credentials, mismatched partitions, an outage a run already waited out)
+// or when runs have kept failing for longer than maxOutage, measured from
+// the first failure. A run that lasted healthyRun ends the outage.
 func retry(ctx context.Context, log *slog.Logger, maxOutage time.Duration, run func(context.Context) error) error {
+	return retryClock(ctx, log, maxOutage, realClock{}, run)
+}
+
+// clock is what retry reads the time and waits with; tests fake it.
+type clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// retryClock is retry on clock c.
+func retryClock(ctx context.Context, log *slog.Logger, maxOutage time.Duration, c clock, run func(context.Context) error) error {
 	if maxOutage <= 0 {
 		maxOutage = DefaultMaxOutage
 	}
-	var failingSince time.Time
+	var o outage
 	backoff := 500 * time.Millisecond
 	for {
-		started := time.Now()
+		started := c.Now()
 		err := run(ctx)
 		if ctx.Err() != nil {
 			// Asked to stop. A run that failed while stopping (say, in the
@@ -44,19 +87,20 @@ func retry(ctx context.Context, log *slog.Logger, maxOutage time.Duration, run f
 		if permanent(err) {
 			return kafka.Classify(err)
 		}
-		if time.Since(started) > time.Minute || failingSince.IsZero() {
-			failingSince, backoff = started, 500*time.Millisecond
+		failed := c.Now()
+		healthy := failed.Sub(started) >= healthyRun
+		if healthy {
+			backoff = 500 * time.Millisecond
 		}
-		if time.Since(failingSince) > maxOutage {
-			return fmt.Errorf("gave up after failing for %s (--max-outage): %w", time.Since(failingSince).Round(time.Second), err)
+		failingFor := o.fail(failed, healthy)
+		if failingFor > maxOutage {
+			return fmt.Errorf("gave up after failing for %s (--max-outage %s): %w: %w", failingFor.Round(time.Second), maxOutage, ErrOutage, err)
 		}
-		log.Warn("processor failed; restarting", "in", backoff, "failing_for", time.Since(failingSince).Round(time.Second), "error", err)
-		t := time.NewTimer(backoff)
+		log.Warn("processor failed; restarting", "in", backoff, "failing_for", failingFor.Round(time.Second), "error", err)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return nil
-		case <-t.C:
+		case <-c.After(backoff):
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
@@ -64,7 +108,7 @@ func retry(ctx context.Context, log *slog.Logger, maxOutage time.Duration, run f
 
 // permanent reports errors that retrying cannot fix.
 func permanent(err error) bool {
-	if errors.Is(err, kafka.ErrPartitionMismatch) || errors.Is(err, ErrStateDirInUse) || errors.Is(kafka.Classify(err), kafka.ErrAuth) {
+	if errors.Is(err, kafka.ErrPartitionMismatch) || errors.Is(err, ErrStateDirInUse) || errors.Is(err, ErrOutage) || errors.Is(kafka.Classify(err), kafka.ErrAuth) {
 		return true
 	}
 	var cfgErr sarama.ConfigurationError

@@ -105,8 +105,9 @@ PROPS
   java -cp "$LIBS/*" kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$WORK/node$n.properties" \
     --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" >/dev/null
 done
-# restart.sh N stops node N (SIGTERM, as an operator would) and starts it
-# again on the same ports and data; tests of broker restarts call it.
+# restart.sh N [DOWN] stops node N (SIGTERM, as an operator would) and starts
+# it again on the same ports and data, DOWN seconds later (default 0); tests
+# of broker restarts and outages call it.
 cat > "$WORK/restart.sh" <<RESTART
 #!/usr/bin/env bash
 set -eu
@@ -115,6 +116,7 @@ pid=\$(cat "$WORK/node\$n.pid")
 kill "\$pid"
 for _ in \$(seq 1 300); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.1; done
 kill -9 "\$pid" 2>/dev/null || true
+sleep "\${2:-0}"
 java -Xmx512m -Xms256m -cp "$LIBS/*" kafka.Kafka "$WORK/node\$n.properties" >> "$WORK/node\$n.log" 2>&1 &
 echo \$! > "$WORK/node\$n.pid"
 port=\$(sed -n 's/^listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$WORK/node\$n.properties")

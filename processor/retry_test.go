@@ -1,0 +1,71 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeClock moves only when told: runs advance it by how long they "last",
+// back-off waits by the wait.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.t }
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.t = c.t.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.t
+	return ch
+}
+
+var errBroker = errors.New("broker unreachable")
+
+// TestRetryOutageClock checks that --max-outage is measured from the first
+// failure, not from the start of the process, and that a healthy run ends an
+// outage. On the old code a processor that had run 20 minutes gave up at
+// its first failure ("gave up after failing for 20m0s").
+func TestRetryOutageClock(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tests := []struct {
+		name string
+		// lasts is how long each run lasts before it fails; after the
+		// last one the run blocks until the test ends.
+		lasts     []time.Duration
+		maxOutage time.Duration
+		wantErr   string // "" means it was still running at the end
+	}{
+		{"long healthy run, then a short outage", []time.Duration{20 * time.Minute, time.Second, 2 * time.Second}, 30 * time.Second, ""},
+		{"outage longer than max-outage", []time.Duration{20 * time.Minute, 10 * time.Second, 10 * time.Second, 10 * time.Second}, 20 * time.Second, "gave up after failing for"},
+		{"healthy run between two outages", []time.Duration{time.Second, 5 * time.Second, 2 * time.Minute, 5 * time.Second, 5 * time.Second}, 20 * time.Second, ""},
+		{"failing from the start", []time.Duration{time.Second, time.Second, time.Second, time.Second, time.Second, time.Second, time.Second}, 10 * time.Second, "gave up after failing for"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			i := 0
+			err := retryClock(ctx, quiet, tc.maxOutage, c, func(ctx context.Context) error {
+				if i == len(tc.lasts) {
+					cancel() // still running: the test is over
+					return nil
+				}
+				c.t = c.t.Add(tc.lasts[i])
+				i++
+				return errBroker
+			})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("gave up after %d runs: %v", i, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %v, want an error with %q", err, tc.wantErr)
+			case tc.wantErr != "" && !errors.Is(err, ErrOutage):
+				t.Fatalf("%v does not wrap ErrOutage", err)
+			}
+		})
+	}
+}
