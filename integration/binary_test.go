@@ -18,6 +18,7 @@ import (
 
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/demo"
+	"github.com/hourglass-stream/hourglass/kafka"
 )
 
 var (
@@ -370,4 +371,60 @@ func TestCLIAlertNotebook(t *testing.T) {
 	if err == nil || !strings.Contains(string(msg), "unknown field diaSource.rra") || strings.Count(strings.TrimSpace(string(msg)), "\n") != 0 {
 		t.Errorf("typo in --where: %v: %q", err, msg)
 	}
+}
+
+// TestStartupChecks: a command pointed at Kafka with the wrong TLS setting
+// ends within the start-up check's bound with one line naming the likely
+// cause, and SIGINT ends it at once. Before the fix `aggregate --tls`
+// against a plaintext listener hung for about 4 minutes (sarama's 45 s read
+// timeout, again and again) and ignored SIGINT, and HOURGLASS_TLS=false
+// turned TLS on.
+func TestStartupChecks(t *testing.T) {
+	e := newEnv(t)
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	args := []string{"aggregate", brokers, "--group", e.name("g"), "--input", e.name("in"),
+		"--key", "action", "--time", "time", "--window", "1h", "--tls"}
+	t.Run("TLS to a plaintext listener", func(t *testing.T) {
+		p := startProc(t, args...)
+		select {
+		case err := <-p.exited:
+			if err == nil {
+				t.Fatal("exited 0")
+			}
+			if msg := p.stderr.String(); !strings.Contains(msg, "plaintext listener") || strings.Count(strings.TrimSpace(msg), "\n") > 0 {
+				t.Fatalf("want one line naming a plaintext listener, got:\n%s", msg)
+			}
+		case <-time.After(kafka.CheckTimeout + 10*time.Second):
+			t.Fatalf("still running %v after start:\n%s", kafka.CheckTimeout+10*time.Second, p.stderr)
+		}
+	})
+	t.Run("SIGINT during the check", func(t *testing.T) {
+		p := startProc(t, args...)
+		time.Sleep(time.Second) // into the check; the signal's moment needs no precision
+		if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("still running 5 s after SIGINT:\n%s", p.stderr)
+		}
+	})
+	t.Run("HOURGLASS_TLS", func(t *testing.T) {
+		topic := e.name("tls-env")
+		e.createTopic(topic, 1)
+		for _, tc := range []struct{ value, wantErr string }{
+			{"false", ""}, {"0", ""}, {"junk", `HOURGLASS_TLS="junk"`},
+		} {
+			cmd := exec.Command(binary(t), "tail", brokers, "--topic", topic)
+			cmd.Env = append(os.Environ(), "HOURGLASS_TLS="+tc.value)
+			out, err := cmd.CombinedOutput()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("HOURGLASS_TLS=%s: %v\n%s", tc.value, err, out)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(string(out), tc.wantErr)):
+				t.Errorf("HOURGLASS_TLS=%s: %v, want an error naming %s:\n%s", tc.value, err, tc.wantErr, out)
+			}
+		}
+	})
 }

@@ -2,7 +2,7 @@
 // *sarama.Config that goka's consumers and views use, franz-go options
 // (Kgo) with the same SASL and TLS, and the idempotent producer every write
 // goes through (Producer). It holds the small Kafka chores commands share:
-// checking credentials first (CheckAuth), creating topics with the right
+// checking reachability and credentials first (CheckBrokers), creating topics with the right
 // partition counts and configs, and checking the partitions of topics that
 // already exist.
 //

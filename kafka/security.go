@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -244,54 +246,139 @@ func (c Config) Kgo() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// CheckAuth connects to the first reachable bootstrap broker and returns
-// an error wrapping ErrAuth when the broker refuses the connection's
-// security: wrong SASL credentials or mechanism, a certificate that does
-// not verify, or a broker that hangs up at once (it wants TLS or SASL that
-// the client did not offer, or, as the embedded broker does, it closes the
-// connection on a failed SASL exchange instead of answering). Unreachable
-// brokers are not its business: it returns nil and leaves outages to the
-// caller's retries. Commands call it first, so that wrong credentials end
-// them with one clear line instead of a retry loop.
-func CheckAuth(c Config) error {
+// CheckTimeout bounds CheckBrokers: a command that cannot reach Kafka, or
+// reaches it with the wrong security, says so within this time.
+const CheckTimeout = 15 * time.Second
+
+// checkAttempt bounds one connection attempt of CheckBrokers: the dial, the
+// TLS handshake and each request.
+const checkAttempt = 5 * time.Second
+
+// ErrUnreachable is wrapped when no bootstrap broker answered as a Kafka
+// broker within CheckTimeout.
+var ErrUnreachable = errors.New("no Kafka broker reachable")
+
+// CheckBrokers connects to the bootstrap brokers until one answers a
+// metadata request, trying again for up to CheckTimeout, and returns nil
+// then. It ends early with an error wrapping ErrAuth when a broker refuses
+// the connection's security: wrong SASL credentials or mechanism, a
+// certificate that does not verify, or a broker that hangs up at once (it
+// wants TLS or SASL that the client did not offer, or, as the embedded
+// broker does, it closes the connection on a failed SASL exchange instead
+// of answering). When no broker answered in time it returns an error
+// wrapping ErrUnreachable that names each broker's likely cause: nothing
+// listening, a TLS handshake to a plaintext listener, a port that does not
+// speak Kafka. It returns at once when ctx ends (SIGINT). Commands call it
+// first, so that a wrong address or wrong credentials end them with one
+// clear line instead of minutes of retries.
+func CheckBrokers(ctx context.Context, c Config) error {
 	sc, err := c.Sarama()
 	if err != nil {
 		return err
 	}
 	sc.Metadata.Retry.Max = 0
-	for _, addr := range c.Brokers {
-		b := sarama.NewBroker(addr)
-		if err := b.Open(sc); err != nil {
-			continue
-		}
-		ok, err := b.Connected()
-		if ok {
-			// A broker that wants SASL or TLS the client did not offer
-			// accepts the connection and hangs up at the first request.
-			// (ApiVersions is allowed before authentication; Metadata is
-			// not.)
-			_, err = b.GetMetadata(&sarama.MetadataRequest{Version: 4})
-			_ = b.Close()
+	sc.Net.DialTimeout, sc.Net.ReadTimeout, sc.Net.WriteTimeout = checkAttempt, checkAttempt, checkAttempt
+	check, cancel := context.WithTimeout(ctx, CheckTimeout)
+	defer cancel()
+	last := make([]error, len(c.Brokers))
+	for {
+		for i, addr := range c.Brokers {
+			err := checkBroker(check, c.Security, sc, addr)
 			if err == nil {
 				return nil
 			}
+			if errors.Is(err, ErrAuth) {
+				return err
+			}
+			last[i] = err
 		}
-		if err == nil {
+		select {
+		case <-check.Done():
+		case <-time.After(500 * time.Millisecond):
 			continue
 		}
-		if cerr := Classify(err); errors.Is(cerr, ErrAuth) {
-			return fmt.Errorf("%s: %w", addr, cerr)
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while connecting to Kafka at %s: %w", strings.Join(c.Brokers, ","), ctx.Err())
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-			hint := "does it want TLS (--tls) or SASL (--sasl-mechanism)?"
-			switch {
-			case c.Security.SASLMechanism != "" && c.Security.TLS:
-				hint = "check --sasl-user, the password and --sasl-mechanism"
-			case c.Security.SASLMechanism != "":
-				hint = "check --sasl-user, the password and --sasl-mechanism, and whether it wants --tls"
-			}
-			return fmt.Errorf("%w: %s closed the connection during the handshake (%v); %s", ErrAuth, addr, err, hint)
+		msgs := make([]string, len(c.Brokers))
+		for i, addr := range c.Brokers {
+			msgs[i] = fmt.Sprintf("%s: %s", addr, unreachableHint(last[i], c.Security))
 		}
+		return fmt.Errorf("%w within %s: %s", ErrUnreachable, CheckTimeout, strings.Join(msgs, "; "))
 	}
-	return nil
+}
+
+// checkBroker makes one attempt at addr: connect, then a metadata request.
+// It returns nil when the broker answered, an error wrapping ErrAuth when
+// it refused the connection's security, or what went wrong. It returns
+// when ctx ends, leaving the attempt to time out on its own.
+func checkBroker(ctx context.Context, sec Security, sc *sarama.Config, addr string) error {
+	done := make(chan error, 1)
+	go func() {
+		b := sarama.NewBroker(addr)
+		if err := b.Open(sc); err != nil {
+			done <- err
+			return
+		}
+		defer func() { _ = b.Close() }()
+		if ok, err := b.Connected(); !ok || err != nil {
+			if err == nil {
+				err = errors.New("not connected")
+			}
+			done <- err
+			return
+		}
+		// A broker that wants SASL or TLS the client did not offer accepts
+		// the connection and hangs up at the first request. (ApiVersions is
+		// allowed before authentication; Metadata is not.)
+		_, err := b.GetMetadata(&sarama.MetadataRequest{Version: 4})
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err == nil {
+		return nil
+	}
+	if cerr := Classify(err); errors.Is(cerr, ErrAuth) {
+		return fmt.Errorf("%s: %w", addr, cerr)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		hint := "does it want TLS (--tls) or SASL (--sasl-mechanism)?"
+		switch {
+		case sec.TLS && sec.SASLMechanism == "":
+			hint = "is it a plaintext listener (drop --tls), or does it want SASL (--sasl-mechanism)?"
+		case sec.SASLMechanism != "" && sec.TLS:
+			hint = "check --sasl-user, the password and --sasl-mechanism"
+		case sec.SASLMechanism != "":
+			hint = "check --sasl-user, the password and --sasl-mechanism, and whether it wants --tls"
+		}
+		return fmt.Errorf("%w: %s closed the connection during the handshake (%v); %s", ErrAuth, addr, err, hint)
+	}
+	return err
+}
+
+// unreachableHint says what an attempt's error most likely means.
+func unreachableHint(err error, sec Security) string {
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return "no answer"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: nothing listens there; check --brokers and that Kafka runs"
+	case errors.As(err, &netErr) && netErr.Timeout() && sec.TLS:
+		return fmt.Sprintf("no TLS handshake within %s: is it a plaintext listener (drop --tls) or the wrong port?", checkAttempt)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("no answer within %s: is it the wrong port, or does it want --tls?", checkAttempt)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer in time"
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return fmt.Sprintf("unknown host (%v); check --brokers", err)
+	}
+	return fmt.Sprintf("it does not answer as a Kafka broker (%v): is it the wrong port?", err)
 }

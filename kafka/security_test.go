@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -15,7 +16,7 @@ import (
 	"github.com/hourglass-stream/hourglass/kafka"
 )
 
-func TestCheckAuth(t *testing.T) {
+func TestCheckBrokers(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	ca, cert, err := testcert.New(dir)
@@ -57,24 +58,47 @@ func TestCheckAuth(t *testing.T) {
 		{"TLS without the CA", secured, kafka.Security{TLS: true}, "x509"},
 		{"plaintext to a TLS listener", secured, kafka.Security{}, "TLS (--tls)"},
 		{"plaintext", open, kafka.Security{}, ""},
-		{"broker down", down, kafka.Security{}, ""},
+		{"broker down", down, kafka.Security{}, "connection refused"},
+		// The old check waited out sarama's 45 s read timeout, again and
+		// again: about 4 minutes, deaf to SIGINT.
+		{"TLS to a plaintext listener", open, kafka.Security{TLS: true}, "plaintext listener"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			began := time.Now()
-			err := kafka.CheckAuth(kafka.Config{Brokers: []string{tc.addr}, Security: tc.sec})
-			if took := time.Since(began); took > 15*time.Second {
+			err := kafka.CheckBrokers(context.Background(), kafka.Config{Brokers: []string{tc.addr}, Security: tc.sec})
+			if took := time.Since(began); took > kafka.CheckTimeout+2*time.Second {
 				t.Errorf("took %v", took)
 			}
 			switch {
 			case tc.reject == "" && err != nil:
 				t.Fatalf("rejected: %v", err)
-			case tc.reject != "" && !errors.Is(err, kafka.ErrAuth):
-				t.Fatalf("got %v, want ErrAuth", err)
+			case tc.reject != "" && !errors.Is(err, kafka.ErrAuth) && !errors.Is(err, kafka.ErrUnreachable):
+				t.Fatalf("got %v, want ErrAuth or ErrUnreachable", err)
 			case tc.reject != "" && !strings.Contains(err.Error(), tc.reject):
 				t.Fatalf("error %q does not mention %q", err, tc.reject)
 			}
 		})
+	}
+}
+
+// TestCheckBrokersObeysContext: SIGINT during the start-up check ends it at
+// once, even while a TLS handshake with a plaintext listener hangs.
+func TestCheckBrokersObeysContext(t *testing.T) {
+	b, err := broker.Start(broker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel) // the "SIGINT"
+	began := time.Now()
+	err = kafka.CheckBrokers(ctx, kafka.Config{Brokers: []string{b.Addr()}, Security: kafka.Security{TLS: true}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Fatalf("returned %v after the cancel", took-500*time.Millisecond)
 	}
 }
 

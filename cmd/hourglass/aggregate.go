@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -58,7 +59,7 @@ var requiredAggregateFlags = []string{"group", "input", "key", "time"}
 
 // config builds the aggregation from the flags (Start from --start when
 // withStart).
-func (a *aggregateFlags) config(g *globals, clientID string, withStart bool) (processor.AggregateConfig, error) {
+func (a *aggregateFlags) config(ctx context.Context, g *globals, clientID string, withStart bool) (processor.AggregateConfig, error) {
 	cfg := a.cfg
 	var err error
 	if cfg.Emit, err = processor.ParseEmit(a.emit); err != nil {
@@ -91,7 +92,7 @@ func (a *aggregateFlags) config(g *globals, clientID string, withStart bool) (pr
 			return cfg, err
 		}
 	}
-	if cfg.Kafka, cfg.Sarama, err = g.sarama(clientID); err != nil {
+	if cfg.Kafka, cfg.Sarama, err = g.sarama(ctx, clientID); err != nil {
 		return cfg, err
 	}
 	cfg.Partitions, cfg.InputPartitions = a.partitions, a.inParts
@@ -118,7 +119,7 @@ share the work. A stop and restart never loses or repeats a count.`,
       --key diaSource.filterName --time diaSource.midPointTai --window 1h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := flags.config(g, "hourglass-aggregate", true)
+			cfg, err := flags.config(cmd.Context(), g, "hourglass-aggregate", true)
 			if err != nil {
 				return err
 			}

@@ -71,7 +71,7 @@ Kafka timestamps are when records were produced (or appended), not event time.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := flags.config(g, "hourglass-backfill", false)
+			cfg, err := flags.config(cmd.Context(), g, "hourglass-backfill", false)
 			if err != nil {
 				return err
 			}
@@ -135,7 +135,7 @@ the replay rebuilds the table from scratch.`,
 					return fmt.Errorf("%w (or latest)", err)
 				}
 			}
-			if cfg.Kafka, err = g.kafkaConfig("hourglass-reset"); err != nil {
+			if cfg.Kafka, err = g.kafkaConfig(cmd.Context(), "hourglass-reset"); err != nil {
 				return err
 			}
 			plan, err := backfill.Reset(cmd.Context(), cfg)

@@ -45,7 +45,7 @@ Run several with the same --group to share the partitions.`,
 			if cfg.Start, err = processor.ParseStart(start); err != nil {
 				return err
 			}
-			if cfg.Kafka, cfg.Sarama, err = g.sarama("hourglass-filter"); err != nil {
+			if cfg.Kafka, cfg.Sarama, err = g.sarama(cmd.Context(), "hourglass-filter"); err != nil {
 				return err
 			}
 			f, err := processor.NewAlertFilter(cfg)

@@ -42,7 +42,7 @@ picking up new files until SIGINT. Creates the topic if it is missing.`,
 					return fmt.Errorf("--key-field: %w", err)
 				}
 			}
-			kc, sc, err := g.sarama("hourglass-ingest")
+			kc, sc, err := g.sarama(cmd.Context(), "hourglass-ingest")
 			if err != nil {
 				return err
 			}

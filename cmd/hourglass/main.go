@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -82,6 +83,7 @@ const passwordEnv = "HOURGLASS_SASL_PASSWORD"
 
 func newRoot() (*cobra.Command, *globals) {
 	g := &globals{}
+	var tlsErr error // a junk HOURGLASS_TLS, reported when a command runs
 	root := &cobra.Command{
 		Use:   "hourglass",
 		Short: "Exact event-time window counts over Kafka, on Goka",
@@ -94,6 +96,9 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 			if err := setupLogging(g.logLevel); err != nil {
 				return err
 			}
+			if tlsErr != nil && !cmd.Flags().Changed("tls") {
+				return tlsErr
+			}
 			return g.startProfile()
 		},
 	}
@@ -103,13 +108,30 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	pf.StringVar(&g.security.SASLMechanism, "sasl-mechanism", os.Getenv("HOURGLASS_SASL_MECHANISM"), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env HOURGLASS_SASL_MECHANISM)")
 	pf.StringVar(&g.security.SASLUser, "sasl-user", os.Getenv("HOURGLASS_SASL_USER"), "SASL user name (env HOURGLASS_SASL_USER)")
 	pf.StringVar(&g.passwordFile, "sasl-password-file", os.Getenv("HOURGLASS_SASL_PASSWORD_FILE"), "file holding the SASL password (default: the HOURGLASS_SASL_PASSWORD environment variable)")
-	pf.BoolVar(&g.security.TLS, "tls", os.Getenv("HOURGLASS_TLS") != "", "connect to Kafka over TLS (env HOURGLASS_TLS)")
+	tlsEnv, err := envBool("HOURGLASS_TLS")
+	tlsErr = err
+	pf.BoolVar(&g.security.TLS, "tls", tlsEnv, "connect to Kafka over TLS (env HOURGLASS_TLS: true or false, 1 or 0)")
 	pf.StringVar(&g.security.TLSCA, "tls-ca", os.Getenv("HOURGLASS_TLS_CA"), "PEM file of CA certificates to trust instead of the system's (env HOURGLASS_TLS_CA)")
 	pf.StringVar(&g.security.TLSCert, "tls-cert", os.Getenv("HOURGLASS_TLS_CERT"), "PEM client certificate for mutual TLS (env HOURGLASS_TLS_CERT)")
 	pf.StringVar(&g.security.TLSKey, "tls-key", os.Getenv("HOURGLASS_TLS_KEY"), "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
 	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof FILE)")
 	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newBackfill(g), newReset(g))
 	return root, g
+}
+
+// envBool reads a boolean environment variable as strconv.ParseBool does
+// (1, t, true, 0, f, false, …); unset or empty is false, anything else an
+// error naming the variable.
+func envBool(name string) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false (or 1 or 0)", name, v)
+	}
+	return b, nil
 }
 
 func setupLogging(level string) error {
@@ -122,9 +144,10 @@ func setupLogging(level string) error {
 }
 
 // kafkaConfig builds the Kafka client config from the global flags and
-// checks that the brokers accept its credentials, so that wrong ones end
-// the command with one line.
-func (g *globals) kafkaConfig(clientID string) (kafka.Config, error) {
+// checks that a broker answers and accepts its credentials, so that a wrong
+// address, TLS setting or credentials end the command with one line within
+// kafka.CheckTimeout (at once on SIGINT).
+func (g *globals) kafkaConfig(ctx context.Context, clientID string) (kafka.Config, error) {
 	kc := kafka.Config{Brokers: kafka.ParseBrokers(g.brokers), ClientID: clientID, Security: g.security}
 	if kc.Security.SASLMechanism != "" {
 		pw, err := kafka.ReadPassword(g.passwordFile, passwordEnv)
@@ -136,13 +159,13 @@ func (g *globals) kafkaConfig(clientID string) (kafka.Config, error) {
 	if err := errors.Join(kc.Validate(), kc.Security.Validate()); err != nil {
 		return kc, err
 	}
-	return kc, kafka.CheckAuth(kc)
+	return kc, kafka.CheckBrokers(ctx, kc)
 }
 
 // sarama builds the Kafka client config and the one sarama config that
 // the command injects everywhere.
-func (g *globals) sarama(clientID string) (kafka.Config, *sarama.Config, error) {
-	kc, err := g.kafkaConfig(clientID)
+func (g *globals) sarama(ctx context.Context, clientID string) (kafka.Config, *sarama.Config, error) {
+	kc, err := g.kafkaConfig(ctx, clientID)
 	if err != nil {
 		return kc, nil, err
 	}

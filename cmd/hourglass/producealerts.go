@@ -52,7 +52,7 @@ filters and previous sources, from --seed. Formats: avro (schemaless; see
 					return err
 				}
 			}
-			kc, sc, err := g.sarama("hourglass-produce-alerts")
+			kc, sc, err := g.sarama(cmd.Context(), "hourglass-produce-alerts")
 			if err != nil {
 				return err
 			}

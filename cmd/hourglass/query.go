@@ -53,7 +53,7 @@ with times as RFC 3339 UTC text, and prints its result with its own columns.
 			if filter.To, err = parseFlagTime("--to", to); err != nil {
 				return err
 			}
-			kc, sc, err := g.sarama("hourglass-query")
+			kc, sc, err := g.sarama(cmd.Context(), "hourglass-query")
 			if err != nil {
 				return err
 			}

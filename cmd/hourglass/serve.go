@@ -36,7 +36,7 @@ internet.`,
   curl -s http://127.0.0.1:8080/api/totals`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kc, sc, err := g.sarama("hourglass-serve")
+			kc, sc, err := g.sarama(cmd.Context(), "hourglass-serve")
 			if err != nil {
 				return err
 			}

@@ -49,7 +49,7 @@ it started (or after --max records). --codec json shows decoded values.`,
 					return err
 				}
 			}
-			kc, err := g.kafkaConfig("hourglass-tail")
+			kc, err := g.kafkaConfig(cmd.Context(), "hourglass-tail")
 			if err != nil {
 				return err
 			}
