@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/kafka"
@@ -118,12 +119,22 @@ func RegisterView(reg prometheus.Registerer, group string, v *processor.View) {
 
 // Lag is the consumer lag of some groups: per topic and partition, the end
 // offset minus the group's committed offset. It is a Prometheus collector
-// (hourglass_partition_lag) and gives the total for progress lines. Close
-// it when done.
+// (hourglass_partition_lag) and gives the total for progress lines. A lag
+// read that fails leaves the lag series out of that scrape, sets
+// hourglass_lag_up to 0 and counts hourglass_lag_read_errors_total; every
+// other metric is served as usual, and the next read starts on a new
+// connection. Close it when done.
 type Lag struct {
-	adm    *kadm.Client
+	opts   []kgo.Opt
 	groups []string
+	log    *slog.Logger
 	desc   *prometheus.Desc
+	up     *prometheus.Desc
+	errs   prometheus.Counter
+
+	mu     sync.Mutex  // adm, failed
+	adm    *kadm.Client // nil after a failure: the next read reconnects
+	failed bool         // the last read failed (a WARN was logged)
 }
 
 // NewLag connects to Kafka for the lag of groups.
@@ -132,35 +143,51 @@ func NewLag(kc kafka.Config, groups ...string) (*Lag, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, err
-	}
 	return &Lag{
-		adm:    kadm.NewClient(client),
+		opts:   opts,
 		groups: groups,
+		log:    slog.Default(),
 		desc: prometheus.NewDesc("hourglass_partition_lag",
 			"Records of a partition not yet committed by a consumer group.",
 			[]string{"group", "topic", "partition"}, nil),
+		up: prometheus.NewDesc("hourglass_lag_up",
+			"1 when the last read of consumer lag from Kafka succeeded, 0 when it failed (the lag series are left out then).", nil, nil),
+		errs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hourglass_lag_read_errors_total", Help: "Reads of consumer lag from Kafka that failed.",
+		}),
 	}, nil
 }
 
 // Close releases the Kafka client.
-func (c *Lag) Close() { c.adm.Close() }
+func (c *Lag) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.adm != nil {
+		c.adm.Close()
+		c.adm = nil
+	}
+}
 
 // Describe implements prometheus.Collector.
-func (c *Lag) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *Lag) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.up
+	c.errs.Describe(ch)
+}
 
 // Collect implements prometheus.Collector.
 func (c *Lag) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	up := 1.0
 	err := c.each(ctx, func(group, topic string, p int32, lag int64) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(lag), group, topic, fmt.Sprint(p))
 	})
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		up = 0
 	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
+	c.errs.Collect(ch)
 }
 
 // Total is the lag summed over groups, topics and partitions.
@@ -171,7 +198,7 @@ func (c *Lag) Total(ctx context.Context) (int64, error) {
 }
 
 func (c *Lag) each(ctx context.Context, f func(group, topic string, p int32, lag int64)) error {
-	lags, err := c.adm.Lag(ctx, c.groups...)
+	lags, err := c.read(ctx)
 	if err != nil {
 		return err
 	}
@@ -190,6 +217,62 @@ func (c *Lag) each(ctx context.Context, f func(group, topic string, p int32, lag
 	return nil
 }
 
+// read asks Kafka for the lag of the groups, on the current connection or
+// a new one. A failure drops the connection, so that one that died (as
+// franz-go's can, "the broker connection has died") is not asked again.
+func (c *Lag) read(ctx context.Context) (kadm.DescribedGroupLags, error) {
+	c.mu.Lock()
+	adm := c.adm
+	if adm == nil {
+		cl, err := kgo.NewClient(c.opts...)
+		if err != nil {
+			c.mu.Unlock()
+			return nil, c.fail(err)
+		}
+		adm = kadm.NewClient(cl)
+		c.adm = adm
+	}
+	c.mu.Unlock()
+	lags, err := adm.Lag(ctx, c.groups...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if c.adm == adm {
+			adm.Close()
+			c.adm = nil
+		}
+		return nil, c.failLocked(err)
+	}
+	if c.failed {
+		c.log.Info("consumer lag readable again")
+		c.failed = false
+	}
+	return lags, nil
+}
+
+func (c *Lag) fail(err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failLocked(err)
+}
+
+// failLocked counts a failed read and logs the first of an outage.
+func (c *Lag) failLocked(err error) error {
+	c.errs.Inc()
+	if !c.failed {
+		c.log.Warn("cannot read consumer lag from Kafka; lag metrics are left out until it can", "error", err)
+		c.failed = true
+	}
+	return err
+}
+
+// Handler serves the metrics of g. A collector that fails leaves its own
+// metrics out and the rest are served: one failing part never turns a
+// scrape into an HTTP 500.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
 // Listen serves /metrics of reg on addr until ctx ends. It returns once
 // the listener is bound, with the address it got.
 func Listen(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) (string, error) {
@@ -198,7 +281,7 @@ func Listen(ctx context.Context, addr string, reg *prometheus.Registry, log *slo
 		return "", fmt.Errorf("--metrics-listen: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", Handler(reg))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

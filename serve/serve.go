@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 //go:embed static/index.html
@@ -65,7 +65,7 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, freshness(r.Context(), group, v, totals))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", metrics.Handler(gatherer))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
