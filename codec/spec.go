@@ -21,6 +21,9 @@ type Spec struct {
 	// Registry resolves the schema ids of Confluent wire-format records
 	// from a schema registry URL.
 	Registry string
+	// RegistryUser and RegistryPassword are the registry's basic-auth
+	// credentials; RegistryCA a PEM file of CAs for an https registry.
+	RegistryUser, RegistryPassword, RegistryCA string
 }
 
 // Decoder decodes record values into the package's model. Implementations
@@ -36,6 +39,9 @@ type Decoder interface {
 
 // NewDecoder returns the decoder spec describes, with its schema loaded.
 func NewDecoder(spec Spec) (Decoder, error) {
+	if spec.Registry == "" && (spec.RegistryUser != "" || spec.RegistryPassword != "" || spec.RegistryCA != "") {
+		return nil, errors.New("--schema-registry-user, its password and --schema-registry-ca need --schema-registry")
+	}
 	switch spec.Name {
 	case "", "json":
 		if spec.Schema != "" || spec.SchemaDir != "" || spec.Registry != "" {
@@ -67,7 +73,11 @@ func NewDecoder(spec Spec) (Decoder, error) {
 		case spec.SchemaDir != "":
 			return wireDecoder{resolver: &DirResolver{Dir: spec.SchemaDir}}, nil
 		default:
-			return wireDecoder{resolver: &RegistryResolver{URL: spec.Registry}}, nil
+			r, err := NewRegistryResolver(Registry{URL: spec.Registry, User: spec.RegistryUser, Password: spec.RegistryPassword, CA: spec.RegistryCA})
+			if err != nil {
+				return nil, err
+			}
+			return wireDecoder{resolver: r}, nil
 		}
 	}
 	return nil, fmt.Errorf("codec %q: want json, pyliteral or avro", spec.Name)

@@ -3,18 +3,12 @@ package codec
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/hamba/avro/v2"
 )
@@ -63,76 +57,6 @@ func (d *DirResolver) Schema(_ context.Context, id uint32) (avro.Schema, error) 
 		return nil, err
 	}
 	d.cache.Store(id, s)
-	return s, nil
-}
-
-// RegistryResolver resolves ids with a Confluent-compatible schema registry
-// (GET {URL}/schemas/ids/{id}), caching each schema for the life of the
-// process: a registered id never changes its schema.
-type RegistryResolver struct {
-	URL    string
-	Client *http.Client // nil means a client with a 10 s timeout
-	cache  sync.Map     // uint32 → avro.Schema
-	mu     sync.Mutex   // one fetch at a time, so a burst asks once
-}
-
-// Schema implements SchemaResolver.
-func (g *RegistryResolver) Schema(ctx context.Context, id uint32) (avro.Schema, error) {
-	if s, ok := g.cache.Load(id); ok {
-		return s.(avro.Schema), nil
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if s, ok := g.cache.Load(id); ok {
-		return s.(avro.Schema), nil
-	}
-	client := g.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	u, err := url.JoinPath(g.URL, "schemas", "ids", strconv.FormatUint(uint64(id), 10))
-	if err != nil {
-		return nil, fmt.Errorf("schema registry url %q: %w", g.URL, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json, application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("schema registry: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("schema registry: read %s: %w", u, err)
-	}
-	if resp.StatusCode == http.StatusNotFound {
-		return nil, fmt.Errorf("%w %d: the registry at %s does not know it", ErrUnknownSchema, id, g.URL)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("schema registry: GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
-	}
-	var out struct {
-		Schema     string            `json:"schema"`
-		SchemaType string            `json:"schemaType"`
-		References []json.RawMessage `json:"references"`
-	}
-	if err := json.Unmarshal(body, &out); err != nil {
-		return nil, fmt.Errorf("schema registry: GET %s: %w", u, err)
-	}
-	if out.SchemaType != "" && out.SchemaType != "AVRO" {
-		return nil, fmt.Errorf("schema %d is %s, not Avro", id, out.SchemaType)
-	}
-	if len(out.References) > 0 {
-		return nil, fmt.Errorf("schema %d uses schema references, which hourglass does not resolve yet; register a self-contained schema or use --schema-dir", id)
-	}
-	s, err := avro.ParseWithCache(out.Schema, "", &avro.SchemaCache{})
-	if err != nil {
-		return nil, fmt.Errorf("schema %d from the registry: %w", id, err)
-	}
-	g.cache.Store(id, s)
 	return s, nil
 }
 

@@ -114,7 +114,7 @@ func ReadPassword(path, env string) (string, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("--sasl-password-file: %w", err)
+		return "", fmt.Errorf("read the password: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }

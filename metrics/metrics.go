@@ -70,6 +70,7 @@ func RegisterAggregator(reg prometheus.Registerer, lag *Lag, group string, a *pr
 	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return a.Stats().DeadLettered })
 	counter(reg, "late_total", "Late events, not counted (--watermark).", l, func() int64 { return a.Stats().Late })
 	counter(reg, "expired_rows_total", "Rows deleted by --retain.", l, func() int64 { return a.Stats().Expired })
+	counter(reg, "registry_unavailable_total", "Decode attempts that found the schema registry unavailable; the record waited, uncommitted, and was tried again.", l, func() int64 { return a.Stats().Unavailable })
 	reg.MustRegister(lag)
 }
 
@@ -79,6 +80,7 @@ func RegisterFilter(reg prometheus.Registerer, lag *Lag, group string, f *proces
 	counter(reg, "records_in_total", "Input records read.", l, func() int64 { return f.Stats().Read })
 	counter(reg, "matched_total", "Records that matched --where and were written to the output.", l, func() int64 { return f.Stats().Matched })
 	counter(reg, "rejected_total", "Records that did not match --where.", l, func() int64 { return f.Stats().Rejected })
+	counter(reg, "registry_unavailable_total", "Decode attempts that found the schema registry unavailable; the record waited, uncommitted, and was tried again.", l, func() int64 { return f.Stats().Unavailable })
 	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return f.Stats().DeadLettered })
 	reg.MustRegister(lag)
 }
@@ -132,7 +134,7 @@ type Lag struct {
 	up     *prometheus.Desc
 	errs   prometheus.Counter
 
-	mu     sync.Mutex  // adm, failed
+	mu     sync.Mutex   // adm, failed
 	adm    *kadm.Client // nil after a failure: the next read reconnects
 	failed bool         // the last read failed (a WARN was logged)
 }

@@ -180,6 +180,9 @@ type AggregateStats struct {
 	Late           int64 // late events (or, closed by idleness, late updates)
 	Marks          int64 // watermark marks written by the rekey step
 	Expired        int64 // rows deleted by --retain
+	// Unavailable counts decode attempts that found the schema registry
+	// unavailable; the record waited and was tried again.
+	Unavailable int64
 }
 
 type aggregateCounters struct {
@@ -193,6 +196,7 @@ type Aggregator struct {
 	cfg   AggregateConfig
 	log   *slog.Logger
 	stats aggregateCounters
+	wait  *waiter // the schema registry's outages
 
 	// Event time (watermark.go), set up by ensureTopics.
 	sources        int32 // input partitions
@@ -247,6 +251,7 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 		keyTime:     codec.NewPathSet(cfg.Key, cfg.Time),
 		flushed:     make(chan struct{}),
 	}
+	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	// Partitions with nothing to read end at once; broadcastMarks says so.
 	for _, p := range cfg.Ended {
 		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, sent: -1, pub: windows.Mark{Offset: -1, Ended: true}}
@@ -266,6 +271,7 @@ func (a *Aggregator) Stats() AggregateStats {
 		Late:         a.stats.late.Load(),
 		Marks:        a.stats.marks.Load(),
 		Expired:      a.stats.expired.Load(),
+		Unavailable:  a.wait.waits.Load(),
 
 		KeptOnRecovery: a.stats.keptOnRecovery.Load(),
 	}
@@ -539,7 +545,7 @@ func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at ti
 	}
 	var timeErr error
 	if !ok {
-		v, err := a.cfg.Decoder.Decode(ctx, raw)
+		v, err := a.wait.decode(ctx, a.cfg.Decoder, raw)
 		if err != nil {
 			return "", time.Time{}, ReasonDecode, err
 		}

@@ -79,6 +79,9 @@ type AlertFilterStats struct {
 	Matched      int64 // written to the output
 	Rejected     int64 // decoded and evaluated to false
 	DeadLettered int64 // could not be decoded or evaluated
+	// Unavailable counts decode attempts that found the schema registry
+	// unavailable; the record waited and was tried again.
+	Unavailable int64
 }
 
 // AlertFilter passes the input records that match a predicate to the output
@@ -86,6 +89,7 @@ type AlertFilterStats struct {
 type AlertFilter struct {
 	cfg                                   AlertFilterConfig
 	log                                   *slog.Logger
+	wait                                  *waiter // the schema registry's outages
 	read, matched, rejected, deadLettered atomic.Int64
 }
 
@@ -98,12 +102,13 @@ func NewAlertFilter(cfg AlertFilterConfig) (*AlertFilter, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &AlertFilter{cfg: cfg, log: log.With("group", cfg.Group)}, nil
+	log = log.With("group", cfg.Group)
+	return &AlertFilter{cfg: cfg, log: log, wait: newWaiter(cfg.MaxOutage, log)}, nil
 }
 
 // Stats returns this process's totals so far.
 func (f *AlertFilter) Stats() AlertFilterStats {
-	return AlertFilterStats{Read: f.read.Load(), Matched: f.matched.Load(), Rejected: f.rejected.Load(), DeadLettered: f.deadLettered.Load()}
+	return AlertFilterStats{Read: f.read.Load(), Matched: f.matched.Load(), Rejected: f.rejected.Load(), DeadLettered: f.deadLettered.Load(), Unavailable: f.wait.waits.Load()}
 }
 
 // Run creates missing topics and filters until ctx ends. Every output and
@@ -169,38 +174,48 @@ func (s *filterStep) settle(int32) {}
 func (s *filterStep) handle(ctx context.Context, p int32, records []*kgo.Record) error {
 	x := s.acks(p).open()
 	for _, r := range records {
-		s.f.process(ctx, r, x, s.prod)
+		if err := s.f.process(ctx, r, x, s.prod); err != nil {
+			// The batch stays open: neither this record nor any after it
+			// commits; they are read again.
+			return err
+		}
 	}
 	x.to = records[len(records)-1].Offset
 	x.done(nil)
 	return nil
 }
 
-func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, x *batchAcks, prod *kgo.Client) {
+// process filters one record. Its error, a record that cannot be decoded
+// yet because the schema registry does not answer, stops the step.
+func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, x *batchAcks, prod *kgo.Client) error {
+	v, err := f.wait.decode(ctx, f.cfg.Decoder, r.Value)
+	if errors.Is(err, codec.ErrUnavailable) {
+		return fmt.Errorf("%s/%d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
+	}
 	f.read.Add(1)
-	v, err := f.cfg.Decoder.Decode(ctx, r.Value)
 	if err != nil {
 		f.deadLetter(r, x, prod, ReasonDecode, err)
-		return
+		return nil
 	}
 	ok, err := f.cfg.Where.Match(v)
 	if err != nil {
 		f.deadLetter(r, x, prod, ReasonPredicate, err)
-		return
+		return nil
 	}
 	if !ok {
 		f.rejected.Add(1)
-		return
+		return nil
 	}
 	out := r.Value
 	if f.cfg.OutputCodec == OutputJSON {
 		if out, err = codec.EncodeJSON(v); err != nil {
 			f.deadLetter(r, x, prod, ReasonEncode, err)
-			return
+			return nil
 		}
 	}
 	f.matched.Add(1)
 	writeTracked(prod, x, &kgo.Record{Topic: f.cfg.Output, Key: r.Key, Value: out}, recordSourceHeaders(r))
+	return nil
 }
 
 func (f *AlertFilter) deadLetter(r *kgo.Record, x *batchAcks, prod *kgo.Client, reason Reason, err error) {

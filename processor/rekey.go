@@ -2,9 +2,11 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -119,6 +121,24 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		}
 		clock = c
 	}
+	end, bounded := a.cfg.Until[p]
+	beyond := bounded && offset >= end
+	var (
+		key    string
+		at     time.Time
+		reason Reason
+		xerr   error
+	)
+	if !beyond {
+		// Decoded before the record joins a batch: one that cannot be
+		// decoded yet (the schema registry does not answer) stops the step
+		// with nothing of it admitted, so neither it nor anything after it
+		// commits; it is read again.
+		key, at, reason, xerr = a.extract(ctx, in.Value)
+		if errors.Is(xerr, codec.ErrUnavailable) {
+			return fmt.Errorf("%s/%d offset %d: %w", in.Topic, p, offset, xerr)
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.next < 0 || offset < b.next {
@@ -126,7 +146,6 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 			return err
 		}
 	}
-	end, bounded := a.cfg.Until[p]
 	last := bounded && offset+1 >= end // the last record of a bounded run
 	a.admit(b, offset)
 	defer func() {
@@ -134,7 +153,7 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 			a.flush(b)
 		}
 	}()
-	if bounded && offset >= end {
+	if beyond {
 		a.stats.beyond.Add(1)
 		if clock != nil {
 			a.observeClock(in, clock, time.Time{}, false, true)
@@ -145,11 +164,10 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 	if a.cfg.ObserveLatency != nil && (b.oldest.IsZero() || in.Timestamp.Before(b.oldest)) {
 		b.oldest = in.Timestamp
 	}
-	key, at, reason, err := a.extract(ctx, in.Value)
-	if err != nil {
+	if xerr != nil {
 		a.stats.deadLettered.Add(1)
-		a.log.Debug("dead-lettered a record", "topic", in.Topic, "partition", p, "offset", offset, "reason", reason, "error", err)
-		in.emit(DeadLetterTopic(a.cfg.Group), string(in.Key), in.Value, errorHeaders(recordSourceHeaders(in.Record), reason, err))
+		a.log.Debug("dead-lettered a record", "topic", in.Topic, "partition", p, "offset", offset, "reason", reason, "error", xerr)
+		in.emit(DeadLetterTopic(a.cfg.Group), string(in.Key), in.Value, errorHeaders(recordSourceHeaders(in.Record), reason, xerr))
 		if clock != nil {
 			a.observeClock(in, clock, time.Time{}, false, last)
 		}

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/kafka"
 )
 
@@ -113,4 +116,80 @@ func permanent(err error) bool {
 	}
 	var cfgErr sarama.ConfigurationError
 	return errors.As(err, &cfgErr)
+}
+
+// waiter waits out, in place, a dependency that a record's decoding needs
+// and that does not answer (the schema registry): the record is not bad,
+// so it is neither dead-lettered nor passed by, and nothing after it
+// commits until it decodes. One waiter serves every partition of a
+// processor, so an outage is one outage however many partitions meet it.
+type waiter struct {
+	maxOutage time.Duration
+	log       *slog.Logger
+	waits     atomic.Int64 // attempts that found the dependency unavailable
+	failing   atomic.Bool  // an outage is on (read on every record: no lock)
+
+	mu sync.Mutex // o
+	o  outage
+}
+
+func newWaiter(maxOutage time.Duration, log *slog.Logger) *waiter {
+	if maxOutage <= 0 {
+		maxOutage = DefaultMaxOutage
+	}
+	return &waiter{maxOutage: maxOutage, log: log}
+}
+
+// decode decodes data with dec. While dec answers that something it needs
+// is unavailable (codec.ErrUnavailable) it tries again with back-off
+// (200 ms doubling to 5 s). It gives up with an error wrapping
+// codec.ErrUnavailable when ctx ends, and also wrapping ErrOutage, which
+// ends the processor, once the outage has lasted longer than maxOutage.
+// The first failure of an outage is logged as a warning, its end as info.
+func (w *waiter) decode(ctx context.Context, dec codec.Decoder, data []byte) (any, error) {
+	backoff := 200 * time.Millisecond
+	for {
+		v, err := dec.Decode(ctx, data)
+		if !errors.Is(err, codec.ErrUnavailable) {
+			if w.failing.Load() {
+				w.recovered()
+			}
+			return v, err
+		}
+		w.waits.Add(1)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		if d := w.failed(err); d > w.maxOutage {
+			return nil, fmt.Errorf("gave up after waiting %s (--max-outage %s): %w: %w", d.Round(time.Second), w.maxOutage, ErrOutage, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// failed records a failure and returns how long the outage has lasted.
+func (w *waiter) failed(err error) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	first := !w.failing.Load()
+	d := w.o.fail(time.Now(), first)
+	if first {
+		w.failing.Store(true)
+		w.log.Warn("waiting for the schema registry; records wait, uncommitted, until it answers", "max_outage", w.maxOutage, "error", err)
+	}
+	return d
+}
+
+func (w *waiter) recovered() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failing.Load() {
+		w.failing.Store(false)
+		w.log.Info("the schema registry answers again", "waited", time.Since(w.o.since).Round(time.Millisecond))
+	}
 }

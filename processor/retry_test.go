@@ -3,11 +3,16 @@ package processor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hourglass-stream/hourglass/codec"
 )
 
 // fakeClock moves only when told: runs advance it by how long they "last",
@@ -68,4 +73,64 @@ func TestRetryOutageClock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unavailableDecoder fails with codec.ErrUnavailable until up is set.
+type unavailableDecoder struct {
+	codec.Decoder
+	up    atomic.Bool
+	tries atomic.Int64
+}
+
+func (d *unavailableDecoder) Decode(ctx context.Context, data []byte) (any, error) {
+	d.tries.Add(1)
+	if !d.up.Load() {
+		return nil, fmt.Errorf("%w: down", codec.ErrUnavailable)
+	}
+	return string(data), nil
+}
+
+// TestWaiter: a record whose decoding needs the schema registry waits for
+// it; it comes back as an error wrapping codec.ErrUnavailable (so that the
+// caller stops without dead-lettering or committing) only when the caller
+// stops, or wrapping ErrOutage too after --max-outage.
+func TestWaiter(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	t.Run("comes back", func(t *testing.T) {
+		d := &unavailableDecoder{}
+		w := newWaiter(time.Minute, quiet)
+		go func() {
+			for d.tries.Load() < 3 {
+				runtime.Gosched()
+			}
+			d.up.Store(true)
+		}()
+		v, err := w.decode(context.Background(), d, []byte("x"))
+		if err != nil || v != "x" {
+			t.Fatalf("got %v, %v", v, err)
+		}
+		if w.waits.Load() < 2 {
+			t.Fatalf("%d waits counted", w.waits.Load())
+		}
+	})
+	t.Run("stopped", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		d := &unavailableDecoder{}
+		go func() {
+			for d.tries.Load() < 2 {
+				runtime.Gosched()
+			}
+			cancel()
+		}()
+		_, err := newWaiter(time.Minute, quiet).decode(ctx, d, []byte("x"))
+		if !errors.Is(err, codec.ErrUnavailable) || errors.Is(err, ErrOutage) {
+			t.Fatalf("got %v, want ErrUnavailable only", err)
+		}
+	})
+	t.Run("outage", func(t *testing.T) {
+		_, err := newWaiter(300*time.Millisecond, quiet).decode(context.Background(), &unavailableDecoder{}, []byte("x"))
+		if !errors.Is(err, codec.ErrUnavailable) || !errors.Is(err, ErrOutage) || !permanent(err) {
+			t.Fatalf("got %v, want ErrUnavailable and ErrOutage, permanent", err)
+		}
+	})
 }

@@ -152,7 +152,7 @@ func (g *globals) kafkaConfig(ctx context.Context, clientID string) (kafka.Confi
 	if kc.Security.SASLMechanism != "" {
 		pw, err := kafka.ReadPassword(g.passwordFile, passwordEnv)
 		if err != nil {
-			return kc, err
+			return kc, fmt.Errorf("--sasl-password-file: %w", err)
 		}
 		kc.Security.SASLPassword = pw
 	}
