@@ -117,7 +117,7 @@ func Run(ctx context.Context, producer Producer, cfg Config, paths []string) (Su
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &runner{cfg: cfg, producer: producer, seen: map[string]bool{}}
+	r := &runner{cfg: cfg, producer: producer, seen: map[string]bool{}, growing: map[string]file{}}
 	return r.run(ctx, paths)
 }
 
@@ -125,8 +125,13 @@ type runner struct {
 	cfg      Config
 	producer Producer
 	seen     map[string]bool
-	sum      Summary
-	bar      *progressBar
+	// growing holds, with Watch, the files seen at the last listing but not
+	// taken yet, as they were then: a file is taken only once a listing
+	// finds its size and mtime unchanged, so one still being written is
+	// not sent in part.
+	growing map[string]file
+	sum     Summary
+	bar     *progressBar
 }
 
 func (r *runner) run(ctx context.Context, paths []string) (Summary, error) {
@@ -142,6 +147,7 @@ func (r *runner) run(ctx context.Context, paths []string) (Summary, error) {
 		defer r.bar.finish()
 	}
 	for {
+		sent := len(files) > 0
 		for len(files) > 0 {
 			n := len(files)
 			if r.cfg.FilesPerTrigger > 0 && r.cfg.FilesPerTrigger < n {
@@ -159,13 +165,15 @@ func (r *runner) run(ctx context.Context, paths []string) (Summary, error) {
 		if !r.cfg.Watch {
 			return r.sum, nil
 		}
-		if files, err = r.newFiles(paths); err != nil {
-			return r.sum, err
-		}
-		if len(files) == 0 {
+		if !sent {
+			// Each trigger paused after itself; a listing that found
+			// nothing to send waits before the next.
 			if err := r.pause(ctx, time.Now(), true); err != nil {
 				return r.sum, err
 			}
+		}
+		if files, err = r.newFiles(paths); err != nil {
+			return r.sum, err
 		}
 	}
 }
@@ -202,13 +210,27 @@ type file struct {
 }
 
 // newFiles lists the files of paths not sent yet, oldest first. Hidden
-// files and subdirectories of a directory are skipped, as Spark does.
+// files (.x, _x), temporary files (x.tmp, x~) and subdirectories of a
+// directory are skipped, as Spark does. With Watch, a file is listed only
+// once it has stayed the same size with the same mtime since the listing
+// before, so a file still being written waits for its writer.
 func (r *runner) newFiles(paths []string) ([]file, error) {
 	var out []file
+	listed := map[string]bool{}
 	add := func(path string, fi os.FileInfo) {
-		if fi.Mode().IsRegular() && !r.seen[path] {
-			out = append(out, file{path: path, mtime: fi.ModTime(), size: fi.Size()})
+		if !fi.Mode().IsRegular() || r.seen[path] {
+			return
 		}
+		f := file{path: path, mtime: fi.ModTime(), size: fi.Size()}
+		if r.cfg.Watch {
+			listed[path] = true
+			if last, ok := r.growing[path]; !ok || last.size != f.size || !last.mtime.Equal(f.mtime) {
+				r.growing[path] = f
+				return
+			}
+			delete(r.growing, path)
+		}
+		out = append(out, f)
 	}
 	for _, p := range paths {
 		fi, err := os.Stat(p)
@@ -224,7 +246,7 @@ func (r *runner) newFiles(paths []string) ([]file, error) {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_") {
+			if skipped(e.Name()) {
 				continue
 			}
 			info, err := e.Info()
@@ -232,6 +254,11 @@ func (r *runner) newFiles(paths []string) ([]file, error) {
 				return nil, fmt.Errorf("ingest: %w", err)
 			}
 			add(filepath.Join(p, e.Name()), info)
+		}
+	}
+	for path := range r.growing {
+		if !listed[path] {
+			delete(r.growing, path) // gone, or renamed
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -244,6 +271,13 @@ func (r *runner) newFiles(paths []string) ([]file, error) {
 		r.seen[f.path] = true
 	}
 	return out, nil
+}
+
+// skipped reports names a directory listing passes over: hidden files and
+// the temporary files of writers and editors.
+func skipped(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") ||
+		strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, "~")
 }
 
 func totalSize(files []file) int64 {

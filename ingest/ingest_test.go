@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -203,5 +204,63 @@ func TestAvroContainerFiles(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), newRecorder(t, 0), Config{Topic: "t", Format: FormatAvro}, []string{"../codec/testdata/legacy_alert.json"}); err == nil {
 		t.Fatal("a JSON file was read as an Avro container file")
+	}
+}
+
+// TestWatchWaitsForWriters: with --watch, a file still being written is
+// taken only once it stops changing, so every line of it is sent; temporary
+// names are never taken. Before the fix the watch took the file at its
+// first listing (5 lines and half a line) and never sent the rest.
+func TestWatchWaitsForWriters(t *testing.T) {
+	dir := t.TempDir()
+	const lines = 40
+	p := newRecorder(t, lines)
+	writeFile(t, dir, "part.tmp", "{}\n", time.Now())
+	writeFile(t, dir, "backup.json~", "{}\n", time.Now())
+	path := filepath.Join(dir, "growing.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(s string) {
+		t.Helper()
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		write(`{"n":` + strconv.Itoa(i) + "}\n")
+	}
+	write(`{"n":`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	triggers := make(chan Summary, 10)
+	done := make(chan error, 1)
+	go func() {
+		// Listings 500 ms apart; the writer below adds a line every 10 ms,
+		// so no two listings see the file alike until it is done.
+		_, err := Run(ctx, p, Config{Topic: "t", Watch: true, TriggerInterval: 500 * time.Millisecond,
+			OnTrigger: func(s Summary) { triggers <- s }}, []string{dir})
+		done <- err
+	}()
+	write("5}\n")
+	for i := 6; i < lines; i++ {
+		time.Sleep(10 * time.Millisecond) // the writer's pace, not a synchronisation
+		write(`{"n":` + strconv.Itoa(i) + "}\n")
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-triggers:
+		if s.Records != lines || s.BadLines != 0 || s.Files != 1 {
+			t.Fatalf("took %+v, want one file of %d records and no bad lines", s, lines)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the finished file was not taken")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after cancel = %v", err)
 	}
 }
