@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -529,4 +530,46 @@ func TestFinalAfterTakeover(t *testing.T) {
 	if got, err := e.finalsOf(output); err != nil || got != "Close@08:00=7 Open@08:00=5" {
 		t.Fatalf("final rows: %s %v", got, err)
 	}
+}
+
+// TestFinalWithEmptyPartitions: `ingest` of one small file into a new topic
+// puts every unkeyed record in one partition of the several the topic gets;
+// `aggregate --emit final` must still close windows once the other
+// partitions have been silent for --idle-timeout, and say meanwhile which
+// partitions hold the watermark back. Before the fix the watermark stayed
+// "none" for ever: no final row, no warning.
+func TestFinalWithEmptyPartitions(t *testing.T) {
+	e := newEnv(t)
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	input, group, output := e.name("events"), e.name("g"), e.name("out")
+	dir := t.TempDir()
+	var lines []string
+	for i, at := range []string{"08:05:00", "08:40:00", "09:20:00", "10:30:00"} {
+		ts, _ := time.Parse(time.RFC3339, "2016-07-26T"+at+"Z")
+		lines = append(lines, fmt.Sprintf(`{"time": %d, "action": "%s"}`, ts.Unix(), []string{"Open", "Close"}[i%2]))
+	}
+	writeFile(t, filepath.Join(dir, "events.json"), strings.Join(lines, "\n")+"\n")
+	run(t, "ingest", brokers, "--topic", input, dir)
+	parts, err := e.partitions(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts < 2 {
+		t.Fatalf("ingest created %s with %d partition(s); the test needs the broker's default of several", input, parts)
+	}
+
+	p := startProc(t, "aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h",
+		"--watermark", "10m", "--emit", "final", "--output", output, "--idle-timeout", "3s", "--progress-interval", "200ms")
+	// Within the idle timeout the progress line names what it waits for.
+	eventually(t, 30*time.Second, func() string {
+		if s := p.stderr.String(); !strings.Contains(s, "watermark_waiting_for=") {
+			return "no progress line naming the partitions the watermark waits for"
+		}
+		return ""
+	})
+	// Then the one partition with records sets it: 10:30 − 10m = 10:20,
+	// and once it is silent too the watermark stays the largest of the
+	// silent ones, so the 08:00 and 09:00 windows are final.
+	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(output) }, "Close@08:00=1 Open@08:00=1 Open@09:00=1"))
+	p.stop(t)
 }

@@ -74,6 +74,16 @@ func newEnv(t testing.TB) *env {
 
 func (e *env) name(s string) string { return e.prefix + "-" + s }
 
+// partitions returns the partition count of topic (0 if it does not exist).
+func (e *env) partitions(topic string) (int32, error) {
+	adm, err := kafka.NewAdmin(e.kafka.Brokers, e.sarama)
+	if err != nil {
+		return 0, err
+	}
+	defer adm.Close()
+	return adm.Partitions(topic)
+}
+
 // createTopic creates a topic with the given partitions.
 func (e *env) createTopic(name string, partitions int32) {
 	e.t.Helper()

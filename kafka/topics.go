@@ -9,10 +9,14 @@ import (
 	"github.com/IBM/sarama"
 )
 
+// BrokerDefault as Topic.Partitions creates the topic with the broker's
+// default partition count (num.partitions).
+const BrokerDefault = -1
+
 // Topic describes a topic hourglass creates when it is missing.
 type Topic struct {
 	Name string
-	// Partitions is the count to create with; it must be positive.
+	// Partitions is the count to create with: positive, or BrokerDefault.
 	Partitions int32
 	// Compacted topics keep the last record per key (cleanup.policy=compact),
 	// as group tables and complete-mode output need.
@@ -67,7 +71,7 @@ func (a *Admin) Ensure(t Topic) (partitions int32, created bool, err error) {
 	if n, err := a.Partitions(t.Name); err != nil || n > 0 {
 		return n, false, err
 	}
-	if t.Partitions <= 0 {
+	if t.Partitions <= 0 && t.Partitions != BrokerDefault {
 		return 0, false, fmt.Errorf("create topic %s: partitions must be positive, got %d", t.Name, t.Partitions)
 	}
 	entries := map[string]*string{}
@@ -100,7 +104,14 @@ func (a *Admin) Ensure(t Topic) (partitions int32, created bool, err error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("create topic %s: %w", t.Name, err)
 	}
-	return t.Partitions, true, a.waitForMetadata(t.Name)
+	if err := a.waitForMetadata(t.Name); err != nil {
+		return 0, true, err
+	}
+	if t.Partitions == BrokerDefault {
+		n, err := a.Partitions(t.Name)
+		return n, true, err
+	}
+	return t.Partitions, true, nil
 }
 
 // EnsureTopics connects an admin client, creates those of topics that are

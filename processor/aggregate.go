@@ -166,6 +166,12 @@ func (c *AggregateConfig) validate() error {
 	return errors.Join(errs...)
 }
 
+// DefaultIdleTimeout is the CLI's --idle-timeout: a source partition that
+// has sent nothing, or nothing for this long, stops holding windows open,
+// so that a topic with empty partitions (ingest of one small file puts
+// every unkeyed record in one) still closes windows.
+const DefaultIdleTimeout = time.Minute
+
 // AggregateStats are running totals of one Aggregator process.
 type AggregateStats struct {
 	Read         int64 // input records read by the rekey step

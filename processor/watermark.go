@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -591,6 +592,11 @@ type countPart struct {
 type countClocks struct {
 	mu    sync.Mutex
 	parts map[int32]*countPart
+	// waiting holds the source partitions that hold some table partition's
+	// watermark back without having sent anything, as of the last
+	// dueWatermarks; warned is when that was last logged.
+	waiting []int32
+	warned  time.Time
 }
 
 func (c *countClocks) part(q int32) *countPart {
@@ -704,8 +710,18 @@ func (a *Aggregator) dueWatermarks(now time.Time) map[int32]time.Time {
 	}
 	due := map[int32]time.Time{}
 	more := a.moreFinal.Swap(false)
+	waiting := map[int32]bool{}
+	var heldSince time.Time
 	for q, p := range c.parts {
 		wm, ok := a.cfg.Watermark.Watermark(p.Marks, a.sources, now, p.since)
+		if !ok {
+			for _, s := range a.cfg.Watermark.Waiting(p.Marks, a.sources, now, p.since) {
+				waiting[s] = true
+			}
+			if heldSince.IsZero() || p.since.Before(heldSince) {
+				heldSince = p.since
+			}
+		}
 		if !ok || !wm.After(p.Closed) {
 			wm = p.Closed
 		}
@@ -719,7 +735,43 @@ func (a *Aggregator) dueWatermarks(now time.Time) map[int32]time.Time {
 			p.visited = wm
 		}
 	}
+	c.waiting = c.waiting[:0]
+	for s := range waiting {
+		c.waiting = append(c.waiting, s)
+	}
+	slices.Sort(c.waiting)
+	if len(c.waiting) > 0 && now.Sub(heldSince) >= holdWarnAfter && now.Sub(c.warned) >= holdWarnEvery {
+		c.warned = now
+		a.log.Warn("windows stay open: input partitions that have sent nothing hold the watermark back", "partitions", c.waiting, "why", a.waitingWhy())
+	}
 	return due
+}
+
+// A watermark held back by silent input partitions is logged once it has
+// been held this long, and again at most this often.
+const (
+	holdWarnAfter = 10 * time.Second
+	holdWarnEvery = time.Minute
+)
+
+// WatermarkWaiting returns the input partitions that hold the watermark
+// back without having sent anything, and why, for progress lines; none
+// when nothing is held back that way.
+func (a *Aggregator) WatermarkWaiting() (partitions []int32, why string) {
+	c := &a.countClocks
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.waiting) == 0 {
+		return nil, ""
+	}
+	return slices.Clone(c.waiting), a.waitingWhy()
+}
+
+func (a *Aggregator) waitingWhy() string {
+	if a.cfg.Watermark.IdleTimeout <= 0 {
+		return "nothing read from them yet; --idle-timeout leaves such partitions out (it is 0: never)"
+	}
+	return fmt.Sprintf("nothing read from them yet; they are left out %s after the start (--idle-timeout)", a.cfg.Watermark.IdleTimeout)
 }
 
 // visitClose is the count step's visitor: it moves closed rows towards

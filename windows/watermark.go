@@ -87,11 +87,14 @@ type Closer struct {
 // the minimum over source partitions 0..sources-1 of (max − lateness), as
 // known from marks, following the idleness rules. since is when this
 // process started to hear from these partitions. ok is false while some
-// partition holds the watermark back without having set it (no mark yet)
-// or when every partition left the minimum by idleness (no live input
-// bounds it).
+// partition holds the watermark back without having set it (no mark yet;
+// Waiting names them). When idleness has left every partition that was
+// heard from out of the minimum, the watermark is the largest of theirs, as
+// Flink's idleness does: input that stopped everywhere still closes its
+// windows.
 func (c Closer) Watermark(marks map[int32]Mark, sources int32, now, since time.Time) (wm time.Time, ok bool) {
-	wm, live, ended := Never, 0, 0
+	wm, live, ended, idle := Never, 0, 0, 0
+	var idleMax time.Time
 	for p := int32(0); p < sources; p++ {
 		m, heard := marks[p]
 		switch {
@@ -99,7 +102,7 @@ func (c Closer) Watermark(marks map[int32]Mark, sources int32, now, since time.T
 			ended++
 			continue
 		case !heard:
-			if c.IdleTimeout > 0 && now.Sub(since) >= c.IdleTimeout {
+			if c.leftOut(now, since) {
 				continue
 			}
 			return time.Time{}, false
@@ -111,6 +114,10 @@ func (c Closer) Watermark(marks map[int32]Mark, sources int32, now, since time.T
 			// Flushing counts as progress: the partition stays in.
 			w = w.Add(silent)
 		case c.IdleTimeout > 0 && silent >= c.IdleTimeout:
+			if idle == 0 || w.After(idleMax) {
+				idleMax = w
+			}
+			idle++
 			continue
 		}
 		if w.Before(wm) {
@@ -118,10 +125,37 @@ func (c Closer) Watermark(marks map[int32]Mark, sources int32, now, since time.T
 		}
 		live++
 	}
-	if live == 0 && ended < int(sources) {
-		return time.Time{}, false
+	switch {
+	case live > 0:
+		return wm, true
+	case idle > 0:
+		return idleMax, true
+	case ended == int(sources):
+		return Never, true
 	}
-	return wm, true
+	return time.Time{}, false
+}
+
+// leftOut reports whether a partition never heard from no longer holds
+// the watermark back.
+func (c Closer) leftOut(now, since time.Time) bool {
+	return c.IdleTimeout > 0 && now.Sub(since) >= c.IdleTimeout
+}
+
+// Waiting returns the source partitions that hold the watermark back
+// without having set it: never heard from, and not yet left out by
+// IdleTimeout.
+func (c Closer) Waiting(marks map[int32]Mark, sources int32, now, since time.Time) []int32 {
+	if c.leftOut(now, since) {
+		return nil
+	}
+	var out []int32
+	for p := int32(0); p < sources; p++ {
+		if _, heard := marks[p]; !heard {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Closed reports whether window w is closed under watermark wm.

@@ -97,8 +97,14 @@ func TestWatermarkOfTheInput(t *testing.T) {
 			[]Mark{mark(0, "09:00", 10*time.Minute), mark(1, "11:00", 0)}, since, "09:00"},
 		{"an idle partition leaves the minimum", Closer{IdleTimeout: 5 * time.Minute},
 			[]Mark{mark(0, "09:00", 10*time.Minute), mark(1, "11:00", 0)}, since, "11:00"},
-		{"all idle: nothing bounds it", Closer{IdleTimeout: 5 * time.Minute},
-			[]Mark{mark(0, "09:00", 10*time.Minute), mark(1, "11:00", 10*time.Minute)}, since, ""},
+		// Before: no watermark ever once all input stopped, so --emit final
+		// never emitted.
+		{"all idle: the largest of theirs, as Flink's idleness", Closer{IdleTimeout: 5 * time.Minute},
+			[]Mark{mark(0, "09:00", 10*time.Minute), mark(1, "11:00", 10*time.Minute)}, since, "11:00"},
+		{"one partition with records, idle, the other never heard from", Closer{Lateness: 10 * time.Minute, IdleTimeout: 5 * time.Minute},
+			[]Mark{mark(0, "09:00", 10*time.Minute)}, since, "08:50"},
+		{"never heard from, within the idle timeout", Closer{IdleTimeout: 5 * time.Hour},
+			[]Mark{mark(0, "09:00", 10*time.Minute)}, since, ""},
 		{"idle flush advances by the silence", Closer{Lateness: 10 * time.Minute, IdleFlush: 5 * time.Minute},
 			[]Mark{mark(0, "09:00", 20*time.Minute), mark(1, "11:00", 0)}, since, "09:10"},
 		{"not before the idle flush delay", Closer{Lateness: 10 * time.Minute, IdleFlush: 30 * time.Minute},
@@ -128,6 +134,21 @@ func TestWatermarkOfTheInput(t *testing.T) {
 	ended := map[int32]Mark{0: {Ended: true}, 1: {Partition: 1, Ended: true}}
 	if wm, ok := (Closer{}).Watermark(ended, 2, now, since); !ok || !Closed(Window{Start: at("11:00"), End: Never}, wm) {
 		t.Fatalf("all partitions ended: watermark %v, %v; want one that closes everything", wm, ok)
+	}
+}
+
+func TestWaiting(t *testing.T) {
+	now := time.Date(2016, 7, 26, 12, 0, 0, 0, time.UTC)
+	marks := map[int32]Mark{1: {Partition: 1, Max: now, Wall: now}}
+	c := Closer{IdleTimeout: time.Minute}
+	if got := c.Waiting(marks, 3, now, now.Add(-30*time.Second)); len(got) != 2 || got[0] != 0 || got[1] != 2 {
+		t.Fatalf("within the idle timeout: waiting for %v, want [0 2]", got)
+	}
+	if got := c.Waiting(marks, 3, now, now.Add(-time.Minute)); got != nil {
+		t.Fatalf("past the idle timeout: waiting for %v, want none", got)
+	}
+	if got := (Closer{}).Waiting(marks, 3, now, now.Add(-time.Hour)); len(got) != 2 {
+		t.Fatalf("no idle timeout: waiting for %v, want [0 2]", got)
 	}
 }
 

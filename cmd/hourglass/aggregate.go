@@ -42,7 +42,7 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.DurationVar(&a.closer.Lateness, "watermark", 0, "allowed lateness: an event is late when its window ended at or before its partition's max event time minus this (e.g. 10m); default: no watermark, nothing is late")
 	f.StringVar(&a.cfg.LateTopic, "late-topic", "", "write late events here unchanged, with headers saying why (needs --watermark)")
 	f.DurationVar(&a.cfg.Retain, "retain", 0, "delete rows whose window ended this long before the watermark (needs --watermark and --emit update or final)")
-	f.DurationVar(&a.closer.IdleTimeout, "idle-timeout", 0, "a source partition silent this long stops holding windows open (default: never)")
+	f.DurationVar(&a.closer.IdleTimeout, "idle-timeout", processor.DefaultIdleTimeout, "a source partition silent this long, or that has sent nothing this long after the start, stops holding windows open; when all are silent the watermark is the largest of theirs (0: never)")
 	f.DurationVar(&a.closer.IdleFlush, "idle-flush", 0, "a source partition silent this long advances its watermark by the wall time since its last event, so final rows appear when input stops (default: never)")
 	a.flags = f
 	a.codecs.register(f, "input record codec", "json")

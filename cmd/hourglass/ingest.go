@@ -46,6 +46,9 @@ picking up new files until SIGINT. Creates the topic if it is missing.`,
 			if err != nil {
 				return err
 			}
+			if partitions == 0 {
+				partitions = kafka.BrokerDefault
+			}
 			if _, err := kafka.EnsureTopics(kc.Brokers, sc, kafka.Topic{Name: cfg.Topic, Partitions: partitions}); err != nil {
 				return err
 			}
@@ -74,7 +77,7 @@ picking up new files until SIGINT. Creates the topic if it is missing.`,
 	f.IntVar(&cfg.FilesPerTrigger, "files-per-trigger", 0, "files per trigger (0: all at once)")
 	f.DurationVar(&cfg.TriggerInterval, "trigger-interval", 0, "least time between the starts of two triggers")
 	f.BoolVar(&cfg.Watch, "watch", false, "keep picking up new files until SIGINT/SIGTERM")
-	f.Int32Var(&partitions, "partitions", 8, "partitions of the topic if it has to be created")
+	f.Int32Var(&partitions, "partitions", 0, "partitions of the topic if it has to be created (0: the broker's num.partitions)")
 	_ = cmd.MarkFlagRequired("topic")
 	return cmd
 }

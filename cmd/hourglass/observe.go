@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -79,6 +80,9 @@ func (o *observeFlags) startAggregator(cmd *cobra.Command, cfg processor.Aggrega
 						wm = windows.FormatTime(t)
 					}
 					fields = append(fields, "late", st.Late, "watermark", wm)
+					if parts, why := agg.WatermarkWaiting(); len(parts) > 0 {
+						fields = append(fields, "watermark_waiting_for", fmt.Sprintf("input partitions %v (%s)", parts, why))
+					}
 				}
 				return fields
 			},
