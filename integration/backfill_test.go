@@ -15,6 +15,7 @@ import (
 	"github.com/hourglass-stream/hourglass/demo"
 	"github.com/hourglass-stream/hourglass/ingest"
 	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -204,5 +205,51 @@ func TestBackfillCLI(t *testing.T) {
 	}
 	if got, want := run(t, "query", brokers, "--group", group, "--format", "csv"), expectedCSV(events); got != want {
 		t.Errorf("rebuilt table:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestBackfillUntilThenLive: a backfill --until T leaves the records past T
+// uncommitted, and a live run of the same group afterwards counts exactly
+// them, none of them late although the backfill closed its windows
+// (--watermark). Before the fix the backfill committed the records past T
+// without counting them (beyond_until=…), so the live run read nothing,
+// and its ended marks would have made every new event late.
+func TestBackfillUntilThenLive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	input, group := e.name("events"), e.name("hourly")
+	e.createTopic(input, 2)
+	day := func(d, n int) []demo.Event {
+		var out []demo.Event
+		base := time.Date(2016, 7, 26+d, 0, 0, 0, 0, time.UTC).Unix()
+		for i := range n {
+			out = append(out, demo.Event{Time: base + int64(i)*97, Action: []string{"Open", "Close"}[i%2]})
+		}
+		return out
+	}
+	first, second := day(0, 600), day(2, 400)
+	t1 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	produceAt(t, e, input, first, t1.Add(-time.Hour))
+	produceAt(t, e, input, second, t1)
+
+	cfg := e.aggregateConfig(group, input, "")
+	cfg.Watermark = &windows.Closer{Lateness: 10 * time.Minute}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := backfill.Run(ctx, backfill.Config{Aggregate: cfg, From: backfill.Point{Earliest: true}, Until: backfill.Point{Time: t1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stats.Applied != int64(len(first)) {
+		t.Fatalf("backfill counted %d, want %d (%+v)", sum.Stats.Applied, len(first), sum.Stats)
+	}
+	if msg := diff(viewTable(t, e, group), expected(first)); msg != "" {
+		t.Fatalf("after the backfill:\n%s", msg)
+	}
+
+	r := e.startAggregator(cfg)
+	eventually(t, time.Minute, viewMatches(e.openView(group), expected(append(first, second...))))
+	if st := r.agg.Stats(); st.Late != 0 || st.Read != int64(len(second)) {
+		t.Fatalf("the live run read %d records and called %d late; want %d read, none late (%+v)", st.Read, st.Late, len(second), st)
 	}
 }

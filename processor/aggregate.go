@@ -250,6 +250,16 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	if cfg.BatchMax == 0 {
 		cfg.BatchMax = DefaultBatchMax
 	}
+	if cfg.Watermark != nil {
+		// The end of a bounded run closes the windows of its events, and
+		// no later ones (windows.Closer.Horizon).
+		c := *cfg.Watermark
+		c.Horizon = cfg.Windows.Size
+		if cfg.Windows.IsSession() {
+			c.Horizon = cfg.Windows.Gap
+		}
+		cfg.Watermark = &c
+	}
 	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group),
 		rekeyClocks: rekeyClocks{clocks: map[int32]*sourceClock{}},
 		countClocks: countClocks{parts: map[int32]*countPart{}},

@@ -141,6 +141,23 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if beyond {
+		// Past the bound of a bounded run: not admitted to any batch, so
+		// its offset is never committed and a later run of the group
+		// reads it. The run's end was reached (normally at the last record
+		// before the bound; here if that one is gone from the input).
+		a.stats.beyond.Add(1)
+		if clock != nil {
+			clock.mu.Lock()
+			clock.ended = true
+			clock.mu.Unlock()
+		}
+		a.flush(b)
+		if clock != nil {
+			clock.publish()
+		}
+		return nil
+	}
 	if b.next < 0 || offset < b.next {
 		if err := a.resume(ctx, b, offset); err != nil {
 			return err
@@ -153,13 +170,6 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 			a.flush(b)
 		}
 	}()
-	if beyond {
-		a.stats.beyond.Add(1)
-		if clock != nil {
-			a.observeClock(in, clock, time.Time{}, false, true)
-		}
-		return nil
-	}
 	a.stats.read.Add(1)
 	if a.cfg.ObserveLatency != nil && (b.oldest.IsZero() || in.Timestamp.Before(b.oldest)) {
 		b.oldest = in.Timestamp

@@ -582,6 +582,9 @@ type countPart struct {
 	watermarkRow
 	since   time.Time // when this process first heard of the partition
 	visited time.Time // the watermark of the last visit
+	// finalVisit says the last visit was at the final watermark: every
+	// source partition had ended.
+	finalVisit bool
 	// emitted holds the rows of state Closing whose final row this process
 	// wrote (acknowledged once the visit that wrote it returned).
 	emitted map[string]bool
@@ -678,8 +681,11 @@ func (a *Aggregator) allClosed(visited map[int32]time.Time) bool {
 	if len(visited) != len(a.tableKeys) || a.moreFinal.Load() {
 		return false
 	}
-	for _, wm := range visited {
-		if wm.Before(windows.Never) {
+	c := &a.countClocks
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q := range visited {
+		if p := c.parts[q]; p == nil || !p.finalVisit {
 			return false
 		}
 	}
@@ -733,6 +739,7 @@ func (a *Aggregator) dueWatermarks(now time.Time) map[int32]time.Time {
 		if crossed || more {
 			due[q] = wm
 			p.visited = wm
+			p.finalVisit = ok && windows.Ended(p.Marks, a.sources)
 		}
 	}
 	c.waiting = c.waiting[:0]

@@ -24,9 +24,13 @@ func Late(w Window, max time.Time, seen bool, d time.Duration) bool {
 	return seen && !w.End.After(max.Add(-d))
 }
 
-// Never is the watermark of a source partition that will send no more
-// events (a bounded run reached its end): it closes every window.
+// Never is a watermark that closes every window.
 var Never = time.UnixMilli(math.MaxInt64 / 2).UTC()
+
+// Origin is the watermark of an input that ended without a single event:
+// it closes no window of the present era, and leaves a later run of the
+// group free to count.
+var Origin = time.Unix(0, 0).UTC()
 
 // Clock is the lateness state of one source partition: the maximum event
 // time among its records up to and including Offset.
@@ -63,9 +67,11 @@ type Mark struct {
 }
 
 // Newer reports whether m carries later news than old of the same
-// partition: a later offset, or the end. Nothing is newer than the end.
+// partition: a later offset, or the end at the same offset. A mark past
+// the end of a bounded run (a later, live run of the group) is newer than
+// that end.
 func (m Mark) Newer(old Mark) bool {
-	return !old.Ended && (m.Ended || m.Offset > old.Offset)
+	return m.Offset > old.Offset || (m.Ended && !old.Ended && m.Offset >= old.Offset)
 }
 
 // Closer holds what closes windows: the lateness, and the idleness rules.
@@ -81,6 +87,13 @@ type Closer struct {
 	// (--idle-flush). A flushing partition stays in the minimum even when
 	// IdleTimeout would leave it out.
 	IdleFlush time.Duration
+	// Horizon is how far past an event's time its windows reach: the
+	// window size, or the session gap. When every source partition has
+	// ended (a bounded run), the watermark is the latest event time plus
+	// Horizon, which closes every window holding an event and none beyond,
+	// so that a later live run of the group counts its new windows. Zero
+	// means Never.
+	Horizon time.Duration
 }
 
 // Watermark returns the watermark of the whole input at wall time now:
@@ -93,13 +106,17 @@ type Closer struct {
 // Flink's idleness does: input that stopped everywhere still closes its
 // windows.
 func (c Closer) Watermark(marks map[int32]Mark, sources int32, now, since time.Time) (wm time.Time, ok bool) {
-	wm, live, ended, idle := Never, 0, 0, 0
-	var idleMax time.Time
+	wm, live, ended, idle, endedSeen := Never, 0, 0, 0, 0
+	var idleMax, endedMax time.Time
 	for p := int32(0); p < sources; p++ {
 		m, heard := marks[p]
 		switch {
 		case heard && m.Ended:
 			ended++
+			if !m.Max.IsZero() && (endedSeen == 0 || m.Max.After(endedMax)) {
+				endedMax = m.Max
+				endedSeen++
+			}
 			continue
 		case !heard:
 			if c.leftOut(now, since) {
@@ -130,10 +147,25 @@ func (c Closer) Watermark(marks map[int32]Mark, sources int32, now, since time.T
 		return wm, true
 	case idle > 0:
 		return idleMax, true
-	case ended == int(sources):
+	case ended == int(sources) && c.Horizon <= 0:
 		return Never, true
+	case ended == int(sources) && endedSeen == 0:
+		return Origin, true
+	case ended == int(sources):
+		return endedMax.Add(c.Horizon), true
 	}
 	return time.Time{}, false
+}
+
+// Ended reports whether every source partition has ended: the watermark
+// is final.
+func Ended(marks map[int32]Mark, sources int32) bool {
+	for p := int32(0); p < sources; p++ {
+		if m, ok := marks[p]; !ok || !m.Ended {
+			return false
+		}
+	}
+	return true
 }
 
 // leftOut reports whether a partition never heard from no longer holds

@@ -135,6 +135,20 @@ func TestWatermarkOfTheInput(t *testing.T) {
 	if wm, ok := (Closer{}).Watermark(ended, 2, now, since); !ok || !Closed(Window{Start: at("11:00"), End: Never}, wm) {
 		t.Fatalf("all partitions ended: watermark %v, %v; want one that closes everything", wm, ok)
 	}
+	if wm, ok := (Closer{Horizon: time.Hour}).Watermark(ended, 2, now, since); !ok || !wm.Equal(Origin) {
+		t.Fatalf("all partitions ended without events: watermark %v, %v; want Origin", wm, ok)
+	}
+	// The end of a bounded run closes the windows of its last events, and
+	// no later ones.
+	ended[1] = Mark{Partition: 1, Ended: true, Max: at("10:30")}
+	ended[0] = Mark{Partition: 0, Ended: true, Max: at("09:10")}
+	wm, ok := (Closer{Lateness: 10 * time.Minute, Horizon: time.Hour}).Watermark(ended, 2, now, since)
+	if !ok || !Closed(Window{Start: at("10:00"), End: at("11:00")}, wm) || Closed(Window{Start: at("11:00"), End: at("12:00")}, wm) {
+		t.Fatalf("all partitions ended: watermark %v, %v; want 11:30, closing 10:00–11:00 and not 11:00–12:00", wm, ok)
+	}
+	if !Ended(ended, 2) || Ended(map[int32]Mark{0: ended[0]}, 2) {
+		t.Fatal("Ended")
+	}
 }
 
 func TestWaiting(t *testing.T) {
@@ -157,7 +171,14 @@ func TestMarkNewer(t *testing.T) {
 	if !(Mark{Offset: 6}).Newer(a) || (Mark{Offset: 5}).Newer(a) || (Mark{Offset: 4}).Newer(a) {
 		t.Fatal("offset order")
 	}
-	if !(Mark{Offset: 5, Ended: true}).Newer(a) || (Mark{Offset: 9}).Newer(Mark{Offset: 3, Ended: true}) {
+	if !(Mark{Offset: 5, Ended: true}).Newer(a) || (Mark{Offset: 5}).Newer(Mark{Offset: 5, Ended: true}) {
 		t.Fatal("the end is news")
+	}
+	// A live run of the group after a bounded one reads past its end.
+	// Before, nothing was newer than an end, so the live run's marks were
+	// dropped and its events judged against a watermark that had closed
+	// every window.
+	if !(Mark{Offset: 9}).Newer(Mark{Offset: 3, Ended: true}) || (Mark{Offset: 2}).Newer(Mark{Offset: 3, Ended: true}) {
+		t.Fatal("a mark past the end of a bounded run")
 	}
 }
