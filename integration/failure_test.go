@@ -135,13 +135,13 @@ func TestKillNineExact(t *testing.T) {
 	e := newEnv(t)
 	const n = 200000
 	events, dir := writeData(t, n, 40, 21)
-	input, group := e.name("events"), e.name("hourly")
+	input, group, output := e.name("events"), e.name("hourly"), e.name("counts")
 	e.createTopic(input, 8)
 	brokers := "--brokers=" + strings.Join(cluster, ",")
 	// A watermark far behind lets nothing be late but runs its checkpoints,
 	// restores and marks through every kill.
 	args := []string{"aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h",
-		"--watermark", "100000h", "--log-level", "warn"}
+		"--watermark", "100000h", "--output", output, "--log-level", "warn"}
 
 	procs := []*proc{startProc(t, args...), startProc(t, args...), startProc(t, args...)}
 	// The input streams in over about 16 s, slower than it is counted, so
@@ -183,6 +183,9 @@ func TestKillNineExact(t *testing.T) {
 		time.Sleep(time.Second)
 		t.Fatalf("not exact after 2m (a fresh view counts %d, the old one %d):\n%s", counted(fresh), counted(v), msg)
 	}
+	// The output, read as a compacting reader would, holds every row's
+	// last version despite the kills.
+	eventually(t, time.Minute, e.outputMatches(output, expected(events)))
 	for _, p := range procs[1:] {
 		p.stop(t)
 	}

@@ -478,6 +478,18 @@ func gokaOptions(kc kafka.Config, cfg *sarama.Config, initial int64, log *slog.L
 // it at start anyway, so LevelDB's writes (and its write-ahead log) would
 // buy nothing but time. A table larger than memory wants --state-dir.
 func (a *Aggregator) countProcessor(sd *stateDir) (*goka.Processor, error) {
+	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
+		goka.WithStorageBuilder(sd.storage()),
+		goka.WithUpdateCallback(a.recoverRow))
+	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, a.countGraph(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: count step: %w", err)
+	}
+	return p, nil
+}
+
+// countGraph is the count step's goka group graph.
+func (a *Aggregator) countGraph() *goka.GroupGraph {
 	edges := []goka.Edge{
 		goka.Input(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}, a.count),
 		goka.Persist(rowCodec{}),
@@ -492,15 +504,7 @@ func (a *Aggregator) countProcessor(sd *stateDir) (*goka.Processor, error) {
 	if a.cfg.Watermark != nil {
 		edges = append(edges, goka.Visitor(closeVisit, a.visitClose))
 	}
-	graph := goka.DefineGroup(goka.Group(a.cfg.Group), edges...)
-	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
-		goka.WithStorageBuilder(sd.storage()),
-		goka.WithUpdateCallback(a.recoverRow))
-	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, graph, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("aggregate: count step: %w", err)
-	}
-	return p, nil
+	return goka.DefineGroup(goka.Group(a.cfg.Group), edges...)
 }
 
 // recoverRow is the count step's table update callback: goka calls it for
@@ -613,6 +617,14 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 	}
 	if row.Has(u.SourcePartition, u.SourceOffset) {
 		a.stats.duplicates.Add(u.Delta)
+		// The table write of the first delivery may have landed and its
+		// output write not (a crash or a failed write between the two):
+		// write the row's current value again, so the output never misses
+		// a row's last version. A reader of the compacted output sees the
+		// same row; one of --emit update sees it twice.
+		if row.State == windows.Open && row.Count > 0 {
+			a.emitRow(ctx, row)
+		}
 		return
 	}
 	if a.cfg.Watermark != nil && (row.State != windows.Open || windows.Closed(u.Window, a.countClocks.closedAt(ctx.Partition()))) {
@@ -627,14 +639,21 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 	row.Apply(u.SourcePartition, u.SourceOffset, u.Delta)
 	ctx.SetValue(row)
 	a.stats.applied.Add(u.Delta)
-	if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
-		key, _, err := windows.ParseRowKey(ctx.Key())
-		if err != nil {
-			ctx.Fail(fmt.Errorf("count step: %w", err))
-			return
-		}
-		a.emitResult(ctx, ctx.Key(), windows.Result{Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count}, false)
+	a.emitRow(ctx, row)
+}
+
+// emitRow writes row, the row of ctx's key, to the output topic, unless
+// there is none or it only takes final rows.
+func (a *Aggregator) emitRow(ctx goka.Context, row windows.Row) {
+	if a.cfg.Output == "" || a.cfg.Emit == EmitFinal {
+		return
 	}
+	key, _, err := windows.ParseRowKey(ctx.Key())
+	if err != nil {
+		ctx.Fail(fmt.Errorf("count step: %w", err))
+		return
+	}
+	a.emitResult(ctx, ctx.Key(), windows.Result{Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count}, false)
 }
 
 // emitResult writes one result row to the output topic under outKey.
@@ -663,6 +682,16 @@ func (a *Aggregator) countSession(ctx goka.Context, u update) {
 	}
 	if row.Has(u.SourcePartition, u.SourceOffset) {
 		a.stats.duplicates.Add(1)
+		// As for windows: write the session the event went into again, in
+		// case its first output write was lost.
+		if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
+			for _, s := range row.List {
+				if s.State == windows.Open && !s.Window.Start.After(u.Window.Start) && !s.Window.End.Before(u.Window.End) {
+					a.emitResult(ctx, windows.RowKey(ctx.Key(), s.Window),
+						windows.Result{Key: ctx.Key(), WindowStart: s.Window.Start, WindowEnd: s.Window.End, Count: s.Count}, false)
+				}
+			}
+		}
 		return
 	}
 	closed := a.cfg.Watermark != nil && windows.Closed(u.Window, a.countClocks.closedAt(ctx.Partition()))
