@@ -202,7 +202,8 @@ type Aggregator struct {
 	cfg   AggregateConfig
 	log   *slog.Logger
 	stats aggregateCounters
-	wait  *waiter // the schema registry's outages
+	wait  *waiter     // the schema registry's outages
+	back  *backReader // the count step's reads of the input and output
 
 	// Event time (watermark.go), set up by ensureTopics.
 	sources        int32 // input partitions
@@ -268,6 +269,7 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 		flushed:     make(chan struct{}),
 	}
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
+	a.back = &backReader{kc: cfg.Kafka}
 	// Partitions with nothing to read end at once; broadcastMarks says so.
 	for _, p := range cfg.Ended {
 		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, sent: -1, pub: windows.Mark{Offset: -1, Ended: true}}
@@ -306,6 +308,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		return fmt.Errorf("aggregate %s: %w", a.cfg.Group, err)
 	}
 	defer sd.close()
+	defer a.back.Close()
 	err = retry(ctx, a.log, a.cfg.MaxOutage, func(ctx context.Context) error { return a.runOnce(ctx, sd) })
 	if err != nil {
 		return fmt.Errorf("aggregate %s: %w", a.cfg.Group, err)

@@ -2,21 +2,25 @@ package processor
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/broker"
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/tester"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// countTester runs the count step's goka graph on goka's tester: updates
-// in, rows and output records out, no Kafka.
-func countTester(t *testing.T, spec windows.Spec) (*tester.Tester, *tester.QueueTracker, string) {
+// testConfig is an aggregation of action per --window of time, reading
+// "in" and writing "out".
+func testConfig(t *testing.T, brokers []string, spec windows.Spec) AggregateConfig {
 	t.Helper()
-	kc := kafka.Config{Brokers: []string{"127.0.0.1:9"}}
+	kc := kafka.Config{Brokers: brokers}
 	sc, err := kc.Sarama()
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +33,14 @@ func countTester(t *testing.T, spec windows.Spec) (*tester.Tester, *tester.Queue
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewAggregator(AggregateConfig{Kafka: kc, Sarama: sc, Group: "g", Input: "in", Output: "out", Key: key, Time: at, Windows: spec})
+	return AggregateConfig{Kafka: kc, Sarama: sc, Group: "g", Input: "in", Output: "out", Key: key, Time: at, Windows: spec}
+}
+
+// countTester runs the count step's goka graph on goka's tester: updates
+// in, rows and output records out, no Kafka but what cfg reads back.
+func countTester(t *testing.T, cfg AggregateConfig) (*Aggregator, *tester.Tester) {
+	t.Helper()
+	a, err := NewAggregator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +57,9 @@ func countTester(t *testing.T, spec windows.Spec) (*tester.Tester, *tester.Queue
 		if err := <-done; err != nil {
 			t.Errorf("count step: %v", err)
 		}
+		a.back.Close()
 	})
-	return tt, tt.NewQueueTracker("out"), RepartitionTopic("g")
+	return a, tt
 }
 
 // TestDuplicateReemitsRow: a redelivered update is not counted again, but
@@ -67,7 +79,8 @@ func TestDuplicateReemitsRow(t *testing.T) {
 		{"session", windows.Spec{Gap: 30 * time.Minute}, "Open", update{Window: windows.Window{Start: w.Start, End: w.Start.Add(30 * time.Minute)}, Delta: 1, SourcePartition: 1, SourceOffset: 10, SourceFrom: 10}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tt, out, repartition := countTester(t, tc.spec)
+			_, tt := countTester(t, testConfig(t, []string{"127.0.0.1:9"}, tc.spec))
+			out, repartition := tt.NewQueueTracker("out"), RepartitionTopic("g")
 			tt.Consume(repartition, tc.key, tc.u)
 			first, v1, ok := out.NextRaw()
 			if !ok {
@@ -85,5 +98,65 @@ func TestDuplicateReemitsRow(t *testing.T) {
 				t.Fatal("more than one output row for the duplicate")
 			}
 		})
+	}
+}
+
+// TestLateUpdateReadBack: the events of an update for a window the count
+// step has closed are read back from the input into the late topic, with
+// the one reader the count step keeps; when retention has deleted them
+// they are counted late without copies and the step goes on. Before the
+// fix the read-back made a client per update and, with the records gone,
+// failed the count step for ever.
+func TestLateUpdateReadBack(t *testing.T) {
+	b, err := broker.Start(broker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "in"); err != nil {
+		t.Fatal(err)
+	}
+	w := windows.Window{Start: time.Date(2016, 7, 26, 8, 0, 0, 0, time.UTC), End: time.Date(2016, 7, 26, 9, 0, 0, 0, time.UTC)}
+	event := []byte(fmt.Sprintf(`{"time": %d, "action": "Open"}`, w.Start.Add(time.Minute).Unix()))
+	for _, p := range []int32{0, 1} {
+		for range 2 {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "in", Partition: p, Value: event}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Retention took partition 0's records.
+	del := kadm.Offsets{}
+	del.Add(kadm.Offset{Topic: "in", Partition: 0, At: 2})
+	if _, err := adm.DeleteRecords(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := testConfig(t, []string{b.Addr()}, windows.Tumbling(time.Hour))
+	cfg.Watermark, cfg.LateTopic = &windows.Closer{}, "late"
+	a, tt := countTester(t, cfg)
+	a.countClocks.part(0).Closed = w.End.Add(time.Hour) // the window is closed
+	late := tt.NewQueueTracker("late")
+	key := windows.RowKey("Open", w)
+
+	tt.Consume(RepartitionTopic("g"), key, update{Window: w, Delta: 2, SourcePartition: 1, SourceFrom: 0, SourceOffset: 1})
+	for i := range 2 {
+		if _, v, ok := late.NextRaw(); !ok || string(v) != string(event) {
+			t.Fatalf("late copy %d: %q, %v; want the input event", i, v, ok)
+		}
+	}
+	tt.Consume(RepartitionTopic("g"), key, update{Window: w, Delta: 2, SourcePartition: 0, SourceFrom: 0, SourceOffset: 1})
+	if _, v, ok := late.NextRaw(); ok {
+		t.Fatalf("a late copy %q of a deleted record", v)
+	}
+	if st := a.Stats(); st.Late != 4 {
+		t.Fatalf("%d late, want 4 (%+v)", st.Late, st)
 	}
 }

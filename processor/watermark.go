@@ -912,11 +912,11 @@ func (a *Aggregator) finalWritten(ctx context.Context, key string) (bool, error)
 	if a.finalsRead[q] {
 		return a.finals[key], nil
 	}
-	start, end, err := partitionBounds(ctx, a.cfg.Kafka, a.cfg.Output, q)
+	start, end, err := a.back.bounds(ctx, a.cfg.Output, q)
 	if err != nil {
 		return false, fmt.Errorf("look for final rows in %s: %w", a.cfg.Output, err)
 	}
-	err = readPartition(ctx, a.cfg.Kafka, a.cfg.Output, q, start, end, func(r *kgo.Record) {
+	err = a.back.read(ctx, a.cfg.Output, q, start, end, func(r *kgo.Record) {
 		var row OutputRow
 		if json.Unmarshal(r.Value, &row) == nil && row.Final {
 			a.finals[string(r.Key)] = true
@@ -940,11 +940,22 @@ func (a *Aggregator) lateUpdate(ctx goka.Context, u update) {
 		a.stats.late.Add(u.Delta)
 		return
 	}
+	// The input may have lost the update's records to retention since the
+	// rekey step read them: they are late all the same, without copies.
+	if start, _, err := a.back.bounds(ctx.Context(), a.cfg.Input, u.SourcePartition); err != nil {
+		ctx.Fail(fmt.Errorf("read late events %s/%d@[%d, %d] back: %w", a.cfg.Input, u.SourcePartition, u.SourceFrom, u.SourceOffset, err))
+		return
+	} else if start > u.SourceFrom {
+		a.stats.late.Add(u.Delta)
+		a.log.Warn("late events are no longer in the input (retention): counted late, not copied to the late topic",
+			"partition", u.SourcePartition, "from", u.SourceFrom, "to", u.SourceOffset, "input_starts_at", start, "events", u.Delta, "window", u.Window.Start)
+		return
+	}
 	// The update's events are the first Delta records of its range that
 	// fall into this row: the rekey step's lateness only grows along a
 	// partition, so the records of the row it found late come after them.
 	var events []*kgo.Record
-	err := readPartition(ctx.Context(), a.cfg.Kafka, a.cfg.Input, u.SourcePartition, u.SourceFrom, u.SourceOffset+1, func(r *kgo.Record) {
+	err := a.back.read(ctx.Context(), a.cfg.Input, u.SourcePartition, u.SourceFrom, u.SourceOffset+1, func(r *kgo.Record) {
 		if int64(len(events)) == u.Delta {
 			return
 		}
