@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,6 +166,10 @@ func (c *AggregateConfig) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ErrNULKey is wrapped when a group key holds a NUL byte: those keys are
+// the table's internal rows'.
+var ErrNULKey = errors.New("a group key must not contain a NUL byte (U+0000)")
 
 // DefaultIdleTimeout is the CLI's --idle-timeout: a source partition that
 // has sent nothing, or nothing for this long, stops holding windows open,
@@ -483,7 +488,11 @@ func gokaOptions(kc kafka.Config, cfg *sarama.Config, initial int64, log *slog.L
 func (a *Aggregator) countProcessor(sd *stateDir) (*goka.Processor, error) {
 	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
 		goka.WithStorageBuilder(sd.storage()),
-		goka.WithUpdateCallback(a.recoverRow))
+		goka.WithUpdateCallback(a.recoverRow),
+		// A tombstone in the repartition topic is no update: it reaches
+		// the codec, which makes it an unreadableRecord to dead-letter,
+		// instead of being dropped without a word (goka's default).
+		goka.WithNilHandling(goka.NilDecode))
 	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, a.countGraph(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: count step: %w", err)
@@ -494,7 +503,7 @@ func (a *Aggregator) countProcessor(sd *stateDir) (*goka.Processor, error) {
 // countGraph is the count step's goka group graph.
 func (a *Aggregator) countGraph() *goka.GroupGraph {
 	edges := []goka.Edge{
-		goka.Input(goka.Stream(RepartitionTopic(a.cfg.Group)), updateCodec{}, a.count),
+		goka.Input(goka.Stream(RepartitionTopic(a.cfg.Group)), countInputCodec{}, a.count),
 		goka.Persist(rowCodec{}),
 		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
 	}
@@ -581,6 +590,11 @@ func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at ti
 	if err != nil {
 		return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, err)
 	}
+	if strings.IndexByte(key, 0) >= 0 {
+		// Internal rows (watermark rows) live under keys with a NUL: a
+		// group key must never reach them.
+		return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, ErrNULKey)
+	}
 	if timeErr != nil {
 		return "", time.Time{}, ReasonTime, fmt.Errorf("event time: %w", timeErr)
 	}
@@ -597,6 +611,13 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 	a.observe("count", ctx.Timestamp())
 	if m, ok := msg.(windows.Mark); ok {
 		a.applyMark(ctx, m)
+		return
+	}
+	if bad, ok := msg.(unreadableRecord); ok {
+		a.stats.deadLettered.Add(1)
+		a.log.Warn("dead-lettered a repartition record the count step cannot read", "partition", ctx.Partition(), "offset", ctx.Offset(), "error", bad.err)
+		h := withSource(goka.Headers{}, string(ctx.Topic()), ctx.Partition(), ctx.Offset())
+		gokaEmitter(ctx)(DeadLetterTopic(a.cfg.Group), ctx.Key(), bad.raw, errorHeaders(h, ReasonInternal, bad.err))
 		return
 	}
 	u, ok := msg.(update)

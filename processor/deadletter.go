@@ -1,6 +1,10 @@
 package processor
 
-import "github.com/lovoo/goka"
+import (
+	"unicode/utf8"
+
+	"github.com/lovoo/goka"
+)
 
 // Headers of a dead-letter record. The value and key are the original ones.
 const (
@@ -24,9 +28,27 @@ const (
 	ReasonEncode    Reason = "encode"    // the record cannot be written in the output codec
 )
 
+// maxErrorText bounds the text of HeaderError: an error can quote its
+// input (a 520 KB time value), and a header that large would make the dead
+// letter itself too large to write.
+const maxErrorText = 1024
+
 // errorHeaders adds the headers saying what is wrong to h.
 func errorHeaders(h goka.Headers, reason Reason, err error) goka.Headers {
-	h[HeaderError] = []byte(err.Error())
+	h[HeaderError] = []byte(capText(err.Error(), maxErrorText))
 	h[HeaderErrorKind] = []byte(reason)
 	return h
+}
+
+// capText cuts s to at most n bytes, on a rune boundary, marking the cut.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "… (cut)"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }

@@ -128,6 +128,8 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		at     time.Time
 		reason Reason
 		xerr   error
+		buf    [4]windows.Window
+		wins   []windows.Window
 	)
 	if !beyond {
 		// Decoded before the record joins a batch: one that cannot be
@@ -137,6 +139,12 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		key, at, reason, xerr = a.extract(ctx, in.Value)
 		if errors.Is(xerr, codec.ErrUnavailable) {
 			return fmt.Errorf("%s/%d offset %d: %w", in.Topic, p, offset, xerr)
+		}
+		if xerr == nil {
+			wins = a.cfg.Windows.Assign(buf[:0], at)
+			if err := windows.InRange(wins); err != nil {
+				reason, xerr = ReasonTime, fmt.Errorf("event time %s: %w", at.Format(time.RFC3339Nano), err)
+			}
 		}
 	}
 	b.mu.Lock()
@@ -183,8 +191,8 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		}
 		return nil
 	}
-	var buf, lateBuf [4]windows.Window
-	wins, late := a.cfg.Windows.Assign(buf[:0], at), lateBuf[:0]
+	var lateBuf [4]windows.Window
+	late := lateBuf[:0]
 	for _, w := range wins {
 		// Only this partition's goroutine changes its clock: no lock
 		// needed to read it here.

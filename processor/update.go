@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,26 @@ func (updateCodec) Encode(value any) ([]byte, error) {
 }
 
 var errBadUpdate = errors.New("bad repartition record")
+
+// countInputCodec is updateCodec as the count step reads the repartition
+// topic: a record it cannot decode (a tombstone, a foreign producer's) is
+// handed to the callback as an unreadableRecord, which dead-letters it, in
+// place of an error, which would stop goka's partition processor for good.
+type countInputCodec struct{ updateCodec }
+
+// unreadableRecord is a repartition record the count step cannot read.
+type unreadableRecord struct {
+	raw []byte
+	err error
+}
+
+func (c countInputCodec) Decode(data []byte) (any, error) {
+	v, err := c.updateCodec.Decode(data)
+	if err != nil {
+		return unreadableRecord{raw: bytes.Clone(data), err: err}, nil
+	}
+	return v, nil
+}
 
 func (updateCodec) Decode(data []byte) (any, error) {
 	if len(data) > 0 && data[0] == markKind {

@@ -39,6 +39,10 @@ type View struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // set before done is closed
+	log    *slog.Logger
+	// unreadable holds the keys of rows that Rows skipped because they
+	// cannot be read (logged once each).
+	unreadable sync.Map
 }
 
 // OpenView starts a view of cfg.Group's table. It returns once the view
@@ -88,7 +92,7 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 		return nil, fmt.Errorf("view %s: %w", table, err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	v := &View{view: gv, table: table, kafka: cfg.Kafka, cancel: cancel, done: make(chan struct{})}
+	v := &View{view: gv, table: table, kafka: cfg.Kafka, cancel: cancel, done: make(chan struct{}), log: log}
 	go func() {
 		defer close(v.done)
 		if err := gv.Run(rctx); err != nil {
@@ -153,7 +157,8 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 	for it.Next() {
 		val, err := it.Value()
 		if err != nil {
-			return nil, fmt.Errorf("read view row %q: %w", it.Key(), err)
+			v.skip(it.Key(), err)
+			continue
 		}
 		if val == nil {
 			continue // deleted row
@@ -173,7 +178,8 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 		}
 		key, _, err := windows.ParseRowKey(it.Key())
 		if err != nil {
-			return nil, fmt.Errorf("read view: %w", err)
+			v.skip(it.Key(), err)
+			continue
 		}
 		r := windows.Result{Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count}
 		if f.match(r) {
@@ -185,6 +191,22 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 	}
 	SortResults(rows)
 	return rows, nil
+}
+
+// skip reports a row that cannot be read: one bad row never makes the
+// table unreadable. Each is logged once; Unreadable counts them.
+func (v *View) skip(key string, err error) {
+	if _, seen := v.unreadable.LoadOrStore(key, true); !seen && v.log != nil {
+		v.log.Warn("skipped a table row that cannot be read", "table", v.table, "key", fmt.Sprintf("%q", key), "error", err)
+	}
+}
+
+// Unreadable returns how many distinct rows Rows has skipped as
+// unreadable.
+func (v *View) Unreadable() int {
+	n := 0
+	v.unreadable.Range(func(any, any) bool { n++; return true })
+	return n
 }
 
 // readWait bounds how long Rows waits for partitions that are not running

@@ -182,8 +182,20 @@ func partitionKeys(prefix string, n int32) []string {
 // watermarkRowPrefix starts the key of every watermark row of the table.
 const watermarkRowPrefix = "\x00watermark|"
 
-// isWatermarkRow reports whether a table key is a watermark row's.
-func isWatermarkRow(key string) bool { return strings.HasPrefix(key, watermarkRowPrefix) }
+// isWatermarkRow reports whether a table key is a watermark row's: the
+// prefix and a partition-key number, exactly (partitionKeys).
+func isWatermarkRow(key string) bool {
+	n, ok := strings.CutPrefix(key, watermarkRowPrefix)
+	if !ok || n == "" || (len(n) > 1 && n[0] == '0') {
+		return false
+	}
+	for _, c := range []byte(n) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // watermarkRow is the table row of one table partition's event-time state:
 // the last mark of every source partition, and how far windows are closed.

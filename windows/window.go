@@ -64,6 +64,11 @@ func Hopping(size, hop time.Duration) Spec { return Spec{Size: size, Hop: hop} }
 // ErrBadSpec is wrapped by every error of Spec.Validate.
 var ErrBadSpec = errors.New("bad window spec")
 
+// MaxWindowsPerEvent bounds how many hopping windows one event may fall
+// into (size/hop): each is a row update, and `--window 24h --hop 1ms`
+// (86.4 million per event) would exhaust memory at the first event.
+const MaxWindowsPerEvent = 1000
+
 // Validate rejects specs that cannot assign windows.
 func (s Spec) Validate() error {
 	switch {
@@ -85,6 +90,31 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("%w: hop %v is longer than the window %v: events between windows would be lost", ErrBadSpec, s.Hop, s.Size)
 	case s.Hop > 0 && s.Size%s.Hop != 0:
 		return fmt.Errorf("%w: hop %v does not divide the window size %v", ErrBadSpec, s.Hop, s.Size)
+	case s.Hop > 0 && s.Size/s.Hop > MaxWindowsPerEvent:
+		return fmt.Errorf("%w: window %v every %v puts each event in %d windows; at most %d are allowed (a longer hop)", ErrBadSpec, s.Size, s.Hop, s.Size/s.Hop, MaxWindowsPerEvent)
+	}
+	return nil
+}
+
+// Earliest and Latest bound the times a window may start and end at:
+// years 0000 to 9999, what RFC 3339 (and so row keys and output rows) can
+// write.
+var (
+	Earliest = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	Latest   = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// ErrOutOfRange is wrapped when an event's windows would start before
+// Earliest or end after Latest.
+var ErrOutOfRange = errors.New("window outside the years 0000 to 9999")
+
+// InRange returns an error wrapping ErrOutOfRange unless every window of ws
+// lies within Earliest and Latest.
+func InRange(ws []Window) error {
+	for _, w := range ws {
+		if w.Start.Before(Earliest) || w.End.After(Latest) {
+			return fmt.Errorf("%w: %s to %s", ErrOutOfRange, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
+		}
 	}
 	return nil
 }

@@ -109,6 +109,10 @@ func TestSpecValidate(t *testing.T) {
 		{"sub-millisecond", Tumbling(time.Microsecond), false},
 		{"hop longer than size", Hopping(time.Minute, time.Hour), false},
 		{"hop does not divide", Hopping(time.Hour, 7*time.Minute), false},
+		// 86.4 million windows per event exhausted memory before.
+		{"a tiny hop", Hopping(24*time.Hour, time.Millisecond), false},
+		{"1000 windows per event", Hopping(1000*time.Second, time.Second), true},
+		{"1001 windows per event", Hopping(1001*time.Second, time.Second), false},
 		{"negative hop", Hopping(time.Hour, -time.Minute), false},
 	}
 	for _, tt := range tests {
@@ -119,6 +123,39 @@ func TestSpecValidate(t *testing.T) {
 			}
 			if err != nil && !errors.Is(err, ErrBadSpec) {
 				t.Fatalf("error %v does not wrap ErrBadSpec", err)
+			}
+		})
+	}
+}
+
+// TestInRange: windows must start and end within the years 0000 to 9999,
+// what RFC 3339 row keys and output rows can write.
+func TestInRange(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.UTC()
+	}
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		t    time.Time
+		ok   bool
+	}{
+		{"ordinary", Tumbling(time.Hour), at("2016-07-26T08:30:00Z"), true},
+		{"last hour of 9999", Tumbling(time.Hour), at("9999-12-31T22:30:00Z"), true},
+		{"ends in year 10000", Tumbling(time.Hour), at("9999-12-31T23:30:00Z"), false},
+		{"an offset moves it past 9999", Tumbling(time.Hour), at("9999-12-31T23:00:00-23:00"), false},
+		{"hopping into year -1", Hopping(2*time.Hour, time.Hour), at("0000-01-01T00:30:00Z"), false},
+		{"first hour of year 0", Tumbling(time.Hour), at("0000-01-01T00:30:00Z"), true},
+		{"a session past 9999", SessionGap(time.Hour), at("9999-12-31T23:30:00Z"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := InRange(tc.spec.Assign(nil, tc.t))
+			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrOutOfRange)) {
+				t.Fatalf("InRange = %v, want ok=%v", err, tc.ok)
 			}
 		})
 	}

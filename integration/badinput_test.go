@@ -1,0 +1,109 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hourglass-stream/hourglass/demo"
+	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestOneRecordNeverBreaksAGroup: records that used to stop a group or
+// make its table unreadable go to the dead-letter topic with a reason; the
+// table stays exact and readable, the output topic complete, and a
+// restarted processor recovers. Before the fixes: a group key beginning
+// with "\x00watermark|" made every restart fail ("decode watermark row: bad
+// tag"); an event at 9999-12-31T23:30:00Z crash-looped the count step in
+// Time.MarshalJSON and one at 9999-12-31T23:00:00-23:00 made query and
+// serve fail for the whole table ("bad row key"); a foreign record in the
+// repartition topic stopped the count step for ever.
+func TestOneRecordNeverBreaksAGroup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	input, group, output := e.name("events"), e.name("hourly"), e.name("counts")
+	e.createTopic(input, 2)
+	good := demo.Generate(demo.DataSpec{Events: 400, Files: 1, Seed: 91})
+	bad := map[string]processor.Reason{
+		`{"time": 1469520000, "action": "\u0000watermark|x"}`:        processor.ReasonKey,
+		`{"time": 1469520000, "action": "\u0000watermark|0"}`:        processor.ReasonKey,
+		`{"time": "9999-12-31T23:30:00Z", "action": "Far"}`:          processor.ReasonTime,
+		`{"time": "9999-12-31T23:00:00-23:00", "action": "Farther"}`: processor.ReasonTime,
+	}
+	var values [][]byte
+	for i, ev := range good {
+		values = append(values, fmt.Appendf(nil, `{"time": %d, "action": %q}`, ev.Time, ev.Action))
+		if i%100 == 50 {
+			for b := range bad {
+				values = append(values, []byte(b))
+			}
+		}
+	}
+	e.produce(input, values)
+
+	cfg := e.aggregateConfig(group, input, output)
+	r := e.startAggregator(cfg)
+	v := e.openView(group)
+	eventually(t, time.Minute, viewMatches(v, expected(good)))
+	eventually(t, time.Minute, e.outputMatches(output, expected(good)))
+
+	// A foreign producer's records in the repartition topic: a tombstone
+	// and bytes no update codec wrote.
+	p, err := newProducer(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	foreign := []*kgo.Record{
+		{Topic: processor.RepartitionTopic(group), Key: []byte("Open|2016-07-26T08:00:00Z")},
+		{Topic: processor.RepartitionTopic(group), Key: []byte("Open|2016-07-26T08:00:00Z"), Value: []byte("not an update")},
+	}
+	if err := p.ProduceSync(context.Background(), foreign...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	more := demo.Generate(demo.DataSpec{Events: 100, Files: 1, Seed: 92})
+	var moreValues [][]byte
+	for _, ev := range more {
+		moreValues = append(moreValues, fmt.Appendf(nil, `{"time": %d, "action": %q}`, ev.Time, ev.Action))
+	}
+	e.produce(input, moreValues)
+	all := append(append([]demo.Event{}, good...), more...)
+	eventually(t, time.Minute, viewMatches(v, expected(all)))
+
+	kinds := map[string]int{}
+	eventually(t, 30*time.Second, func() string {
+		clear(kinds)
+		for _, rec := range e.readTopic(processor.DeadLetterTopic(group)) {
+			kind := string(rec.Headers[processor.HeaderErrorKind])
+			if kind != string(processor.ReasonInternal) {
+				if want, ok := bad[string(rec.Value)]; !ok || string(want) != kind {
+					return fmt.Sprintf("dead letter %q of kind %s (%s)", rec.Value, kind, rec.Headers[processor.HeaderError])
+				}
+			}
+			kinds[kind]++
+		}
+		if kinds["key"] != 8 || kinds["time"] != 8 || kinds["internal"] != 2 {
+			return fmt.Sprintf("dead letters by kind %v, want key 8, time 8, internal 2", kinds)
+		}
+		return ""
+	})
+
+	// A new process recovers the table and goes on.
+	r.stop(t)
+	e.startAggregator(cfg)
+	last := demo.Generate(demo.DataSpec{Events: 50, Files: 1, Seed: 93})
+	var lastValues [][]byte
+	for _, ev := range last {
+		lastValues = append(lastValues, fmt.Appendf(nil, `{"time": %d, "action": %q}`, ev.Time, ev.Action))
+	}
+	e.produce(input, lastValues)
+	all = append(all, last...)
+	eventually(t, time.Minute, viewMatches(e.openView(group), expected(all)))
+	eventually(t, time.Minute, e.outputMatches(output, expected(all)))
+	if out := run(t, "query", "--brokers="+strings.Join(cluster, ","), "--group", group, "--totals"); !strings.Contains(out, "Open") {
+		t.Fatalf("query --totals:\n%s", out)
+	}
+}
