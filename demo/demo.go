@@ -96,7 +96,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	agg, err := processor.NewAggregator(processor.AggregateConfig{
 		Kafka: kc, Sarama: sc, Group: Group, Input: InputTopic, Output: OutputTopic,
 		Key: mustPath("action"), Time: mustPath("time"), Windows: windows.Tumbling(time.Hour),
-		Logger: opts.Logger,
+		CreateInput: true, // the demo streams its events into it after the start
+		Logger:      opts.Logger,
 	})
 	if err != nil {
 		return Result{}, err

@@ -428,3 +428,42 @@ func TestStartupChecks(t *testing.T) {
 		}
 	})
 }
+
+// TestMissingInputRefused: a misspelt --input ends aggregate and filter
+// with one line instead of creating the topic and idling (read=0 for ever,
+// as before the fix), unless --create-input; a comma in a topic name is
+// refused instead of creating a topic literally named "a,b".
+func TestMissingInputRefused(t *testing.T) {
+	e := newEnv(t)
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	typo := e.name("clasic-events")
+	agg := []string{"aggregate", brokers, "--log-level", "warn", "--group", e.name("g"), "--key", "action", "--time", "time", "--window", "1h"}
+	filter := []string{"filter", brokers, "--log-level", "warn", "--group", e.name("f"), "--output", e.name("out"), "--where", "x > 1"}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{append(agg, "--input", typo), "input topic does not exist: " + typo},
+		{append(filter, "--input", typo), "input topic does not exist: " + typo},
+		{append(agg, "--input", "a,b"), "without commas"},
+		{append(filter, "--input", "a,b"), "without commas"},
+	} {
+		out, err := exec.Command(binary(t), tc.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.msg) || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+			t.Errorf("%v: %v, want one line containing %q, got:\n%s", tc.args[6:], err, tc.msg, out)
+		}
+	}
+	if n, err := e.partitions(typo); err != nil || n != 0 {
+		t.Errorf("the misspelt input topic exists (%d partitions, %v)", n, err)
+	}
+	// With --create-input it is created and the processor runs.
+	p := startProc(t, append(agg, "--input", typo, "--create-input")...)
+	eventually(t, 30*time.Second, func() string {
+		p.mustRun(t)
+		if n, err := e.partitions(typo); err != nil || n == 0 {
+			return fmt.Sprintf("no input topic yet (%v)", err)
+		}
+		return ""
+	})
+	p.stop(t)
+}

@@ -79,6 +79,9 @@ type AggregateConfig struct {
 	// InputPartitions is used only to create the input topic when it is
 	// missing. Zero means 8.
 	InputPartitions int32
+	// CreateInput creates the input topic when it is missing; without it a
+	// missing input is an error (ErrNoInput).
+	CreateInput bool
 	// Logger receives operational messages; nil means slog.Default().
 	Logger *slog.Logger
 	// Until, when set, bounds the input per partition: records at or past
@@ -116,6 +119,11 @@ func (c *AggregateConfig) validate() error {
 	errs := validateClient(c.Kafka, c.Sarama, c.Group)
 	if c.Input == "" {
 		errs = append(errs, errors.New("no input topic: set --input"))
+	}
+	for _, t := range []struct{ flag, name string }{{"--input", c.Input}, {"--output", c.Output}, {"--late-topic", c.LateTopic}} {
+		if err := validateTopic(t.flag, t.name); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Key.String() == "" {
 		errs = append(errs, errors.New("no group key: set --key"))
@@ -375,12 +383,9 @@ func (a *Aggregator) ensureTopics() error {
 	if inParts == 0 {
 		inParts = 8
 	}
-	in, created, err := adm.Ensure(kafka.Topic{Name: a.cfg.Input, Partitions: inParts})
+	in, err := ensureInput(adm, a.cfg.Input, inParts, a.cfg.CreateInput, a.log)
 	if err != nil {
 		return err
-	}
-	if created {
-		a.log.Info("created input topic", "topic", a.cfg.Input, "partitions", in)
 	}
 
 	want := a.cfg.Partitions

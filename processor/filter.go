@@ -46,13 +46,21 @@ type AlertFilterConfig struct {
 	// MaxOutage is how long Run keeps restarting while Kafka fails under
 	// it; zero means DefaultMaxOutage.
 	MaxOutage time.Duration
-	Logger    *slog.Logger
+	// CreateInput creates the input topic (8 partitions) when it is
+	// missing; without it a missing input is an error.
+	CreateInput bool
+	Logger      *slog.Logger
 }
 
 func (c *AlertFilterConfig) validate() error {
 	errs := validateClient(c.Kafka, c.Sarama, c.Group)
 	if c.Input == "" || c.Output == "" {
 		errs = append(errs, errors.New("set --input and --output"))
+	}
+	for _, t := range []struct{ flag, name string }{{"--input", c.Input}, {"--output", c.Output}} {
+		if err := validateTopic(t.flag, t.name); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Input == c.Output && c.Input != "" {
 		errs = append(errs, errors.New("--output must differ from --input"))
@@ -123,13 +131,18 @@ func (f *AlertFilter) Run(ctx context.Context) error {
 }
 
 func (f *AlertFilter) runOnce(ctx context.Context) error {
-	counts, err := kafka.EnsureTopics(f.cfg.Kafka.Brokers, f.cfg.Sarama, kafka.Topic{Name: f.cfg.Input, Partitions: 8})
+	adm, err := kafka.NewAdmin(f.cfg.Kafka.Brokers, f.cfg.Sarama)
+	if err != nil {
+		return err
+	}
+	in, err := ensureInput(adm, f.cfg.Input, 8, f.cfg.CreateInput, f.log)
+	adm.Close()
 	if err != nil {
 		return err
 	}
 	parts := f.cfg.Partitions
 	if parts == 0 {
-		parts = counts[0]
+		parts = in
 	}
 	if _, err := kafka.EnsureTopics(f.cfg.Kafka.Brokers, f.cfg.Sarama,
 		kafka.Topic{Name: f.cfg.Output, Partitions: parts}, kafka.Topic{Name: DeadLetterTopic(f.cfg.Group), Partitions: parts}); err != nil {

@@ -25,6 +25,7 @@ type aggregateFlags struct {
 	codecs      codecFlags
 	partitions  int32
 	inParts     int32
+	createInput bool
 	closer      windows.Closer
 	flags       *pflag.FlagSet
 }
@@ -49,7 +50,8 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.cfg.StateDir, "state-dir", "", "keep Goka's local table copy here across clean restarts, one process per directory (default: a fresh directory per process; the table is recovered from its changelog)")
 	f.DurationVar(&a.cfg.MaxOutage, "max-outage", processor.DefaultMaxOutage, "keep retrying this long while Kafka is unreachable, then exit non-zero")
 	f.Int32Var(&a.partitions, "partitions", 0, "partitions of the internal topics when created (default: as many as the input)")
-	f.Int32Var(&a.inParts, "input-partitions", 8, "partitions of the input topic if it has to be created")
+	f.Int32Var(&a.inParts, "input-partitions", 8, "partitions of the input topic if --create-input has to create it")
+	f.BoolVar(&a.createInput, "create-input", false, "create the input topic if it is missing (without it a missing input is an error: a typo must not idle for ever)")
 	f.DurationVar(&a.cfg.BatchLinger, "batch-linger", processor.DefaultBatchLinger, "collect an input partition's records this long into one batch, written as one update per row (adds up to this much latency)")
 	f.IntVar(&a.cfg.BatchMax, "batch-max", processor.DefaultBatchMax, "most records in a batch; 1 writes an update per event")
 }
@@ -95,7 +97,7 @@ func (a *aggregateFlags) config(ctx context.Context, g *globals, clientID string
 	if cfg.Kafka, cfg.Sarama, err = g.sarama(ctx, clientID); err != nil {
 		return cfg, err
 	}
-	cfg.Partitions, cfg.InputPartitions = a.partitions, a.inParts
+	cfg.Partitions, cfg.InputPartitions, cfg.CreateInput = a.partitions, a.inParts, a.createInput
 	return cfg, nil
 }
 

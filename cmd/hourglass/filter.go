@@ -71,6 +71,7 @@ Run several with the same --group to share the partitions.`,
 	fl.StringVar(&start, "start", "earliest", "where a new group starts reading: earliest or latest")
 	fl.DurationVar(&cfg.MaxOutage, "max-outage", processor.DefaultMaxOutage, "keep retrying this long while Kafka is unreachable, then exit non-zero")
 	fl.Int32Var(&cfg.Partitions, "partitions", 0, "partitions of the output and dead-letter topics when created (default: as the input)")
+	fl.BoolVar(&cfg.CreateInput, "create-input", false, "create the input topic (8 partitions) if it is missing (without it a missing input is an error)")
 	codecs.register(fl, "input record codec", "json")
 	observe.register(fl)
 	for _, name := range []string{"group", "input", "output", "where"} {
