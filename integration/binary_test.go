@@ -467,3 +467,35 @@ func TestMissingInputRefused(t *testing.T) {
 	})
 	p.stop(t)
 }
+
+// TestMistakesAreLoud: a --key that fails on every record logs an ERROR
+// with the reason at the first dead letter, and again once the first 100
+// records all failed; a --where calling an unknown function is a start-up
+// error. Before, both started normally and dead-lettered everything with
+// only INFO lines.
+func TestMistakesAreLoud(t *testing.T) {
+	e := newEnv(t)
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	input := e.name("events")
+	e.createTopic(input, 1)
+	var values [][]byte
+	for i := range 150 {
+		values = append(values, fmt.Appendf(nil, `{"time": %d, "action": "Open"}`, 1469520000+i))
+	}
+	e.produce(input, values)
+	p := startProc(t, "aggregate", brokers, "--group", e.name("g"), "--input", input, "--key", "actoin", "--time", "time", "--window", "1h")
+	eventually(t, 30*time.Second, func() string {
+		s := p.stderr.String()
+		if !strings.Contains(s, `level=ERROR msg="dead-lettered a record"`) || !strings.Contains(s, `reason=key error="group key: missing field`) || !strings.Contains(s, `level=ERROR msg="every one of the first 100`) {
+			return "no ERROR lines for the dead letters yet:\n" + s
+		}
+		return ""
+	})
+	p.stop(t)
+
+	out, err := exec.Command(binary(t), "filter", brokers, "--group", e.name("f"), "--input", input, "--output", e.name("out"),
+		"--where", "sin(diaSource.ra) > 0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown function sin()") {
+		t.Fatalf("--where sin(...): %v, want a start-up error naming the function:\n%s", err, out)
+	}
+}

@@ -14,11 +14,13 @@ package predicate
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hamba/avro/v2"
@@ -40,6 +42,9 @@ func Compile(src string, schema avro.Schema) (*Predicate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--where %q: %s", src, firstLine(err.Error()))
 	}
+	if err := checkCalls(tree.Node); err != nil {
+		return nil, fmt.Errorf("--where %q: %w", src, err)
+	}
 	if schema != nil {
 		c := checker{scope: map[string]bool{}}
 		if _, err := c.check(tree.Node, shapeOf(schema, 0), nil); err != nil {
@@ -51,6 +56,32 @@ func Compile(src string, schema avro.Schema) (*Predicate, error) {
 		return nil, fmt.Errorf("--where %q: %s", src, firstLine(err.Error()))
 	}
 	return &Predicate{src: src, program: program}, nil
+}
+
+// ErrUnknownFunction is wrapped when an expression calls a function that
+// is not one of expr-lang's builtins: records carry data, not functions,
+// so the call would fail on every record.
+var ErrUnknownFunction = errors.New("unknown function")
+
+// callChecker finds the first call of something that is not a builtin.
+type callChecker struct{ err error }
+
+func (c *callChecker) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || c.err != nil {
+		return
+	}
+	name := call.Callee.String()
+	if id, ok := call.Callee.(*ast.IdentifierNode); ok {
+		name = id.Value
+	}
+	c.err = fmt.Errorf("%w %s(): records have no functions, and it is not one of expr-lang's %d builtins (%s, …)", ErrUnknownFunction, name, len(builtin.Names), strings.Join(builtinNames()[:8], ", "))
+}
+
+func checkCalls(node ast.Node) error {
+	var c callChecker
+	ast.Walk(&node, &c)
+	return c.err
 }
 
 // String returns the expression as written.
@@ -302,4 +333,11 @@ func unknownField(name, parent string, in *shape) error {
 		where = parent
 	}
 	return fmt.Errorf("unknown field %s in the schema (%s has: %s)", full, where, strings.Join(names, ", "))
+}
+
+// builtinNames lists expr-lang's builtin functions, sorted, for messages.
+func builtinNames() []string {
+	names := slices.Clone(builtin.Names)
+	sort.Strings(names)
+	return names
 }

@@ -217,6 +217,7 @@ type Aggregator struct {
 	stats aggregateCounters
 	wait  *waiter     // the schema registry's outages
 	back  *backReader // the count step's reads of the input and output
+	alarm alarm       // dead letters that likely mean a mistake
 
 	// Event time (watermark.go), set up by ensureTopics.
 	sources        int32 // input partitions
@@ -283,6 +284,7 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	}
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	a.back = &backReader{kc: cfg.Kafka}
+	a.alarm = alarm{log: a.log, hint: fmt.Sprintf("--key %s, --time %s and --codec %s against the records", cfg.Key, cfg.Time, cfg.Decoder.Name())}
 	// Partitions with nothing to read end at once; broadcastMarks says so.
 	for _, p := range cfg.Ended {
 		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, sent: -1, pub: windows.Mark{Offset: -1, Ended: true}}

@@ -1,6 +1,9 @@
 package processor
 
 import (
+	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/lovoo/goka"
@@ -51,4 +54,29 @@ func capText(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + mark
+}
+
+// alarmAfter is how many records, all dead-lettered, make the alarm's
+// second error: a --key, --time or --where that fails on every record.
+const alarmAfter = 100
+
+// alarm makes dead letters loud where they most likely mean a mistake:
+// the first dead letter of a process is logged as an error with its
+// reason, and so is the moment the first alarmAfter records have all been
+// dead-lettered. Later dead letters are counted, not logged.
+type alarm struct {
+	log   *slog.Logger
+	hint  string // what to check, for the messages
+	first atomic.Bool
+	all   atomic.Bool
+}
+
+// deadLettered is called for each dead letter, with the totals so far.
+func (al *alarm) deadLettered(reason Reason, err error, read, dead int64) {
+	if al.first.CompareAndSwap(false, true) {
+		al.log.Error("dead-lettered a record", "reason", reason, "error", capText(err.Error(), maxErrorText), "check", al.hint)
+	}
+	if read >= alarmAfter && dead >= read && al.all.CompareAndSwap(false, true) {
+		al.log.Error(fmt.Sprintf("every one of the first %d records was dead-lettered", read), "reason", reason, "error", capText(err.Error(), maxErrorText), "check", al.hint)
+	}
 }

@@ -98,6 +98,7 @@ type AlertFilter struct {
 	cfg                                   AlertFilterConfig
 	log                                   *slog.Logger
 	wait                                  *waiter // the schema registry's outages
+	alarm                                 alarm   // dead letters that likely mean a mistake
 	read, matched, rejected, deadLettered atomic.Int64
 }
 
@@ -111,7 +112,8 @@ func NewAlertFilter(cfg AlertFilterConfig) (*AlertFilter, error) {
 		log = slog.Default()
 	}
 	log = log.With("group", cfg.Group)
-	return &AlertFilter{cfg: cfg, log: log, wait: newWaiter(cfg.MaxOutage, log)}, nil
+	return &AlertFilter{cfg: cfg, log: log, wait: newWaiter(cfg.MaxOutage, log),
+		alarm: alarm{log: log, hint: fmt.Sprintf("--where %s and --codec %s against the records", cfg.Where, cfg.Decoder.Name())}}, nil
 }
 
 // Stats returns this process's totals so far.
@@ -232,7 +234,7 @@ func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, x *batchAcks, 
 }
 
 func (f *AlertFilter) deadLetter(r *kgo.Record, x *batchAcks, prod *kgo.Client, reason Reason, err error) {
-	f.deadLettered.Add(1)
+	f.alarm.deadLettered(reason, err, f.read.Load(), f.deadLettered.Add(1))
 	// The input's key (null if it has none) goes with it.
 	writeTracked(prod, x, &kgo.Record{Topic: DeadLetterTopic(f.cfg.Group), Key: r.Key, Value: r.Value}, errorHeaders(recordSourceHeaders(r), reason, err))
 }

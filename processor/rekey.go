@@ -183,7 +183,7 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		b.oldest = in.Timestamp
 	}
 	if xerr != nil {
-		a.stats.deadLettered.Add(1)
+		a.alarm.deadLettered(reason, xerr, a.stats.read.Load(), a.stats.deadLettered.Add(1))
 		a.log.Debug("dead-lettered a record", "topic", in.Topic, "partition", p, "offset", offset, "reason", reason, "error", xerr)
 		in.emit(DeadLetterTopic(a.cfg.Group), string(in.Key), in.Value, errorHeaders(recordSourceHeaders(in.Record), reason, xerr))
 		if clock != nil {
