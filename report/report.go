@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hourglass-stream/hourglass/processor"
@@ -95,6 +96,11 @@ func Totals(w io.Writer, f Format, totals []processor.Total) error {
 // last column (a count) right-aligned. Widths count runes, so keys in any
 // script line up as long as they are not double-width.
 func table(w io.Writer, header []string, rows [][]string) error {
+	for _, r := range rows {
+		for i, c := range r {
+			r[i] = Printable(c)
+		}
+	}
 	widths := make([]int, len(header))
 	for _, r := range append([][]string{header}, rows...) {
 		for i, c := range r {
@@ -180,4 +186,17 @@ func cellTexts(r []any) []string {
 		}
 	}
 	return out
+}
+
+// Printable returns s as it may reach a terminal: unchanged if it holds no
+// control characters, else quoted with Go's escapes, so that a key such as
+// "\x1b]0;PWNED\x07\x1b[2J" shows as text instead of retitling and clearing
+// the screen. Table output uses it; JSON and CSV stay exact.
+func Printable(s string) string {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == utf8.RuneError {
+			return strconv.QuoteToGraphic(s)
+		}
+	}
+	return s
 }

@@ -80,3 +80,24 @@ func TestQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestTableEscapesControlCharacters: table output never passes a control
+// character to the terminal (a key "\x1b]0;PWNED\x07\x1b[2J" retitled and
+// cleared it before); CSV and JSON keep the key exact.
+func TestTableEscapesControlCharacters(t *testing.T) {
+	evil := "\x1b]0;PWNED\x07\x1b[2J"
+	rows := []windows.Result{{Key: evil, WindowStart: time.Unix(0, 0).UTC(), WindowEnd: time.Unix(3600, 0).UTC(), Count: 1}, {Key: "Öffnen", Count: 2}}
+	var table, csv bytes.Buffer
+	if err := Rows(&table, Table, rows); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(table.String(), "\x1b\x07") || !strings.Contains(table.String(), `\x1b]0;PWNED\a\x1b[2J`) || !strings.Contains(table.String(), "Öffnen") {
+		t.Fatalf("table output:\n%q", table.String())
+	}
+	if err := Rows(&csv, CSV, rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csv.String(), evil) {
+		t.Fatalf("CSV output lost the exact key:\n%q", csv.String())
+	}
+}

@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/report"
 	"github.com/hourglass-stream/hourglass/tail"
 	"github.com/spf13/cobra"
 )
@@ -131,12 +130,9 @@ func decodedText(ctx context.Context, dec codec.Decoder, raw []byte) string {
 	return string(b)
 }
 
-func oneLineText(s string) string {
-	if strings.ContainsAny(s, "\n\r\t") {
-		return strconv.Quote(s)
-	}
-	return s
-}
+// oneLineText keeps a table cell on one line and free of the control
+// characters that would drive the terminal (report.Printable).
+func oneLineText(s string) string { return report.Printable(s) }
 
 // tailJSON is one line of `tail --format json`, fields in DESIGN's order.
 type tailJSON struct {
