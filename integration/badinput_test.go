@@ -107,3 +107,59 @@ func TestOneRecordNeverBreaksAGroup(t *testing.T) {
 		t.Fatalf("query --totals:\n%s", out)
 	}
 }
+
+// TestDeadLettersKeepKeyAndHeaders: a dead letter of an unkeyed record has
+// a null key (not "", which put every one on one partition), and keeps the
+// record's headers as a list, repeats and order included, before
+// hourglass's own. The filter's dead letters and outputs likewise.
+func TestDeadLettersKeepKeyAndHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	input, group := e.name("events"), e.name("hourly")
+	e.createTopic(input, 1)
+	p, err := newProducer(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in := []kgo.RecordHeader{{Key: "trace", Value: []byte("1")}, {Key: "trace", Value: []byte("2")}, {Key: "app", Value: []byte("x")}}
+	if err := p.ProduceSync(context.Background(), &kgo.Record{Topic: input, Value: []byte("not json"), Headers: in}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.startAggregator(e.aggregateConfig(group, input, ""))
+	eventually(t, 30*time.Second, func() string {
+		if st := r.agg.Stats(); st.DeadLettered != 1 {
+			return fmt.Sprintf("stats %+v", st)
+		}
+		return ""
+	})
+	opts, err := e.kafka.Kgo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.ConsumeTopics(processor.DeadLetterTopic(group)), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var dl *kgo.Record
+	for dl == nil {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("no dead letter read")
+		}
+		fs.EachRecord(func(r *kgo.Record) { dl = r })
+	}
+	if dl.Key != nil {
+		t.Errorf("dead letter key %q, want null", dl.Key)
+	}
+	var got []string
+	for _, h := range dl.Headers {
+		got = append(got, h.Key+"="+string(h.Value))
+	}
+	if len(got) < 4 || strings.Join(got[:3], " ") != "trace=1 trace=2 app=x" {
+		t.Errorf("dead letter headers %v, want the record's trace=1 trace=2 app=x first, then hourglass's", got)
+	}
+}

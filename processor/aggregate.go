@@ -623,8 +623,8 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 	if bad, ok := msg.(unreadableRecord); ok {
 		a.stats.deadLettered.Add(1)
 		a.log.Warn("dead-lettered a repartition record the count step cannot read", "partition", ctx.Partition(), "offset", ctx.Offset(), "error", bad.err)
-		h := withSource(goka.Headers{}, string(ctx.Topic()), ctx.Partition(), ctx.Offset())
-		gokaEmitter(ctx)(DeadLetterTopic(a.cfg.Group), ctx.Key(), bad.raw, errorHeaders(h, ReasonInternal, bad.err))
+		h := withSource(nil, string(ctx.Topic()), ctx.Partition(), ctx.Offset())
+		gokaEmitter(ctx)(DeadLetterTopic(a.cfg.Group), []byte(ctx.Key()), bad.raw, errorHeaders(h, ReasonInternal, bad.err))
 		return
 	}
 	u, ok := msg.(update)

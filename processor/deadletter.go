@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Headers of a dead-letter record. The value and key are the original ones.
@@ -36,11 +37,40 @@ const (
 // letter itself too large to write.
 const maxErrorText = 1024
 
+// headers are a record's headers as Kafka keeps them: a list, in order,
+// with repeated keys (a map, as before, lost repeats and reordered them).
+type headers []kgo.RecordHeader
+
+// set replaces the headers named key with one of value: hourglass's own
+// headers appear once, after the record's.
+func (h headers) set(key string, value []byte) headers {
+	n := 0
+	for _, x := range h {
+		if x.Key != key {
+			h[n] = x
+			n++
+		}
+	}
+	return append(h[:n], kgo.RecordHeader{Key: key, Value: value})
+}
+
+// goka is h as goka's header map, for writes through a goka context: a
+// repeated key keeps its last value there.
+func (h headers) goka() goka.Headers {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(goka.Headers, len(h))
+	for _, x := range h {
+		out[x.Key] = x.Value
+	}
+	return out
+}
+
 // errorHeaders adds the headers saying what is wrong to h.
-func errorHeaders(h goka.Headers, reason Reason, err error) goka.Headers {
-	h[HeaderError] = []byte(capText(err.Error(), maxErrorText))
-	h[HeaderErrorKind] = []byte(reason)
-	return h
+func errorHeaders(h headers, reason Reason, err error) headers {
+	h = h.set(HeaderError, []byte(capText(err.Error(), maxErrorText)))
+	return h.set(HeaderErrorKind, []byte(reason))
 }
 
 // capText cuts s to at most n bytes, on a rune boundary, marking the cut.

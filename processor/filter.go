@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,7 +16,6 @@ import (
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/predicate"
-	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -241,18 +241,13 @@ func (f *AlertFilter) deadLetter(r *kgo.Record, x *batchAcks, prod *kgo.Client, 
 
 // recordSourceHeaders are r's headers plus where it came from, so that a
 // consumer can recognise a record written twice after a crash.
-func recordSourceHeaders(r *kgo.Record) goka.Headers {
-	h := goka.Headers{}
-	for _, rh := range r.Headers {
-		h[rh.Key] = rh.Value
-	}
-	return withSource(h, r.Topic, r.Partition, r.Offset)
+func recordSourceHeaders(r *kgo.Record) headers {
+	return withSource(slices.Clone(headers(r.Headers)), r.Topic, r.Partition, r.Offset)
 }
 
 // withSource adds the headers naming where a record came from to h.
-func withSource(h goka.Headers, topic string, partition int32, offset int64) goka.Headers {
-	h[HeaderSourceTopic] = []byte(topic)
-	h[HeaderSourcePartition] = []byte(strconv.FormatInt(int64(partition), 10))
-	h[HeaderSourceOffset] = []byte(strconv.FormatInt(offset, 10))
-	return h
+func withSource(h headers, topic string, partition int32, offset int64) headers {
+	h = h.set(HeaderSourceTopic, []byte(topic))
+	h = h.set(HeaderSourcePartition, []byte(strconv.FormatInt(int64(partition), 10)))
+	return h.set(HeaderSourceOffset, []byte(strconv.FormatInt(offset, 10)))
 }

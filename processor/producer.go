@@ -99,8 +99,8 @@ func kgoHeaders(h goka.Headers) []kgo.RecordHeader {
 
 // writeTracked queues out, with headers h, as one of the writes of batch
 // x (see acks): x commits only after it landed.
-func writeTracked(prod *kgo.Client, x *batchAcks, out *kgo.Record, h goka.Headers) {
-	out.Headers = kgoHeaders(h)
+func writeTracked(prod *kgo.Client, x *batchAcks, out *kgo.Record, h headers) {
+	out.Headers = h
 	done := x.track()
 	prod.Produce(context.Background(), out, func(r *kgo.Record, err error) {
 		if err != nil {

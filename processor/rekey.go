@@ -21,8 +21,9 @@ type inRecord struct {
 }
 
 // emit writes one record for in; its batch commits only after it landed.
-func (in inRecord) emit(topic, key string, value []byte, h goka.Headers) {
-	writeTracked(in.prod.client, in.b.cur, &kgo.Record{Topic: topic, Key: []byte(key), Value: value}, h)
+// A nil key stays null.
+func (in inRecord) emit(topic string, key, value []byte, h headers) {
+	writeTracked(in.prod.client, in.b.cur, &kgo.Record{Topic: topic, Key: key, Value: value}, h)
 }
 
 // runRekey runs the rekey step until ctx ends (nil, after committing what
@@ -185,7 +186,7 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 	if xerr != nil {
 		a.alarm.deadLettered(reason, xerr, a.stats.read.Load(), a.stats.deadLettered.Add(1))
 		a.log.Debug("dead-lettered a record", "topic", in.Topic, "partition", p, "offset", offset, "reason", reason, "error", xerr)
-		in.emit(DeadLetterTopic(a.cfg.Group), string(in.Key), in.Value, errorHeaders(recordSourceHeaders(in.Record), reason, xerr))
+		in.emit(DeadLetterTopic(a.cfg.Group), in.Key, in.Value, errorHeaders(recordSourceHeaders(in.Record), reason, xerr))
 		if clock != nil {
 			a.observeClock(in, clock, time.Time{}, false, last)
 		}
@@ -203,7 +204,7 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		b.add(key, w)
 	}
 	if len(late) > 0 {
-		a.lateEvent(in.emit, string(in.Key), in.Value, recordSourceHeaders(in.Record), ReasonLate, late, clock.Max.Add(-a.cfg.Watermark.Lateness))
+		a.lateEvent(in.emit, in.Key, in.Value, recordSourceHeaders(in.Record), ReasonLate, late, clock.Max.Add(-a.cfg.Watermark.Lateness))
 	}
 	if clock != nil {
 		a.observeClock(in, clock, at, true, last)

@@ -496,7 +496,7 @@ func (a *Aggregator) observeClock(in inRecord, c *sourceClock, at time.Time, has
 		return
 	}
 	m.Wall = now
-	in.emit(WatermarkTopic(a.cfg.Group), a.checkpointKeys[in.Partition], encodeMark(m), nil)
+	in.emit(WatermarkTopic(a.cfg.Group), []byte(a.checkpointKeys[in.Partition]), encodeMark(m), nil)
 	c.marked, c.markedAt, c.unmarked = true, now, 0
 }
 
@@ -560,19 +560,21 @@ func every(ctx context.Context, d time.Duration, fn func() error) error {
 }
 
 // emitter writes one record (with headers) for the record being processed.
-type emitter func(topic, key string, value []byte, h goka.Headers)
+type emitter func(topic string, key, value []byte, h headers)
 
-// gokaEmitter is an emitter for a goka callback.
+// gokaEmitter is an emitter for a goka callback. Goka's keys are strings
+// and its headers a map: a null key is written empty there, and repeated
+// headers keep their last value.
 func gokaEmitter(ctx goka.Context) emitter {
-	return func(topic, key string, value []byte, h goka.Headers) {
-		ctx.Emit(goka.Stream(topic), key, value, goka.WithCtxEmitHeaders(h))
+	return func(topic string, key, value []byte, h headers) {
+		ctx.Emit(goka.Stream(topic), string(key), value, goka.WithCtxEmitHeaders(h.goka()))
 	}
 }
 
 // lateEvent counts an event whose windows late are late, and writes it
 // unchanged to the late topic when there is one, with h (the event's
 // source headers, a map of the caller's that it adds to).
-func (a *Aggregator) lateEvent(emit emitter, key string, raw []byte, h goka.Headers, reason string, late []windows.Window, wm time.Time) {
+func (a *Aggregator) lateEvent(emit emitter, key, raw []byte, h headers, reason string, late []windows.Window, wm time.Time) {
 	a.stats.late.Add(1)
 	if a.cfg.LateTopic == "" {
 		return
@@ -581,9 +583,9 @@ func (a *Aggregator) lateEvent(emit emitter, key string, raw []byte, h goka.Head
 	for i, w := range late {
 		names[i] = w.String()
 	}
-	h[HeaderLateReason] = []byte(reason)
-	h[HeaderLateWindows] = []byte(strings.Join(names, ","))
-	h[HeaderLateWatermark] = []byte(windows.FormatTime(wm))
+	h = h.set(HeaderLateReason, []byte(reason))
+	h = h.set(HeaderLateWindows, []byte(strings.Join(names, ",")))
+	h = h.set(HeaderLateWatermark, []byte(windows.FormatTime(wm)))
 	emit(a.cfg.LateTopic, key, raw, h)
 }
 
@@ -994,11 +996,8 @@ func (a *Aggregator) lateUpdate(ctx goka.Context, u update) {
 		return
 	}
 	for _, rec := range events {
-		h := goka.Headers{}
-		for _, rh := range rec.Headers {
-			h[rh.Key] = rh.Value
-		}
-		a.lateEvent(gokaEmitter(ctx), string(rec.Key), rec.Value, withSource(h, a.cfg.Input, u.SourcePartition, rec.Offset), ReasonClosed, []windows.Window{u.Window}, closed)
+		h := withSource(slices.Clone(headers(rec.Headers)), a.cfg.Input, u.SourcePartition, rec.Offset)
+		a.lateEvent(gokaEmitter(ctx), rec.Key, rec.Value, h, ReasonClosed, []windows.Window{u.Window}, closed)
 	}
 }
 
