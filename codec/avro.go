@@ -137,7 +137,8 @@ func contains(list []string, s string) bool {
 // timestamp-micros stays its int64), so nothing is converted.
 func DecodeAvro(schema avro.Schema, data []byte) (any, error) {
 	r := avro.NewReader(nil, 0).Reset(data)
-	v := readAvro(r, schema, 0)
+	left := int64(MaxAvroItems)
+	v := readAvro(r, schema, 0, &left)
 	if r.Error != nil {
 		msg := r.Error.Error()
 		if errors.Is(r.Error, errAvroTooDeep) {
@@ -159,7 +160,9 @@ var errAvroTooDeep = errors.New("nesting deeper than 512")
 // make the reader loop for 2^62 items.
 const maxAvroItems = 1 << 24
 
-func readAvro(r *avro.Reader, schema avro.Schema, depth int) any {
+// readAvro reads one value of schema; left is what remains of the datum's
+// budget of array items and map entries (MaxAvroItems).
+func readAvro(r *avro.Reader, schema avro.Schema, depth int, left *int64) any {
 	if depth > maxPyDepth {
 		r.Error = errAvroTooDeep
 		return nil
@@ -194,12 +197,12 @@ func readAvro(r *avro.Reader, schema avro.Schema, depth int) any {
 		}
 		return symbols[i]
 	case avro.Ref:
-		return readAvro(r, schema.(*avro.RefSchema).Schema(), depth)
+		return readAvro(r, schema.(*avro.RefSchema).Schema(), depth, left)
 	case avro.Record:
 		fields := schema.(*avro.RecordSchema).Fields()
 		obj := make(map[string]any, len(fields))
 		for _, f := range fields {
-			obj[f.Name()] = readAvro(r, f.Type(), depth+1)
+			obj[f.Name()] = readAvro(r, f.Type(), depth+1, left)
 			if r.Error != nil {
 				return nil
 			}
@@ -212,18 +215,18 @@ func readAvro(r *avro.Reader, schema avro.Schema, depth int) any {
 			r.ReportError("decode union", fmt.Sprintf("branch %d out of range", i))
 			return nil
 		}
-		return readAvro(r, types[i], depth+1)
+		return readAvro(r, types[i], depth+1, left)
 	case avro.Array:
 		items := schema.(*avro.ArraySchema).Items()
 		arr := []any{}
-		readBlocks(r, func() { arr = append(arr, readAvro(r, items, depth+1)) })
+		readBlocks(r, left, func() { arr = append(arr, readAvro(r, items, depth+1, left)) })
 		return arr
 	case avro.Map:
 		values := schema.(*avro.MapSchema).Values()
 		obj := map[string]any{}
-		readBlocks(r, func() {
+		readBlocks(r, left, func() {
 			k := r.ReadString()
-			obj[k] = readAvro(r, values, depth+1)
+			obj[k] = readAvro(r, values, depth+1, left)
 		})
 		return obj
 	}
@@ -231,7 +234,7 @@ func readAvro(r *avro.Reader, schema avro.Schema, depth int) any {
 	return nil
 }
 
-func readBlocks(r *avro.Reader, item func()) {
+func readBlocks(r *avro.Reader, left *int64, item func()) {
 	for r.Error == nil {
 		n, _ := r.ReadBlockHeader()
 		if n == 0 || r.Error != nil {
@@ -239,6 +242,10 @@ func readBlocks(r *avro.Reader, item func()) {
 		}
 		if n > maxAvroItems {
 			r.ReportError("decode", fmt.Sprintf("block of %d items", n))
+			return
+		}
+		if *left -= n; *left < 0 {
+			r.ReportError("decode", fmt.Sprintf("more than %d array items and map entries in one datum", MaxAvroItems))
 			return
 		}
 		for i := int64(0); i < n && r.Error == nil; i++ {

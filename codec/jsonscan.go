@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -338,6 +339,9 @@ func (s *scanner) number() (any, error) {
 	if integer {
 		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
 			return i, nil
+		}
+		if n := len(strings.TrimPrefix(text, "-")); n > MaxIntDigits {
+			return nil, s.fail(start, "integer literal of %d digits: at most %d are read", n, MaxIntDigits)
 		}
 		b, ok := new(big.Int).SetString(text, 10)
 		if !ok {

@@ -3,11 +3,14 @@ package codec
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/ocf"
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -30,21 +33,21 @@ func ReadOCF(r io.Reader, fn func(schema avro.Schema, datum any) error) error {
 	if err != nil {
 		return fmt.Errorf("avro container file: schema: %w", err)
 	}
-	var codec ocf.Codec
+	var decompress func([]byte) ([]byte, error)
 	switch name := string(h.Meta["avro.codec"]); name {
 	case "", "null":
-		codec = &ocf.NullCodec{}
+		decompress = func(b []byte) ([]byte, error) { return b, nil }
 	case "deflate":
-		codec = &ocf.DeflateCodec{}
+		decompress = inflate
 	case "snappy":
-		codec = &ocf.SnappyCodec{}
+		decompress = unsnappy
 	case "zstandard":
-		dec, err := zstd.NewReader(nil)
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxOCFBlock))
 		if err != nil {
 			return fmt.Errorf("avro container file: zstandard: %w", err)
 		}
 		defer dec.Close()
-		codec = zstdCodec{dec}
+		decompress = func(b []byte) ([]byte, error) { return dec.DecodeAll(b, nil) }
 	default:
 		return fmt.Errorf("avro container file: unsupported codec %q", name)
 	}
@@ -57,7 +60,7 @@ func ReadOCF(r io.Reader, fn func(schema avro.Schema, datum any) error) error {
 		}
 		count := reader.ReadLong()
 		size := reader.ReadLong()
-		if reader.Error != nil || count < 0 || size < 0 || size > 1<<30 {
+		if reader.Error != nil || count < 0 || size < 0 || size > MaxOCFBlock {
 			return fmt.Errorf("avro container file: block %d: bad header (count %d, size %d): %v", block, count, size, reader.Error)
 		}
 		data := make([]byte, size)
@@ -70,13 +73,14 @@ func ReadOCF(r io.Reader, fn func(schema avro.Schema, datum any) error) error {
 		if !bytes.Equal(sync[:], h.Sync[:]) {
 			return fmt.Errorf("avro container file: block %d: sync marker mismatch (corrupt file)", block)
 		}
-		plain, err := codec.Decode(data)
+		plain, err := decompress(data)
 		if err != nil {
 			return fmt.Errorf("avro container file: block %d: decompress: %w", block, err)
 		}
 		br := avro.NewReader(nil, 0).Reset(plain)
 		for i := int64(0); i < count; i++ {
-			v := readAvro(br, schema, 0)
+			left := int64(MaxAvroItems)
+			v := readAvro(br, schema, 0, &left)
 			if br.Error != nil {
 				return fmt.Errorf("avro container file: block %d datum %d: %w", block, i+1, br.Error)
 			}
@@ -87,8 +91,31 @@ func ReadOCF(r io.Reader, fn func(schema avro.Schema, datum any) error) error {
 	}
 }
 
-// zstdCodec decodes zstandard blocks; hamba's own needs its constructor.
-type zstdCodec struct{ dec *zstd.Decoder }
+// inflate decompresses a deflate block, refusing one that inflates past
+// MaxOCFBlock (a deflate bomb).
+func inflate(b []byte) ([]byte, error) {
+	out, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b)), MaxOCFBlock+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > MaxOCFBlock {
+		return nil, fmt.Errorf("inflates to more than %d bytes", MaxOCFBlock)
+	}
+	return out, nil
+}
 
-func (z zstdCodec) Decode(b []byte) ([]byte, error) { return z.dec.DecodeAll(b, nil) }
-func (z zstdCodec) Encode(b []byte) []byte          { return nil } // never written here
+// unsnappy decompresses an Avro snappy block (snappy, then a CRC-32 of the
+// plain bytes), refusing one that declares more than MaxOCFBlock.
+func unsnappy(b []byte) ([]byte, error) {
+	if len(b) < 4 {
+		return nil, errors.New("snappy block shorter than its checksum")
+	}
+	n, err := s2.DecodedLen(b[:len(b)-4])
+	if err != nil {
+		return nil, err
+	}
+	if n > MaxOCFBlock {
+		return nil, fmt.Errorf("declares %d bytes, more than %d", n, MaxOCFBlock)
+	}
+	return (&ocf.SnappyCodec{}).Decode(b)
+}

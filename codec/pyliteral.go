@@ -219,6 +219,10 @@ done:
 	if len(text) > 1 && text[0] == '0' && strings.Trim(text, "0") != "" {
 		return nil, p.errAt(start, "integer %q has a leading zero", text)
 	}
+	if len(text) > MaxIntDigits {
+		// CPython refuses such a str → int too (sys.int_info.default_max_str_digits).
+		return nil, p.errAt(start, "integer literal of %d digits: at most %d are read", len(text), MaxIntDigits)
+	}
 	if neg {
 		text = "-" + text
 	}
