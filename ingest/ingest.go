@@ -30,6 +30,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -76,6 +77,10 @@ type Config struct {
 	OnTrigger func(Summary)
 	// Logger receives bad-line reports; nil means slog.Default().
 	Logger *slog.Logger
+	// MaxRecordBytes is the largest record (key and value) that is sent;
+	// a larger line or datum is a bad line. Zero means what the producer
+	// can write (kafka.MaxRecordBytes less kafka.RecordOverhead).
+	MaxRecordBytes int
 }
 
 // Summary counts what an ingestion sent.
@@ -83,7 +88,7 @@ type Summary struct {
 	Files    int64 // files read completely
 	Records  int64 // records acknowledged by the broker
 	Bytes    int64 // bytes of the values of those records
-	BadLines int64 // lines not sent (FormatJSONL only)
+	BadLines int64 // lines (or Avro datums) not sent: not JSON (FormatJSONL), no key, too large
 	Triggers int64
 }
 
@@ -116,6 +121,9 @@ func Run(ctx context.Context, producer Producer, cfg Config, paths []string) (Su
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxRecordBytes <= 0 {
+		cfg.MaxRecordBytes = kafka.MaxRecordBytes - kafka.RecordOverhead
 	}
 	r := &runner{cfg: cfg, producer: producer, seen: map[string]bool{}, growing: map[string]file{}}
 	return r.run(ctx, paths)
@@ -289,26 +297,31 @@ func totalSize(files []file) int64 {
 }
 
 // trigger sends files and waits until the broker acknowledged every record.
+// The summary counts the records the broker acknowledged, also when the
+// trigger fails: a re-run after a failure knows what landed.
 func (r *runner) trigger(ctx context.Context, files []file) error {
 	acks := &acks{}
-	var sent, sentBytes int64
+	count := func() {
+		n, b := acks.acknowledged()
+		r.sum.Records += n
+		r.sum.Bytes += b
+	}
 	for _, f := range files {
-		n, b, err := r.sendFile(ctx, f, acks)
-		sent += n
-		sentBytes += b
-		if err != nil {
+		if err := r.sendFile(ctx, f, acks); err != nil {
+			_ = r.producer.Flush(ctx) // what is in flight lands, or fails, before it is counted
+			count()
 			return err
 		}
 		r.sum.Files++
 	}
-	if err := r.producer.Flush(ctx); err != nil {
+	err := r.producer.Flush(ctx)
+	count()
+	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	if err := acks.err(); err != nil {
 		return fmt.Errorf("ingest: broker refused a record: %w", err)
 	}
-	r.sum.Records += sent
-	r.sum.Bytes += sentBytes
 	r.sum.Triggers++
 	if r.cfg.OnTrigger != nil {
 		r.cfg.OnTrigger(r.sum)
@@ -316,51 +329,89 @@ func (r *runner) trigger(ctx context.Context, files []file) error {
 	return nil
 }
 
-func (r *runner) sendFile(ctx context.Context, f file, acks *acks) (sent, sentBytes int64, err error) {
+func (r *runner) sendFile(ctx context.Context, f file, acks *acks) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
-		return 0, 0, fmt.Errorf("ingest: %w", err)
+		return fmt.Errorf("ingest: %w", err)
 	}
 	defer fh.Close()
-	send := func(key, value []byte) error {
+	// send returns false for a record too large to write: a bad line.
+	send := func(key, value []byte) (bool, error) {
 		if err := acks.err(); err != nil {
-			return fmt.Errorf("ingest: send to %s: %w", r.cfg.Topic, err)
+			return true, fmt.Errorf("ingest: send to %s: %w", r.cfg.Topic, err)
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return true, err
+		}
+		if n := len(key) + len(value); n > r.cfg.MaxRecordBytes {
+			return false, nil
 		}
 		r.producer.Produce(ctx, &kgo.Record{Topic: r.cfg.Topic, Key: key, Value: value}, acks.done)
-		sent++
-		sentBytes += int64(len(value))
-		return nil
+		return true, nil
 	}
 	if r.cfg.Format == FormatAvro {
-		return sent, sentBytes, r.sendOCF(f, fh, send)
+		return r.sendOCF(f, fh, send)
 	}
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(make([]byte, 0, 64*1024), MaxLineBytes)
-	line := 0
-	for sc.Scan() {
-		line++
-		raw := sc.Bytes()
+	br := bufio.NewReaderSize(fh, 64<<10)
+	for line := 1; ; line++ {
+		raw, tooLong, err := readLine(br, MaxLineBytes)
+		if err == io.EOF && len(raw) == 0 && !tooLong {
+			return nil
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("ingest: %s line %d: %w", f.path, line, err)
+		}
 		r.bar.add(int64(len(raw) + 1))
 		value := bytes.TrimRight(raw, "\r")
-		if len(bytes.TrimSpace(value)) == 0 {
-			continue
+		switch {
+		case tooLong:
+			r.badLine(f.path, fmt.Sprintf("line %d", line), fmt.Errorf("a line of more than %d bytes", MaxLineBytes))
+		case len(bytes.TrimSpace(value)) == 0:
+		default:
+			key, cerr := r.check(value)
+			if cerr != nil {
+				r.badLine(f.path, fmt.Sprintf("line %d", line), cerr)
+				break
+			}
+			ok, serr := send(key, bytes.Clone(value))
+			if serr != nil {
+				return serr
+			}
+			if !ok {
+				r.badLine(f.path, fmt.Sprintf("line %d", line), r.tooLarge(len(key)+len(value)))
+			}
 		}
-		key, err := r.check(value)
-		if err != nil {
-			r.badLine(f.path, fmt.Sprintf("line %d", line), err)
-			continue
-		}
-		if err := send(key, bytes.Clone(value)); err != nil {
-			return sent, sentBytes, err
+		if err == io.EOF {
+			return nil
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return sent, sentBytes, fmt.Errorf("ingest: %s line %d: %w", f.path, line+1, err)
+}
+
+// tooLarge is the bad-line error of a record of n bytes.
+func (r *runner) tooLarge(n int) error {
+	return fmt.Errorf("a record of %d bytes; the most one may be is %d (Kafka's message.max.bytes less the batch's own)", n, r.cfg.MaxRecordBytes)
+}
+
+// readLine reads one line without its newline. A line longer than max is
+// read to its end and dropped: tooLong, no bytes.
+func readLine(br *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			if len(line)+len(chunk) > max+1 {
+				tooLong, line = true, nil
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err != nil:
+			return line, tooLong, err
+		}
+		return bytes.TrimSuffix(line, []byte("\n")), tooLong, nil
 	}
-	return sent, sentBytes, nil
 }
 
 func (r *runner) badLine(path, where string, err error) {
@@ -374,7 +425,7 @@ func (r *runner) badLine(path, where string, err error) {
 // schemaless Avro record of the file's schema. A file that is not a
 // container file, or is corrupt, is an error: its records cannot be told
 // apart.
-func (r *runner) sendOCF(f file, fh io.Reader, send func(key, value []byte) error) error {
+func (r *runner) sendOCF(f file, fh io.Reader, send func(key, value []byte) (bool, error)) error {
 	n := 0
 	err := codec.ReadOCF(fh, func(schema avro.Schema, v any) error {
 		n++
@@ -389,7 +440,11 @@ func (r *runner) sendOCF(f file, fh io.Reader, send func(key, value []byte) erro
 				return nil
 			}
 		}
-		return send(key, value)
+		ok, err := send(key, value)
+		if err == nil && !ok {
+			r.badLine(f.path, fmt.Sprintf("datum %d", n), r.tooLarge(len(key)+len(value)))
+		}
+		return err
 	})
 	r.bar.add(f.size)
 	if err != nil {
@@ -428,19 +483,30 @@ func keyOf(field codec.Path, v any) ([]byte, error) {
 
 // acks keeps the first error the producer reported for a trigger.
 type acks struct {
-	mu    sync.Mutex
-	first error
+	mu           sync.Mutex
+	first        error
+	records, val int64 // acknowledged records and their value bytes
 }
 
-func (a *acks) done(_ *kgo.Record, err error) {
-	if err == nil {
-		return
-	}
+func (a *acks) done(r *kgo.Record, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if err == nil {
+		a.records++
+		a.val += int64(len(r.Value))
+		return
+	}
 	if a.first == nil {
 		a.first = err
 	}
+}
+
+// acknowledged returns the records the broker acknowledged so far, and
+// their value bytes.
+func (a *acks) acknowledged() (records, bytes int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.records, a.val
 }
 
 func (a *acks) err() error {

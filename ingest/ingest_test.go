@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,5 +263,60 @@ func TestWatchWaitsForWriters(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run after cancel = %v", err)
+	}
+}
+
+// TestOversizedLinesAreBadLines: a line larger than a record may be, and
+// one longer than MaxLineBytes, are bad lines; the lines around them are
+// sent. Before, a line over the producer's limit aborted the ingest.
+func TestOversizedLinesAreBadLines(t *testing.T) {
+	dir := t.TempDir()
+	big := `{"blob": "` + strings.Repeat("x", 2<<20) + `"}`
+	huge := strings.Repeat("y", MaxLineBytes+10)
+	content := strings.Join([]string{`{"n":1}`, `{"n":2}`, big, `{"n":3}`, huge, `{"n":4}`}, "\n") + "\n"
+	path := writeFile(t, dir, "f.json", content, time.Now())
+	p := newRecorder(t, 4)
+	sum, err := Run(context.Background(), p, Config{Topic: "t", Format: FormatLines}, []string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Records != 4 || sum.BadLines != 2 {
+		t.Fatalf("summary %+v, want 4 records and 2 bad lines", sum)
+	}
+	if got := strings.Join(p.values(), " "); got != `{"n":1} {"n":2} {"n":3} {"n":4}` {
+		t.Fatalf("sent %s", got)
+	}
+}
+
+// failingAfter acknowledges the first n records and fails the rest.
+type failingAfter struct {
+	recorder
+	n int
+}
+
+func (f *failingAfter) Produce(ctx context.Context, rec *kgo.Record, promise func(*kgo.Record, error)) {
+	f.mu.Lock()
+	i := len(f.recs)
+	f.recs = append(f.recs, rec)
+	f.mu.Unlock()
+	if i < f.n {
+		promise(rec, nil)
+		return
+	}
+	promise(rec, kerr.MessageTooLarge)
+}
+
+// TestSummaryCountsAcknowledged: when the broker refuses a record, the
+// summary still counts the records it acknowledged before ("ingested 0
+// records" while 4 had landed, before the fix).
+func TestSummaryCountsAcknowledged(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "f.json", "{}\n{}\n{}\n{}\n{}\n{}\n", time.Now())
+	sum, err := Run(context.Background(), &failingAfter{n: 4}, Config{Topic: "t"}, []string{path})
+	if err == nil {
+		t.Fatal("no error for a refused record")
+	}
+	if sum.Records != 4 {
+		t.Fatalf("summary %+v, want the 4 acknowledged records", sum)
 	}
 }

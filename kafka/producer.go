@@ -8,6 +8,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// MaxRecordBytes is the largest record batch (and so record) hourglass
+// writes: Kafka's default max.message.bytes (1,048,588) less room for the
+// batch's own header.
+const MaxRecordBytes = 1_000_000
+
+// RecordOverhead is a generous bound on what a record adds to its key,
+// value and headers inside a batch (lengths, offsets, timestamps, the
+// batch header).
+const RecordOverhead = 512
+
 // Producer returns the franz-go client every hourglass write goes through:
 // idempotent (the broker drops a retried batch it already has and refuses
 // one that would land out of order), acks=all, retries without limit, LZ4.
@@ -31,7 +41,7 @@ func (c Config) Producer(hasher func() hash.Hash32) (*kgo.Client, error) {
 		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
 		kgo.ProducerLinger(10*time.Millisecond),
 		kgo.MaxBufferedRecords(100000),
-		kgo.ProducerBatchMaxBytes(1000000),
+		kgo.ProducerBatchMaxBytes(MaxRecordBytes),
 	)
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
