@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -161,5 +163,58 @@ func TestDeadLettersKeepKeyAndHeaders(t *testing.T) {
 	}
 	if len(got) < 4 || strings.Join(got[:3], " ") != "trace=1 trace=2 app=x" {
 		t.Errorf("dead letter headers %v, want the record's trace=1 trace=2 app=x first, then hourglass's", got)
+	}
+}
+
+// TestTooLargeCopyBecomesReference: the dead letter of an input record
+// near the size limit, with hourglass's headers added, is too large to
+// write; a reference record (where the original is, and why) takes its
+// place and the stream goes on, its offsets committed. Before, the write
+// failed with MESSAGE_TOO_LARGE on every retry and the partition's
+// commits were stuck for good while the process looked healthy.
+func TestTooLargeCopyBecomesReference(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	input, group := e.name("events"), e.name("hourly")
+	e.createTopic(input, 1)
+	// Written by another producer, near Kafka's default limit (1,048,588)
+	// and above what hourglass's producer writes; not JSON: a dead letter.
+	big := bytes.Repeat([]byte("x"), 1_040_000)
+	opts, err := e.kafka.Kgo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.ProducerBatchMaxBytes(1_048_000))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: input, Value: big},
+		&kgo.Record{Topic: input, Value: []byte(`{"time": 1469520000, "action": "Open"}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.startAggregator(e.aggregateConfig(group, input, ""))
+	eventually(t, time.Minute, viewMatches(e.openView(group), map[string]int64{"Open|1469520000": 1}))
+	eventually(t, 30*time.Second, func() string {
+		recs, err := e.tryReadTopic(processor.DeadLetterTopic(group))
+		if err != nil || len(recs) != 1 {
+			return fmt.Sprintf("%d dead letters (%v)", len(recs), err)
+		}
+		var ref struct {
+			Topic, Partition, Offset string
+			Bytes                    int
+		}
+		if string(recs[0].Headers[processor.HeaderCopy]) != "reference" || json.Unmarshal(recs[0].Value, &ref) != nil ||
+			ref.Topic != input || ref.Partition != "0" || ref.Offset != "0" || ref.Bytes < len(big) {
+			return fmt.Sprintf("dead letter is not a reference to %s/0@0: %.200q %v", input, recs[0].Value, recs[0].Headers)
+		}
+		if string(recs[0].Headers[processor.HeaderErrorKind]) != string(processor.ReasonDecode) {
+			return fmt.Sprintf("reference without the reason: %v", recs[0].Headers)
+		}
+		return ""
+	})
+	e.committedAt(t, processor.RekeyGroup(group), input, 0, 2)
+	if st := r.agg.Stats(); st.WriteErrors != 0 {
+		t.Fatalf("stats %+v: writes failed", st)
 	}
 }

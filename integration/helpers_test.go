@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
@@ -25,6 +24,8 @@ import (
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/tail"
 	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // cluster is the broker every test of this package shares: the Kafka named
@@ -370,4 +371,31 @@ func writeData(t testing.TB, events, files int, seed uint64) ([]demo.Event, stri
 		t.Fatal(err)
 	}
 	return evs, dir
+}
+
+// committedAt waits until group has committed offset at (or past) on
+// topic/partition.
+func (e *env) committedAt(t testing.TB, group, topic string, partition int32, at int64) {
+	t.Helper()
+	opts, err := e.kafka.Kgo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	eventually(t, 30*time.Second, func() string {
+		offs, err := adm.FetchOffsets(context.Background(), group)
+		if err != nil {
+			return err.Error()
+		}
+		o, ok := offs.Lookup(topic, partition)
+		if !ok || o.At < at {
+			return fmt.Sprintf("%s committed %d on %s/%d, waiting for %d", group, o.At, topic, partition, at)
+		}
+		return ""
+	})
 }

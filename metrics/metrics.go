@@ -71,6 +71,7 @@ func RegisterAggregator(reg prometheus.Registerer, lag *Lag, group string, a *pr
 	counter(reg, "late_total", "Late events, not counted (--watermark).", l, func() int64 { return a.Stats().Late })
 	counter(reg, "expired_rows_total", "Rows deleted by --retain.", l, func() int64 { return a.Stats().Expired })
 	counter(reg, "registry_unavailable_total", "Decode attempts that found the schema registry unavailable; the record waited, uncommitted, and was tried again.", l, func() int64 { return a.Stats().Unavailable })
+	counter(reg, "write_errors_total", "Writes that failed; their records are not committed and are read again.", l, func() int64 { return a.Stats().WriteErrors })
 	reg.MustRegister(lag)
 }
 
@@ -81,6 +82,7 @@ func RegisterFilter(reg prometheus.Registerer, lag *Lag, group string, f *proces
 	counter(reg, "matched_total", "Records that matched --where and were written to the output.", l, func() int64 { return f.Stats().Matched })
 	counter(reg, "rejected_total", "Records that did not match --where.", l, func() int64 { return f.Stats().Rejected })
 	counter(reg, "registry_unavailable_total", "Decode attempts that found the schema registry unavailable; the record waited, uncommitted, and was tried again.", l, func() int64 { return f.Stats().Unavailable })
+	counter(reg, "write_errors_total", "Writes that failed; their records are not committed and are read again.", l, func() int64 { return f.Stats().WriteErrors })
 	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return f.Stats().DeadLettered })
 	reg.MustRegister(lag)
 }

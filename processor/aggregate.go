@@ -202,11 +202,14 @@ type AggregateStats struct {
 	// Unavailable counts decode attempts that found the schema registry
 	// unavailable; the record waited and was tried again.
 	Unavailable int64
+	// WriteErrors counts writes of the rekey step that failed (their
+	// records are read again).
+	WriteErrors int64
 }
 
 type aggregateCounters struct {
 	read, deadLettered, updates, applied, duplicates, beyond, keptOnRecovery atomic.Int64
-	late, marks, expired                                                     atomic.Int64
+	late, marks, expired, writeErrors                                        atomic.Int64
 }
 
 // Aggregator counts events per group key and window into a Goka group
@@ -305,6 +308,7 @@ func (a *Aggregator) Stats() AggregateStats {
 		Marks:        a.stats.marks.Load(),
 		Expired:      a.stats.expired.Load(),
 		Unavailable:  a.wait.waits.Load(),
+		WriteErrors:  a.stats.writeErrors.Load(),
 
 		KeptOnRecovery: a.stats.keptOnRecovery.Load(),
 	}

@@ -90,6 +90,8 @@ type AlertFilterStats struct {
 	// Unavailable counts decode attempts that found the schema registry
 	// unavailable; the record waited and was tried again.
 	Unavailable int64
+	// WriteErrors counts writes that failed (their records are read again).
+	WriteErrors int64
 }
 
 // AlertFilter passes the input records that match a predicate to the output
@@ -100,6 +102,7 @@ type AlertFilter struct {
 	wait                                  *waiter // the schema registry's outages
 	alarm                                 alarm   // dead letters that likely mean a mistake
 	read, matched, rejected, deadLettered atomic.Int64
+	writeErrors                           atomic.Int64
 }
 
 // NewAlertFilter checks cfg.
@@ -118,7 +121,7 @@ func NewAlertFilter(cfg AlertFilterConfig) (*AlertFilter, error) {
 
 // Stats returns this process's totals so far.
 func (f *AlertFilter) Stats() AlertFilterStats {
-	return AlertFilterStats{Read: f.read.Load(), Matched: f.matched.Load(), Rejected: f.rejected.Load(), DeadLettered: f.deadLettered.Load(), Unavailable: f.wait.waits.Load()}
+	return AlertFilterStats{Read: f.read.Load(), Matched: f.matched.Load(), Rejected: f.rejected.Load(), DeadLettered: f.deadLettered.Load(), Unavailable: f.wait.waits.Load(), WriteErrors: f.writeErrors.Load()}
 }
 
 // Run creates missing topics and filters until ctx ends. Every output and
@@ -155,7 +158,7 @@ func (f *AlertFilter) runOnce(ctx context.Context) error {
 		return err
 	}
 	step := &filterStep{f: f, prod: prod, parts: map[int32]*acks{}}
-	err = runGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, step, f.log)
+	err = runGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, step, &f.writeErrors, f.log)
 	if cerr := flushAndClose(prod); err == nil && cerr != nil {
 		err = cerr
 	}

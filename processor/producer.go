@@ -2,8 +2,10 @@ package processor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -98,9 +100,16 @@ func kgoHeaders(h goka.Headers) []kgo.RecordHeader {
 }
 
 // writeTracked queues out, with headers h, as one of the writes of batch
-// x (see acks): x commits only after it landed.
+// x (see acks): x commits only after it landed. A copy too large to write
+// (a dead letter, late copy or filter output of an input near the broker's
+// limit, with hourglass's headers added) is replaced by a reference record
+// (see reference), so that it never fails on every retry and holds the
+// partition's commits back for good.
 func writeTracked(prod *kgo.Client, x *batchAcks, out *kgo.Record, h headers) {
 	out.Headers = h
+	if n := recordSize(out); n > kafka.MaxRecordBytes-kafka.RecordOverhead {
+		out = reference(out, n)
+	}
 	done := x.track()
 	prod.Produce(context.Background(), out, func(r *kgo.Record, err error) {
 		if err != nil {
@@ -108,6 +117,58 @@ func writeTracked(prod *kgo.Client, x *batchAcks, out *kgo.Record, h headers) {
 		}
 		done(err)
 	})
+}
+
+// HeaderCopy says what a record written for another is: "reference" when
+// the record itself was too large to copy and the value says where it is.
+const HeaderCopy = "hourglass.copy"
+
+// recordSize is what r takes in a batch, less the batch's overhead.
+func recordSize(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// referenceRecord is the value of a reference record, as JSON.
+type referenceRecord struct {
+	Omitted   string `json:"omitted"`
+	Bytes     int    `json:"bytes"`
+	Limit     int    `json:"limit"`
+	Topic     string `json:"topic"`
+	Partition string `json:"partition"`
+	Offset    string `json:"offset"`
+}
+
+// reference is out replaced by a record that says where the original is:
+// its source topic, partition and offset (from out's hourglass.source
+// headers), why it is not here, and hourglass's own headers (error,
+// reason, lateness) without the original's.
+func reference(out *kgo.Record, size int) *kgo.Record {
+	var keep headers
+	ref := referenceRecord{Omitted: "the record with hourglass's headers is larger than a record may be; read it at its source", Bytes: size, Limit: kafka.MaxRecordBytes - kafka.RecordOverhead}
+	for _, h := range out.Headers {
+		switch h.Key {
+		case HeaderSourceTopic:
+			ref.Topic = string(h.Value)
+		case HeaderSourcePartition:
+			ref.Partition = string(h.Value)
+		case HeaderSourceOffset:
+			ref.Offset = string(h.Value)
+		}
+		if strings.HasPrefix(h.Key, "hourglass.") {
+			keep = keep.set(h.Key, []byte(capText(string(h.Value), maxErrorText)))
+		}
+	}
+	keep = keep.set(HeaderCopy, []byte("reference"))
+	value, _ := json.Marshal(ref)
+	key := out.Key
+	if len(key) > maxErrorText {
+		key = nil // the key was the bulk: the reference says where it is
+	}
+	return &kgo.Record{Topic: out.Topic, Key: key, Value: value, Headers: keep}
 }
 
 // produce queues one record without goka's promise; done gets the

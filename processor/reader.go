@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/kafka"
@@ -60,6 +61,10 @@ type acks struct {
 	inflight    []*batchAcks // batches not yet committable, in offset order
 	committable int64        // the offset to commit; -1 if none yet
 	failed      error        // a batch that failed: nothing after it commits
+	// onFail, if set, hears of a write that failed, at once, on the
+	// producer's goroutine (the step's loop would hear of it only at its
+	// next poll, which may be long in coming).
+	onFail func(error)
 }
 
 // batchAcks counts the writes of one batch not yet acknowledged, plus one
@@ -106,6 +111,9 @@ func (x *batchAcks) done(err error) {
 	x.pending--
 	if err != nil && x.err == nil {
 		x.err = err
+		if t.onFail != nil && !errors.Is(err, errRedoInterrupted) {
+			go t.onFail(err)
+		}
 	}
 	for len(t.inflight) > 0 && t.inflight[0].pending == 0 {
 		head := t.inflight[0]
@@ -145,6 +153,10 @@ type groupReader struct {
 	step  groupStep
 	log   *slog.Logger
 	cl    *kgo.Client
+	// writeFailed ends the poll at once when a write fails; failures
+	// counts them (hourglass_write_errors_total).
+	writeFailed context.CancelFunc
+	failures    *atomic.Int64
 
 	mu        sync.Mutex // the bookkeeping below, and commits
 	owned     map[int32]bool
@@ -153,12 +165,16 @@ type groupReader struct {
 
 // runGroup runs step on topic as consumer group group until ctx ends (nil,
 // after committing what was written) or the step fails.
-func runGroup(ctx context.Context, kc kafka.Config, group, topic string, start Start, step groupStep, log *slog.Logger) error {
+func runGroup(ctx context.Context, kc kafka.Config, group, topic string, start Start, step groupStep, failures *atomic.Int64, log *slog.Logger) error {
 	opts, err := kc.Kgo()
 	if err != nil {
 		return err
 	}
-	g := &groupReader{topic: topic, step: step, log: log, owned: map[int32]bool{}, committed: map[int32]int64{}}
+	parent := ctx
+	ctx, writeFailed := context.WithCancel(ctx)
+	defer writeFailed()
+	g := &groupReader{topic: topic, step: step, log: log, owned: map[int32]bool{}, committed: map[int32]int64{},
+		writeFailed: writeFailed, failures: failures}
 	reset := kgo.NewOffset().AtStart()
 	if start == StartLatest {
 		reset = kgo.NewOffset().AtEnd()
@@ -193,6 +209,13 @@ func runGroup(ctx context.Context, kc kafka.Config, group, topic string, start S
 	for {
 		fs := cl.PollRecords(ctx, pollRecords)
 		if ctx.Err() != nil {
+			if parent.Err() == nil {
+				// A write failed: nothing after it commits; the run ends
+				// so that the step starts again from the committed offsets.
+				if err := g.failure(); err != nil {
+					return err
+				}
+			}
 			break
 		}
 		if fs.IsClientClosed() {
@@ -266,7 +289,11 @@ func (g *groupReader) assigned(_ context.Context, _ *kgo.Client, assigned map[st
 	defer g.mu.Unlock()
 	for _, p := range assigned[g.topic] {
 		g.step.reset(p)
-		g.step.acks(p).reset()
+		t := g.step.acks(p)
+		t.reset()
+		t.mu.Lock()
+		t.onFail = g.failed
+		t.mu.Unlock()
 		g.owned[p] = true
 		delete(g.committed, p)
 	}
@@ -351,6 +378,16 @@ func (g *groupReader) commit(ctx context.Context, ps []int32) {
 				}
 			}
 		})
+}
+
+// failed hears of a failed write at once: it is logged, counted, and ends
+// the step's poll.
+func (g *groupReader) failed(err error) {
+	if g.failures != nil {
+		g.failures.Add(1)
+	}
+	g.log.Error("a write failed; nothing from its record on is committed, and the step restarts from the committed offsets", "topic", g.topic, "error", err)
+	g.writeFailed()
 }
 
 // failure returns the error of a batch that failed to write, if any.

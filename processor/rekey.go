@@ -55,7 +55,7 @@ func (a *Aggregator) runRekey(ctx context.Context) error {
 	flushed := make(chan struct{})
 	go func() { defer close(flushed); a.flushBatches(bg) }()
 	defer func() { stopBg(); <-flushed }()
-	if err := runGroup(ctx, a.cfg.Kafka, RekeyGroup(a.cfg.Group), a.cfg.Input, a.cfg.Start, rekeyStep{a: a, prod: prod}, a.log); err != nil {
+	if err := runGroup(ctx, a.cfg.Kafka, RekeyGroup(a.cfg.Group), a.cfg.Input, a.cfg.Start, rekeyStep{a: a, prod: prod}, &a.stats.writeErrors, a.log); err != nil {
 		return fmt.Errorf("rekey step: %w", err)
 	}
 	return nil
