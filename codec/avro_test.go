@@ -159,8 +159,16 @@ func FuzzDecodeAvro(f *testing.F) {
 	}
 	f.Add([]byte{0, 0, 0, 0, 42, 2})
 	resolver := &staticResolver{schema: schema}
+	nothings := avro.MustParse(`{"type": "array", "items": "null"}`)
+	f.Add([]byte{0x80, 0x80, 0x80, 0x04, 0x80, 0x80, 0x80, 0x04, 0}) // two blocks of 4,194,304 nulls: 9 bytes
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// A schema whose items take no bytes: the datum's item budget is
+		// all that bounds it.
+		if v, err := DecodeAvro(nothings, data); err == nil {
+			withinBudget(t, v)
+		}
 		if v, err := DecodeAvro(schema, data); err == nil {
+			withinBudget(t, v)
 			enc, err := EncodeAvro(schema, v)
 			if err != nil {
 				t.Fatalf("re-encode: %v", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -134,5 +135,36 @@ func TestOCFBlocksCapped(t *testing.T) {
 	file = append(append(file, bomb.Bytes()...), sync...)
 	if _, err := count(file); err == nil || !strings.Contains(err.Error(), "inflates to more than") {
 		t.Fatalf("a deflate bomb: %v, want it refused", err)
+	}
+}
+
+// withinBudget checks the limits a decoded value keeps however hostile its
+// input: no integer over MaxIntDigits digits, at most MaxAvroItems array
+// items and map entries. The fuzz targets call it on what they decode.
+func withinBudget(t *testing.T, v any) {
+	t.Helper()
+	items := 0
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case *big.Int:
+			if n := len(strings.TrimPrefix(x.String(), "-")); n > MaxIntDigits {
+				t.Fatalf("an integer of %d digits", n)
+			}
+		case []any:
+			items += len(x)
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			items += len(x)
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	if items > MaxAvroItems+1 {
+		t.Fatalf("%d items in one value", items)
 	}
 }

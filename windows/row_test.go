@@ -143,3 +143,25 @@ func FuzzRowBinary(f *testing.F) {
 		}
 	})
 }
+
+func FuzzSessionsBinary(f *testing.F) {
+	var s Sessions
+	_, _, _ = s.Add(Window{Start: time.UnixMilli(0).UTC(), End: time.UnixMilli(1800000).UTC()}, 2, 1, 7)
+	b, _ := s.MarshalBinary()
+	f.Add(b)
+	f.Add([]byte{SessionsTag})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var a Sessions
+		if a.UnmarshalBinary(data) != nil {
+			return
+		}
+		enc, err := a.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b Sessions
+		if err := b.UnmarshalBinary(enc); err != nil || !reflect.DeepEqual(a, b) {
+			t.Fatalf("%x decoded to %+v, re-encoded decodes to %+v (%v)", data, a, b, err)
+		}
+	})
+}
