@@ -137,7 +137,7 @@ func contains(list []string, s string) bool {
 // timestamp-micros stays its int64), so nothing is converted.
 func DecodeAvro(schema avro.Schema, data []byte) (any, error) {
 	r := avro.NewReader(nil, 0).Reset(data)
-	left := int64(MaxAvroItems)
+	left := int64(len(data)) + AvroItemSlack
 	v := readAvro(r, schema, 0, &left)
 	if r.Error != nil {
 		msg := r.Error.Error()
@@ -161,7 +161,7 @@ var errAvroTooDeep = errors.New("nesting deeper than 512")
 const maxAvroItems = 1 << 24
 
 // readAvro reads one value of schema; left is what remains of the datum's
-// budget of array items and map entries (MaxAvroItems).
+// budget of array items and map entries (its length plus AvroItemSlack).
 func readAvro(r *avro.Reader, schema avro.Schema, depth int, left *int64) any {
 	if depth > maxPyDepth {
 		r.Error = errAvroTooDeep
@@ -245,7 +245,7 @@ func readBlocks(r *avro.Reader, left *int64, item func()) {
 			return
 		}
 		if *left -= n; *left < 0 {
-			r.ReportError("decode", fmt.Sprintf("more than %d array items and map entries in one datum", MaxAvroItems))
+			r.ReportError("decode", fmt.Sprintf("more array items and map entries than its bytes allow (%d more than its length)", AvroItemSlack))
 			return
 		}
 		for i := int64(0); i < n && r.Error == nil; i++ {

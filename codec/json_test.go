@@ -88,7 +88,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatalf("accepted invalid JSON %q", data)
 		}
-		withinBudget(t, v)
+		withinBudget(t, v, len(data))
 		enc, err := EncodeJSON(v)
 		if err != nil {
 			t.Fatalf("EncodeJSON(%#v): %v", v, err)

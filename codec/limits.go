@@ -7,10 +7,12 @@ const (
 	// costs n² time, and a 4,000,000-digit integer took 31 s.
 	MaxIntDigits = 4300
 
-	// MaxAvroItems caps the array items plus map entries of one Avro
-	// datum: an array of zero-size items (array<null>) is a few bytes for
-	// millions of items.
-	MaxAvroItems = 1 << 20
+	// AvroItemSlack bounds the array items plus map entries of one Avro
+	// datum to its length in bytes plus this many: every item but one of
+	// zero size (null, an empty record) takes a byte at least, so real data
+	// never reaches it, while an array of nulls no longer makes millions of
+	// items out of a few bytes.
+	AvroItemSlack = 4096
 
 	// MaxOCFBlock caps a block of an Avro object container file, as
 	// declared and once decompressed (a deflate or zstandard bomb);

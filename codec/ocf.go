@@ -78,8 +78,8 @@ func ReadOCF(r io.Reader, fn func(schema avro.Schema, datum any) error) error {
 			return fmt.Errorf("avro container file: block %d: decompress: %w", block, err)
 		}
 		br := avro.NewReader(nil, 0).Reset(plain)
+		left := int64(len(plain)) + AvroItemSlack // the block's datums share it
 		for i := int64(0); i < count; i++ {
-			left := int64(MaxAvroItems)
 			v := readAvro(br, schema, 0, &left)
 			if br.Error != nil {
 				return fmt.Errorf("avro container file: block %d datum %d: %w", block, i+1, br.Error)

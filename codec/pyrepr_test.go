@@ -173,7 +173,7 @@ func FuzzDecodePyLiteral(f *testing.F) {
 			}
 			return
 		}
-		withinBudget(t, v)
+		withinBudget(t, v, len(data))
 		enc, err := EncodePyLiteral(v)
 		if err != nil {
 			t.Fatalf("encode %#v: %v", v, err)
