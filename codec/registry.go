@@ -3,16 +3,15 @@ package codec
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/hourglass-stream/hourglass/internal/certs"
 	"github.com/twmb/franz-go/pkg/sr"
 	"golang.org/x/sync/singleflight"
 )
@@ -85,13 +84,9 @@ func NewRegistryResolver(r Registry) (*RegistryResolver, error) {
 		opts = append(opts, sr.BasicAuth(user, pass))
 	}
 	if r.CA != "" {
-		pem, err := os.ReadFile(r.CA)
+		pool, err := certs.Pool(r.CA, "--schema-registry-ca")
 		if err != nil {
-			return nil, fmt.Errorf("--schema-registry-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--schema-registry-ca %s: no PEM certificates in it", r.CA)
+			return nil, err
 		}
 		opts = append(opts, sr.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}))
 	}

@@ -14,6 +14,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// jsonValues are events as the classic JSON records.
+func jsonValues(evs []demo.Event) [][]byte {
+	out := make([][]byte, len(evs))
+	for i, ev := range evs {
+		out[i] = fmt.Appendf(nil, `{"time": %d, "action": %q}`, ev.Time, ev.Action)
+	}
+	return out
+}
+
 // TestOneRecordNeverBreaksAGroup: records that used to stop a group or
 // make its table unreadable go to the dead-letter topic with a reason; the
 // table stays exact and readable, the output topic complete, and a
@@ -36,8 +45,8 @@ func TestOneRecordNeverBreaksAGroup(t *testing.T) {
 		`{"time": "9999-12-31T23:00:00-23:00", "action": "Farther"}`: processor.ReasonTime,
 	}
 	var values [][]byte
-	for i, ev := range good {
-		values = append(values, fmt.Appendf(nil, `{"time": %d, "action": %q}`, ev.Time, ev.Action))
+	for i, v := range jsonValues(good) {
+		values = append(values, v)
 		if i%100 == 50 {
 			for b := range bad {
 				values = append(values, []byte(b))
@@ -67,11 +76,7 @@ func TestOneRecordNeverBreaksAGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	more := demo.Generate(demo.DataSpec{Events: 100, Files: 1, Seed: 92})
-	var moreValues [][]byte
-	for _, ev := range more {
-		moreValues = append(moreValues, fmt.Appendf(nil, `{"time": %d, "action": %q}`, ev.Time, ev.Action))
-	}
-	e.produce(input, moreValues)
+	e.produce(input, jsonValues(more))
 	all := append(append([]demo.Event{}, good...), more...)
 	eventually(t, time.Minute, viewMatches(v, expected(all)))
 
@@ -97,11 +102,7 @@ func TestOneRecordNeverBreaksAGroup(t *testing.T) {
 	r.stop(t)
 	e.startAggregator(cfg)
 	last := demo.Generate(demo.DataSpec{Events: 50, Files: 1, Seed: 93})
-	var lastValues [][]byte
-	for _, ev := range last {
-		lastValues = append(lastValues, fmt.Appendf(nil, `{"time": %d, "action": %q}`, ev.Time, ev.Action))
-	}
-	e.produce(input, lastValues)
+	e.produce(input, jsonValues(last))
 	all = append(all, last...)
 	eventually(t, time.Minute, viewMatches(e.openView(group), expected(all)))
 	eventually(t, time.Minute, e.outputMatches(output, expected(all)))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/internal/certs"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -85,13 +86,9 @@ func (s Security) TLSConfig() (*tls.Config, error) {
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.TLSCA != "" {
-		pem, err := os.ReadFile(s.TLSCA)
+		pool, err := certs.Pool(s.TLSCA, "--tls-ca")
 		if err != nil {
-			return nil, fmt.Errorf("--tls-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-ca %s: no PEM certificates in it", s.TLSCA)
+			return nil, err
 		}
 		c.RootCAs = pool
 	}

@@ -63,27 +63,7 @@ func (b *backReader) boundsLocked(ctx context.Context, topic string, p int32) (s
 	if err != nil {
 		return 0, 0, err
 	}
-	adm := kadm.NewClient(cl)
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return 0, 0, err
-	}
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return 0, 0, err
-	}
-	s, _ := starts.Lookup(topic, p)
-	e, ok := ends.Lookup(topic, p)
-	if !ok {
-		return 0, 0, fmt.Errorf("%s has no partition %d", topic, p)
-	}
-	return s.Offset, e.Offset, nil
+	return listBounds(ctx, kadm.NewClient(cl), topic, p)
 }
 
 // read calls fn for each record of topic/p in [from, to), in offset order,

@@ -402,7 +402,11 @@ func partitionBounds(ctx context.Context, kc kafka.Config, topic string, p int32
 		return 0, 0, err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	return listBounds(ctx, kadm.NewClient(cl), topic, p)
+}
+
+// listBounds asks adm for the first and the next offset of topic/p.
+func listBounds(ctx context.Context, adm *kadm.Client, topic string, p int32) (start, end int64, err error) {
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err == nil {
 		err = starts.Error()
