@@ -573,3 +573,39 @@ func TestFinalWithEmptyPartitions(t *testing.T) {
 	eventually(t, time.Minute, equals(func() (string, error) { return e.finalsOf(output) }, "Close@08:00=1 Open@08:00=1 Open@09:00=1"))
 	p.stop(t)
 }
+
+// TestExpiredSessionRowsDeleted: with --retain, a key whose sessions have
+// all expired leaves no row behind (a tombstone in the changelog), and an
+// event late for a key with no sessions creates none. Before, every such
+// key kept an empty row for ever.
+func TestExpiredSessionRowsDeleted(t *testing.T) {
+	e := newEnv(t)
+	input, group := e.name("events"), e.name("sessions")
+	e.createTopic(input, 1)
+	cfg := e.aggregateConfig(group, input, e.name("out"))
+	cfg.Windows = windows.SessionGap(30 * time.Minute)
+	cfg.Watermark, cfg.Emit, cfg.Retain = &windows.Closer{}, processor.EmitUpdate, time.Hour
+	e.startAggregator(cfg)
+	e.produceTo(input, ev{0, "08:00:00", "Open"}, ev{0, "08:10:00", "Open"}, ev{0, "12:00:00", "Close"})
+	// Open's session 08:00–08:40 ended more than 1 h before the watermark
+	// (12:00): it expires, and its row with it. Late, for a key never seen:
+	e.produceTo(input, ev{0, "09:00:00", "Late"}, ev{0, "14:00:00", "Close"})
+	eventually(t, time.Minute, func() string {
+		last := map[string][]byte{}
+		recs, err := e.tryReadTopic(processor.TableTopic(group))
+		if err != nil {
+			return err.Error()
+		}
+		for _, r := range recs {
+			last[string(r.Key)] = r.Value
+		}
+		v, ok := last["Open"]
+		if !ok || v != nil {
+			return fmt.Sprintf("the table's last record for Open is %q (present %v), want a tombstone", v, ok)
+		}
+		if _, ok := last["Late"]; ok {
+			return "a row was created for a key whose only event was late"
+		}
+		return ""
+	})
+}

@@ -738,6 +738,11 @@ func (a *Aggregator) countSession(ctx goka.Context, u update) {
 	}
 	if closed || errors.Is(err, windows.ErrSessionClosed) {
 		a.lateUpdate(ctx, u)
+		if len(row.List) == 0 {
+			// No session to keep it company: a row holding only applied
+			// offsets would stay for ever (one per key ever late).
+			return
+		}
 		if row.Applied == nil {
 			row.Applied = map[int32]int64{}
 		}

@@ -865,9 +865,16 @@ func (a *Aggregator) visitClose(ctx goka.Context, meta any) {
 			}
 			keep = append(keep, x)
 		}
+		if changed && len(keep) == 0 {
+			// Every session of the key expired: the row goes too, instead
+			// of an empty row per key for ever. A redelivered update of its
+			// sessions is for a closed window, so it is late (counted late
+			// again, like a window row's after --retain) and recreates
+			// nothing.
+			ctx.Delete()
+			return
+		}
 		if changed {
-			// The row stays, sessions or not: its applied offsets keep
-			// redeliveries out.
 			v.List = keep
 			v.Version++
 			ctx.SetValue(v)
