@@ -722,8 +722,7 @@ func (a *Aggregator) countSession(ctx goka.Context, u update) {
 		if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
 			for _, s := range row.List {
 				if s.State == windows.Open && !s.Window.Start.After(u.Window.Start) && !s.Window.End.Before(u.Window.End) {
-					a.emitResult(ctx, windows.RowKey(ctx.Key(), s.Window),
-						windows.Result{Key: ctx.Key(), WindowStart: s.Window.Start, WindowEnd: s.Window.End, Count: s.Count}, false)
+					a.emitSession(ctx, s)
 				}
 			}
 		}
@@ -757,7 +756,12 @@ func (a *Aggregator) countSession(ctx goka.Context, u update) {
 		for _, w := range replaced {
 			ctx.Emit(goka.Stream(a.cfg.Output), windows.RowKey(ctx.Key(), w), []byte(nil))
 		}
-		a.emitResult(ctx, windows.RowKey(ctx.Key(), merged.Window),
-			windows.Result{Key: ctx.Key(), WindowStart: merged.Window.Start, WindowEnd: merged.Window.End, Count: merged.Count}, false)
+		a.emitSession(ctx, merged)
 	}
+}
+
+// emitSession writes session s of ctx's key to the output topic.
+func (a *Aggregator) emitSession(ctx goka.Context, s windows.Session) {
+	a.emitResult(ctx, windows.RowKey(ctx.Key(), s.Window),
+		windows.Result{Key: ctx.Key(), WindowStart: s.Window.Start, WindowEnd: s.Window.End, Count: s.Count}, false)
 }

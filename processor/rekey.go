@@ -123,50 +123,28 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		clock = c
 	}
 	end, bounded := a.cfg.Until[p]
-	beyond := bounded && offset >= end
-	var (
-		key    string
-		at     time.Time
-		reason Reason
-		xerr   error
-		buf    [4]windows.Window
-		wins   []windows.Window
-	)
-	if !beyond {
-		// Decoded before the record joins a batch: one that cannot be
-		// decoded yet (the schema registry does not answer) stops the step
-		// with nothing of it admitted, so neither it nor anything after it
-		// commits; it is read again.
-		key, at, reason, xerr = a.extract(ctx, in.Value)
-		if errors.Is(xerr, codec.ErrUnavailable) {
-			return fmt.Errorf("%s/%d offset %d: %w", in.Topic, p, offset, xerr)
-		}
-		if xerr == nil {
-			wins = a.cfg.Windows.Assign(buf[:0], at)
-			if err := windows.InRange(wins); err != nil {
-				reason, xerr = ReasonTime, fmt.Errorf("event time %s: %w", at.Format(time.RFC3339Nano), err)
-			}
+	if bounded && offset >= end {
+		a.beyondBound(b, clock)
+		return nil
+	}
+	// Decoded before the record joins a batch: one that cannot be decoded
+	// yet (the schema registry does not answer) stops the step with
+	// nothing of it admitted, so neither it nor anything after it commits;
+	// it is read again.
+	key, at, reason, xerr := a.extract(ctx, in.Value)
+	if errors.Is(xerr, codec.ErrUnavailable) {
+		return fmt.Errorf("%s/%d offset %d: %w", in.Topic, p, offset, xerr)
+	}
+	var buf [4]windows.Window
+	var wins []windows.Window
+	if xerr == nil {
+		wins = a.cfg.Windows.Assign(buf[:0], at)
+		if err := windows.InRange(wins); err != nil {
+			reason, xerr = ReasonTime, fmt.Errorf("event time %s: %w", at.Format(time.RFC3339Nano), err)
 		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if beyond {
-		// Past the bound of a bounded run: not admitted to any batch, so
-		// its offset is never committed and a later run of the group
-		// reads it. The run's end was reached (normally at the last record
-		// before the bound; here if that one is gone from the input).
-		a.stats.beyond.Add(1)
-		if clock != nil {
-			clock.mu.Lock()
-			clock.ended = true
-			clock.mu.Unlock()
-		}
-		a.flush(b)
-		if clock != nil {
-			clock.publish()
-		}
-		return nil
-	}
 	if b.next < 0 || offset < b.next {
 		if err := a.resume(ctx, b, offset); err != nil {
 			return err
@@ -210,6 +188,25 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		a.observeClock(in, clock, at, true, last)
 	}
 	return nil
+}
+
+// beyondBound handles a record past the bound of a bounded run: it is not
+// admitted to any batch, so its offset is never committed and a later run
+// of the group reads it. The run's end was reached (normally at the last
+// record before the bound; here if that one is gone from the input).
+func (a *Aggregator) beyondBound(b *batcher, clock *sourceClock) {
+	a.stats.beyond.Add(1)
+	if clock != nil {
+		clock.mu.Lock()
+		clock.ended = true
+		clock.mu.Unlock()
+	}
+	b.mu.Lock()
+	a.flush(b)
+	b.mu.Unlock()
+	if clock != nil {
+		clock.publish()
+	}
 }
 
 // batcherOf returns input partition p's batcher.
