@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -57,6 +58,28 @@ func (e *env) produceTo(topic string, evs ...ev) []*kgo.Record {
 		recs = append(recs, r)
 	}
 	return recs
+}
+
+// produceValues writes values (nil keys) to one partition of topic and
+// waits for the acks.
+func (e *env) produceValues(topic string, partition int32, values [][]byte) {
+	e.t.Helper()
+	opts, err := e.kafka.Kgo()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(values))
+	for i, v := range values {
+		recs[i] = &kgo.Record{Topic: topic, Partition: partition, Value: v}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // rowsOf is the view's table as "key@HH:MM=count" strings, sorted.
@@ -605,6 +628,233 @@ func TestExpiredSessionRowsDeleted(t *testing.T) {
 		}
 		if _, ok := last["Late"]; ok {
 			return "a row was created for a key whose only event was late"
+		}
+		return ""
+	})
+}
+
+// TestManySessionsOneKey: 50,000 sessions of one key under --retain keep
+// the key's state small: expired sessions leave it, and every session is
+// counted once. Before, one row held every session of the key and was
+// rewritten whole on each event: quadratic, and past about 19,000
+// sessions larger than a record may be (MESSAGE_TOO_LARGE for ever).
+func TestManySessionsOneKey(t *testing.T) {
+	e := newEnv(t)
+	input, group, output := e.name("events"), e.name("sessions"), e.name("out")
+	e.createTopic(input, 1)
+	cfg := e.aggregateConfig(group, input, output)
+	cfg.Windows = windows.SessionGap(time.Minute)
+	cfg.Watermark, cfg.Emit, cfg.Retain = &windows.Closer{}, processor.EmitUpdate, time.Hour
+	r := e.startAggregator(cfg)
+	const n = 50000
+	start := time.Date(2016, 7, 26, 0, 0, 0, 0, time.UTC).Unix()
+	values := make([][]byte, n)
+	for i := range values {
+		// Two minutes apart with a gap of one: every event is a session.
+		values[i] = fmt.Appendf(nil, `{"time": %d, "action": "Open"}`, start+int64(i)*120)
+	}
+	e.produce(input, values)
+	eventually(t, 3*time.Minute, func() string {
+		if s := r.agg.Stats(); s.Applied < n {
+			return fmt.Sprintf("%d of %d events counted (%+v)", s.Applied, n, s)
+		}
+		return ""
+	})
+	largest, rows := 0, 0
+	recs := e.readTopic(processor.TableTopic(group))
+	for _, rec := range recs {
+		if string(rec.Key) == "Open" {
+			rows++
+			largest = max(largest, len(rec.Value))
+		}
+	}
+	if s := r.agg.Stats(); s.Applied != n || s.Late != 0 || s.DeadLettered != 0 {
+		t.Errorf("stats %+v: want %d applied, none late or dead-lettered", s, n)
+	}
+	// An hour of retention and a watermark that trails by a batch: a few
+	// hundred sessions at most, not 50,000.
+	t.Logf("largest table record of key Open: %d bytes; %+v", largest, r.agg.Stats())
+	if largest > 16<<10 {
+		t.Errorf("the largest of %d table records of key Open is %d bytes, want at most 16 KiB", rows, largest)
+	}
+	out, err := e.outputTable(output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ones := 0
+	for _, c := range out {
+		if c == 1 {
+			ones++
+		}
+	}
+	if ones < n-100 {
+		t.Errorf("the output holds %d sessions of one event, want about %d", ones, n)
+	}
+}
+
+// TestSessionsMoveExact: sessions of many keys over several table
+// partitions move out of their keys' rows into rows of their own, in their
+// keys' partitions, across a restart, and the table and the output hold
+// every session exactly, as worked out here from the events.
+func TestSessionsMoveExact(t *testing.T) {
+	e := newEnv(t)
+	input, group, output := e.name("events"), e.name("sessions"), e.name("out")
+	e.createTopic(input, 3)
+	gap := 20 * time.Minute
+	cfg := e.aggregateConfig(group, input, output)
+	cfg.Windows, cfg.Partitions = windows.SessionGap(gap), 4
+	// Events are at most 30 min out of order: a watermark an hour behind
+	// closes sessions but finds nothing late.
+	cfg.Watermark, cfg.Emit = &windows.Closer{Lateness: time.Hour}, processor.EmitUpdate
+
+	rng := rand.New(rand.NewPCG(7, 14))
+	base := time.Date(2016, 7, 26, 0, 0, 0, 0, time.UTC)
+	type event struct {
+		p   int32
+		key string
+		at  time.Time
+	}
+	var evs []event
+	for i := range 6000 {
+		// Mostly 5-minute steps (sessions grow), now and then an hour's
+		// pause (a new session); jitter of up to 30 min reorders them.
+		step := 5 * time.Minute
+		if rng.IntN(8) == 0 {
+			step = time.Hour
+		}
+		base = base.Add(step / 8)
+		at := base.Add(-time.Duration(rng.IntN(30)) * time.Minute)
+		evs = append(evs, event{int32(i % 3), fmt.Sprintf("k%d", rng.IntN(8)), at})
+	}
+	want := map[string]int64{} // key|start unix → count
+	byKey := map[string][]time.Time{}
+	for _, v := range evs {
+		byKey[v.key] = append(byKey[v.key], v.at)
+	}
+	var wantRows []string
+	for k, ts := range byKey {
+		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+		start, end, n := ts[0], ts[0].Add(gap), int64(0)
+		for _, at := range ts {
+			if !at.Before(end) {
+				want[fmt.Sprintf("%s|%d", k, start.Unix())] = n
+				wantRows = append(wantRows, fmt.Sprintf("%s@%s=%d", k, start.Format("15:04"), n))
+				start, n = at, 0
+			}
+			n++
+			if at.Add(gap).After(end) {
+				end = at.Add(gap)
+			}
+		}
+		want[fmt.Sprintf("%s|%d", k, start.Unix())] = n
+		wantRows = append(wantRows, fmt.Sprintf("%s@%s=%d", k, start.Format("15:04"), n))
+	}
+	sort.Strings(wantRows)
+	values := func(evs []event) [][]byte {
+		var vs [][]byte
+		for _, v := range evs {
+			vs = append(vs, fmt.Appendf(nil, `{"time": %d, "action": %q}`, v.at.Unix(), v.key))
+		}
+		return vs
+	}
+	produce := func(evs []event) {
+		for p := int32(0); p < 3; p++ {
+			var mine []event
+			for _, v := range evs {
+				if v.p == p {
+					mine = append(mine, v)
+				}
+			}
+			e.produceValues(input, p, values(mine))
+		}
+	}
+
+	first := e.startAggregator(cfg)
+	produce(evs[:3000])
+	eventually(t, time.Minute, func() string {
+		if s := first.agg.Stats(); s.Applied < 3000 || s.SessionsMoved == 0 {
+			return fmt.Sprintf("first run: %+v", s)
+		}
+		return ""
+	})
+	first.stop(t)
+	second := e.startAggregator(cfg)
+	produce(evs[3000:])
+	v := e.openView(group)
+	eventually(t, 2*time.Minute, equals(func() (string, error) { return rowsOf(v) }, strings.Join(wantRows, " ")))
+	eventually(t, time.Minute, e.outputMatches(output, want))
+	if s := second.agg.Stats(); s.Late != 0 || s.DeadLettered != 0 || s.SessionsMoved == 0 {
+		t.Errorf("second run: %+v, want sessions moved and nothing late", s)
+	}
+	// Every session's row is in its key's partition.
+	partOf := map[string]int32{}
+	for _, r := range e.readTopic(processor.TableTopic(group)) {
+		key := string(r.Key)
+		if k, _, err := windows.ParseRowKey(key); err == nil {
+			key = k
+		} else if strings.HasPrefix(key, "\x00") {
+			continue
+		}
+		if p, ok := partOf[key]; ok && p != r.Partition {
+			t.Fatalf("table record %q is in partition %d, its key's rows in %d", r.Key, r.Partition, p)
+		}
+		partOf[key] = r.Partition
+	}
+}
+
+// TestSessionsBoundWithoutWatermark: with no watermark to close sessions,
+// a key's row holds at most windows.MaxOpenSessions of them; the oldest
+// are closed early, and an event that would have joined one of those is
+// late (counted, not lost without a word), not a row past the record size.
+func TestSessionsBoundWithoutWatermark(t *testing.T) {
+	e := newEnv(t)
+	input, group := e.name("events"), e.name("sessions")
+	e.createTopic(input, 1)
+	cfg := e.aggregateConfig(group, input, e.name("out"))
+	cfg.Windows, cfg.Emit = windows.SessionGap(time.Minute), processor.EmitUpdate
+	r := e.startAggregator(cfg)
+	n := windows.MaxOpenSessions * 3 / 2
+	start := time.Date(2016, 7, 26, 0, 0, 0, 0, time.UTC).Unix()
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = fmt.Appendf(nil, `{"time": %d, "action": "Open"}`, start+int64(i)*120)
+	}
+	// The first session again, 30 s in: it was closed early. And a key of
+	// a session's row key shape, "Open|<its start>": it would share that
+	// row.
+	values = append(values, fmt.Appendf(nil, `{"time": %d, "action": "Open"}`, start+30),
+		fmt.Appendf(nil, `{"time": %d, "action": "Open|2016-07-26T00:00:00Z"}`, start))
+	e.produceValues(input, 0, values)
+	eventually(t, time.Minute, func() string {
+		if s := r.agg.Stats(); s.Applied != int64(n) || s.Late != 1 || s.SessionsClosedEarly == 0 || s.DeadLettered != 1 {
+			return fmt.Sprintf("want %d counted, 1 late, 1 dead-lettered, sessions closed early: %+v", n, s)
+		}
+		return ""
+	})
+	if dl := e.readTopic(processor.DeadLetterTopic(group)); len(dl) != 1 || string(dl[0].Headers[processor.HeaderErrorKind]) != string(processor.ReasonKey) {
+		t.Fatalf("dead letters %+v, want the row-key-shaped key's, of kind key", dl)
+	}
+	largest := 0
+	for _, rec := range e.readTopic(processor.TableTopic(group)) {
+		if string(rec.Key) == "Open" {
+			largest = max(largest, len(rec.Value))
+		}
+	}
+	if limit := windows.MaxOpenSessions * 80; largest > limit {
+		t.Errorf("the largest row of key Open is %d bytes, want at most %d", largest, limit)
+	}
+	v := e.openView(group)
+	eventually(t, time.Minute, func() string {
+		rows, err := v.Rows(processor.Filter{})
+		if err != nil {
+			return err.Error()
+		}
+		total := int64(0)
+		for _, row := range rows {
+			total += row.Count
+		}
+		if len(rows) != n || total != int64(n) {
+			return fmt.Sprintf("the view holds %d sessions of %d events, want %d of one each", len(rows), total, n)
 		}
 		return ""
 	})

@@ -26,17 +26,27 @@ const RecordOverhead = 512
 // consumers, views and tables expect them; records without a key spread
 // over partitions in sticky batches. The caller closes it.
 func (c Config) Producer(hasher func() hash.Hash32) (*kgo.Client, error) {
+	return c.PartitionedProducer(KeyPartitioner(hasher))
+}
+
+// KeyPartitioner partitions keyed records like sarama's hash partitioner
+// over hasher, and spreads records without a key in sticky batches.
+func KeyPartitioner(hasher func() hash.Hash32) kgo.Partitioner {
+	return kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(func(key []byte) uint32 {
+		h := hasher()
+		_, _ = h.Write(key)
+		return h.Sum32()
+	}))
+}
+
+// PartitionedProducer is Producer with partitioner p.
+func (c Config) PartitionedProducer(p kgo.Partitioner) (*kgo.Client, error) {
 	opts, err := c.Kgo()
 	if err != nil {
 		return nil, err
 	}
-	sum := func(key []byte) uint32 {
-		h := hasher()
-		_, _ = h.Write(key)
-		return h.Sum32()
-	}
 	opts = append(opts,
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(sum))),
+		kgo.RecordPartitioner(p),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
 		kgo.ProducerLinger(10*time.Millisecond),

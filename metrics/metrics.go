@@ -70,6 +70,8 @@ func RegisterAggregator(reg prometheus.Registerer, lag *Lag, group string, a *pr
 	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return a.Stats().DeadLettered })
 	counter(reg, "late_total", "Late events, not counted (--watermark).", l, func() int64 { return a.Stats().Late })
 	counter(reg, "expired_rows_total", "Rows deleted by --retain.", l, func() int64 { return a.Stats().Expired })
+	counter(reg, "sessions_moved_total", "Sessions that no event may reach any more, moved from their key's row to a row of their own.", l, func() int64 { return a.Stats().SessionsMoved })
+	counter(reg, "sessions_closed_early_total", "Sessions closed before the watermark closed them, because their key had more than a row holds (1,000); events that would have joined them are late.", l, func() int64 { return a.Stats().SessionsClosedEarly })
 	counter(reg, "registry_unavailable_total", "Decode attempts that found the schema registry unavailable; the record waited, uncommitted, and was tried again.", l, func() int64 { return a.Stats().Unavailable })
 	counter(reg, "write_errors_total", "Writes that failed; their records are not committed and are read again.", l, func() int64 { return a.Stats().WriteErrors })
 	reg.MustRegister(lag)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"strings"
 	"sync"
@@ -179,6 +180,11 @@ func (c *AggregateConfig) validate() error {
 // the table's internal rows'.
 var ErrNULKey = errors.New("a group key must not contain a NUL byte (U+0000)")
 
+// ErrRowKeyLike is wrapped when a group key of session windows ends in
+// "|" and a window start, the shape of the row key a session of another
+// key moves to.
+var ErrRowKeyLike = errors.New("a group key of session windows must not end in \"|\" and an RFC 3339 time (the shape of a row key)")
+
 // DefaultIdleTimeout is the CLI's --idle-timeout: a source partition that
 // has sent nothing, or nothing for this long, stops holding windows open,
 // so that a topic with empty partitions (ingest of one small file puts
@@ -199,6 +205,10 @@ type AggregateStats struct {
 	Late           int64 // late events (or, closed by idleness, late updates)
 	Marks          int64 // watermark marks written by the rekey step
 	Expired        int64 // rows deleted by --retain
+	// SessionsMoved counts sessions that left their key's row for a row of
+	// their own; SessionsClosedEarly those a key with more than
+	// windows.MaxOpenSessions open sessions closed before the watermark.
+	SessionsMoved, SessionsClosedEarly int64
 	// Unavailable counts decode attempts that found the schema registry
 	// unavailable; the record waited and was tried again.
 	Unavailable int64
@@ -210,6 +220,7 @@ type AggregateStats struct {
 type aggregateCounters struct {
 	read, deadLettered, updates, applied, duplicates, beyond, keptOnRecovery atomic.Int64
 	late, marks, expired, writeErrors                                        atomic.Int64
+	sessionsMoved, sessionsClosedEarly                                       atomic.Int64
 }
 
 // Aggregator counts events per group key and window into a Goka group
@@ -239,10 +250,13 @@ type Aggregator struct {
 	// writing it would); ignoreBatchLog makes redo draw new boundaries.
 	dropUpdate     func(p int32, s span, i int) bool
 	ignoreBatchLog bool
-	onBatch        func(span, batchMode) // called for each batch written
-	moreFinal      atomic.Bool           // a visit left rows on their way to Final
-	pass           atomic.Int64          // visits so far
-	flushed        chan struct{}         // closed when a bounded run has closed every window
+	onBatch        func(span, batchMode)      // called for each batch written
+	moreFinal      atomic.Bool                // a visit left rows on their way to Final
+	earlyWarned    atomic.Int64               // when sessions closed early were last logged (unix ns)
+	local          sync.Map                   // table partition → the count step's local storage.Storage
+	countClient    atomic.Pointer[kgo.Client] // the count step's producer (session windows)
+	pass           atomic.Int64               // visits so far
+	flushed        chan struct{}              // closed when a bounded run has closed every window
 	flushOnce      sync.Once
 	finalsMu       sync.Mutex
 	finals         map[string]bool // row keys with a final row in the output, as read in pass finalsPass
@@ -310,7 +324,9 @@ func (a *Aggregator) Stats() AggregateStats {
 		Unavailable:  a.wait.waits.Load(),
 		WriteErrors:  a.stats.writeErrors.Load(),
 
-		KeptOnRecovery: a.stats.keptOnRecovery.Load(),
+		KeptOnRecovery:      a.stats.keptOnRecovery.Load(),
+		SessionsMoved:       a.stats.sessionsMoved.Load(),
+		SessionsClosedEarly: a.stats.sessionsClosedEarly.Load(),
 	}
 }
 
@@ -498,12 +514,23 @@ func gokaOptions(kc kafka.Config, cfg *sarama.Config, initial int64, log *slog.L
 // buy nothing but time. A table larger than memory wants --state-dir.
 func (a *Aggregator) countProcessor(sd *stateDir) (*goka.Processor, error) {
 	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
-		goka.WithStorageBuilder(sd.storage()),
+		goka.WithStorageBuilder(a.keepStorage(sd.storage())),
 		goka.WithUpdateCallback(a.recoverRow),
 		// A tombstone in the repartition topic is no update: it reaches
 		// the codec, which makes it an unreadableRecord to dead-letter,
 		// instead of being dropped without a word (goka's default).
 		goka.WithNilHandling(goka.NilDecode))
+	if a.cfg.Windows.IsSession() {
+		part := sessionPartitioner(TableTopic(a.cfg.Group))
+		opts = append(opts, goka.WithProducerBuilder(func([]string, string, func() hash.Hash32) (goka.Producer, error) {
+			client, err := a.cfg.Kafka.PartitionedProducer(part)
+			if err != nil {
+				return nil, err
+			}
+			a.countClient.Store(client)
+			return &kgoProducer{client: client}, nil
+		}))
+	}
 	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, a.countGraph(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: count step: %w", err)
@@ -606,6 +633,13 @@ func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at ti
 		// group key must never reach them.
 		return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, ErrNULKey)
 	}
+	if a.cfg.Windows.IsSession() {
+		if _, _, err := windows.ParseRowKey(key); err == nil {
+			// A session moves to a row under its row key (sessions.go): a
+			// group key of that shape would share it.
+			return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, ErrRowKeyLike)
+		}
+	}
 	if timeErr != nil {
 		return "", time.Time{}, ReasonTime, fmt.Errorf("event time: %w", timeErr)
 	}
@@ -663,7 +697,7 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 		return
 	}
 	if a.cfg.Watermark != nil && (row.State != windows.Open || windows.Closed(u.Window, a.countClocks.closedAt(ctx.Partition()))) {
-		a.lateUpdate(ctx, u)
+		a.lateUpdate(ctx, u, a.countClocks.closedAt(ctx.Partition()))
 		if row.Applied != nil {
 			row.Apply(u.SourcePartition, u.SourceOffset, 0)
 			ctx.SetValue(row)
@@ -699,69 +733,4 @@ func (a *Aggregator) emitResult(ctx goka.Context, outKey string, r windows.Resul
 		return
 	}
 	ctx.Emit(goka.Stream(a.cfg.Output), outKey, out)
-}
-
-// countSession is count for session windows: the row of the group key
-// holds its sessions; the update's proposed session merges with those it
-// overlaps, the merged session replaces them in the row and in the output
-// (old session rows get tombstones).
-func (a *Aggregator) countSession(ctx goka.Context, u update) {
-	var row windows.Sessions
-	if v := ctx.Value(); v != nil {
-		r, ok := v.(windows.Sessions)
-		if !ok {
-			ctx.Fail(fmt.Errorf("count step: row %q holds a %T, not sessions: was group %s run with other windows?", ctx.Key(), v, a.cfg.Group))
-			return
-		}
-		row = r
-	}
-	if row.Has(u.SourcePartition, u.SourceOffset) {
-		a.stats.duplicates.Add(1)
-		// As for windows: write the session the event went into again, in
-		// case its first output write was lost.
-		if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
-			for _, s := range row.List {
-				if s.State == windows.Open && !s.Window.Start.After(u.Window.Start) && !s.Window.End.Before(u.Window.End) {
-					a.emitSession(ctx, s)
-				}
-			}
-		}
-		return
-	}
-	closed := a.cfg.Watermark != nil && windows.Closed(u.Window, a.countClocks.closedAt(ctx.Partition()))
-	var merged windows.Session
-	var replaced []windows.Window
-	var err error
-	if !closed {
-		merged, replaced, err = row.Add(u.Window, u.Delta, u.SourcePartition, u.SourceOffset)
-	}
-	if closed || errors.Is(err, windows.ErrSessionClosed) {
-		a.lateUpdate(ctx, u)
-		if len(row.List) == 0 {
-			// No session to keep it company: a row holding only applied
-			// offsets would stay for ever (one per key ever late).
-			return
-		}
-		if row.Applied == nil {
-			row.Applied = map[int32]int64{}
-		}
-		row.Applied[u.SourcePartition] = u.SourceOffset
-		row.Version++
-		ctx.SetValue(row)
-		return
-	}
-	ctx.SetValue(row)
-	a.stats.applied.Add(1)
-	if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
-		for _, w := range replaced {
-			ctx.Emit(goka.Stream(a.cfg.Output), windows.RowKey(ctx.Key(), w), []byte(nil))
-		}
-		a.emitSession(ctx, merged)
-	}
-}
-
-// emitSession writes session s of ctx's key to the output topic.
-func (a *Aggregator) emitSession(ctx goka.Context, s windows.Session) {
-	a.emitResult(ctx, windows.RowKey(ctx.Key(), s.Window),
-		windows.Result{Key: ctx.Key(), WindowStart: s.Window.Start, WindowEnd: s.Window.End, Count: s.Count}, false)
 }

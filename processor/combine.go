@@ -286,6 +286,9 @@ func (a *Aggregator) flush(b *batcher) {
 	// them.
 	if c := a.rekeyClocks.get(p); c != nil {
 		c.publish()
+		if a.cfg.Windows.IsSession() {
+			a.sendMark(prod, p, c, time.Now(), sessionMarkEvery)
+		}
 	}
 }
 

@@ -154,6 +154,10 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 	}
 	defer it.Release()
 	var rows []windows.Result
+	// A session moving to a row of its own is in its key's row too until
+	// the key's row without it arrives: it counts once.
+	sessions := map[string]windows.Result{}
+	own := map[string]bool{}
 	for it.Next() {
 		val, err := it.Value()
 		if err != nil {
@@ -167,7 +171,7 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 			for _, x := range ss.List {
 				r := windows.Result{Key: it.Key(), WindowStart: x.Window.Start, WindowEnd: x.Window.End, Count: x.Count}
 				if f.match(r) {
-					rows = append(rows, r)
+					sessions[windows.RowKey(r.Key, x.Window)] = r
 				}
 			}
 			continue
@@ -184,10 +188,16 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 		r := windows.Result{Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count}
 		if f.match(r) {
 			rows = append(rows, r)
+			own[it.Key()] = true
 		}
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read view: %w", err)
+	}
+	for k, r := range sessions {
+		if !own[k] {
+			rows = append(rows, r)
+		}
 	}
 	SortResults(rows)
 	return rows, nil

@@ -525,27 +525,41 @@ func (a *Aggregator) broadcastMarks(ctx context.Context) error {
 		a.rekeyClocks.mu.Unlock()
 		now := time.Now()
 		for p, c := range clocks {
-			c.mu.Lock()
-			m := c.pub
-			m.Partition, m.Wall = p, now
-			due := (c.pubSeen || m.Ended) && (m.Offset > c.sent || (m.Ended && !c.sentEnd))
-			if due {
-				c.sent, c.sentEnd = m.Offset, m.Ended
-			}
-			c.mu.Unlock()
-			if !due {
-				continue
-			}
-			rec := encodeMark(m)
-			for _, k := range a.tableKeys {
-				// A failed write is not fatal: the next mark says more.
-				prod.Emit(RepartitionTopic(a.cfg.Group), k, rec)
-			}
-			a.stats.marks.Add(1)
+			a.sendMark(prod, p, c, now, 0)
 		}
 		return nil
 	})
 }
+
+// sendMark sends the clock of source partition p to every table partition
+// if it covers more than after records (any, for 0) since the last one
+// sent, or ended since.
+func (a *Aggregator) sendMark(prod goka.Producer, p int32, c *sourceClock, now time.Time, after int64) {
+	c.mu.Lock()
+	m := c.pub
+	m.Partition, m.Wall = p, now
+	due := (c.pubSeen || m.Ended) && (m.Offset > c.sent+after || (m.Ended && !c.sentEnd))
+	if due {
+		c.sent, c.sentEnd = m.Offset, m.Ended
+	}
+	c.mu.Unlock()
+	if !due {
+		return
+	}
+	rec := encodeMark(m)
+	for _, k := range a.tableKeys {
+		// A failed write is not fatal: the next mark says more.
+		prod.Emit(RepartitionTopic(a.cfg.Group), k, rec)
+	}
+	a.stats.marks.Add(1)
+}
+
+// sessionMarkEvery is how many records of a source partition may pass
+// without a mark under session windows, whatever the time: the count step
+// closes sessions (and so moves them out of their key's row) only as far
+// as marks tell it, and a backlog read in one go would otherwise pile a
+// key's sessions up in its row until the next markInterval.
+const sessionMarkEvery = 256
 
 // every calls fn every d until ctx ends (nil) or fn fails (its error).
 func every(ctx context.Context, d time.Duration, fn func() error) error {
@@ -636,6 +650,17 @@ func (c *countClocks) partLocked(q int32) *countPart {
 	return p
 }
 
+// closeTo closes table partition q's windows to its watermark as of now,
+// as dueWatermarks does; the next visit does the rest.
+func (c *countClocks) closeTo(q int32, closer *windows.Closer, sources int32, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.partLocked(q)
+	if wm, ok := closer.Watermark(p.Marks, sources, now, p.since); ok && wm.After(p.Closed) {
+		p.Closed = wm
+	}
+}
+
 // closedAt returns how far windows of table partition q are closed.
 func (c *countClocks) closedAt(q int32) time.Time {
 	c.mu.Lock()
@@ -667,6 +692,11 @@ func (a *Aggregator) applyMark(ctx goka.Context, m windows.Mark) {
 	w.Marks[m.Partition] = m
 	ctx.SetValue(w)
 	a.countClocks.learn(ctx.Partition(), w)
+	if a.cfg.Windows.IsSession() {
+		// Sessions close as soon as a mark says so, not at the next visit:
+		// the rows of keys read in a backlog stay small (countSession).
+		a.countClocks.closeTo(ctx.Partition(), a.cfg.Watermark, a.sources, time.Now())
+	}
 }
 
 // closeVisit is the visitor name of window closing.
@@ -861,21 +891,28 @@ func (a *Aggregator) visitClose(ctx goka.Context, meta any) {
 			if expired(x.Window, x.State) {
 				changed = true
 				a.stats.expired.Add(1)
+				if x.Window.End.After(v.Left) {
+					v.Left = x.Window.End
+				}
 				continue
 			}
 			keep = append(keep, x)
 		}
-		if changed && len(keep) == 0 {
-			// Every session of the key expired: the row goes too, instead
-			// of an empty row per key for ever. A redelivered update of its
-			// sessions is for a closed window, so it is late (counted late
-			// again, like a window row's after --retain) and recreates
-			// nothing.
+		v.List = keep
+		if err := a.settle(ctx, &v, wm); err != nil {
+			ctx.Fail(err)
+			return
+		}
+		changed = changed || len(v.List) != len(keep)
+		if len(v.List) == 0 && a.cfg.Retain > 0 && v.Left.Before(wm.Add(-a.cfg.Retain)) {
+			// Every session of the key has left (moved, or expired) and
+			// expired: the row goes too, instead of an empty row per key
+			// for ever. A redelivered update of its sessions is for a
+			// closed window, so it is late and recreates nothing.
 			ctx.Delete()
 			return
 		}
 		if changed {
-			v.List = keep
 			v.Version++
 			ctx.SetValue(v)
 		}
@@ -956,11 +993,10 @@ func (a *Aggregator) finalWritten(ctx context.Context, key string) (bool, error)
 
 // lateUpdate counts the events of an update whose window the count step
 // has closed (the timing-dependent case, see ReasonClosed) and writes them,
-// read back from the input, to the late topic. The caller records it as
-// applied in the row, when there is one, so that a redelivery is a
-// duplicate.
-func (a *Aggregator) lateUpdate(ctx goka.Context, u update) {
-	closed := a.countClocks.closedAt(ctx.Partition())
+// read back from the input, to the late topic; closed is how far the row
+// was closed. The caller records it as applied in the row, when there is
+// one, so that a redelivery is a duplicate.
+func (a *Aggregator) lateUpdate(ctx goka.Context, u update, closed time.Time) {
 	if a.cfg.LateTopic == "" {
 		a.stats.late.Add(u.Delta)
 		return

@@ -16,14 +16,66 @@ type Session struct {
 	State  RowState
 }
 
-// Sessions is the table row of one group key under session windows: its
-// sessions, ordered by start and never overlapping, and (as in Row) the
-// last source offset applied per source partition. Version grows with
-// every change, so recovery can tell a newer copy of the row.
+// Sessions is the table row of one group key under session windows: the
+// sessions that may still grow, ordered by start and never overlapping,
+// and (as in Row) the last source offset applied per source partition.
+// Version grows with every change, so recovery can tell a newer copy of
+// the row.
+//
+// A session no event may reach any more leaves the row (Settle) for a
+// window row of its own, so the row stays small however many sessions the
+// key has had. Horizon is how far the row is closed: an event whose
+// proposed session ends at or before it is late. Left is the end of the
+// latest session that left the row (moved, or expired).
 type Sessions struct {
 	List    []Session
 	Applied map[int32]int64
 	Version int64
+	Horizon time.Time
+	Left    time.Time
+}
+
+// MaxOpenSessions is the most sessions a key's row holds. Past it, the
+// oldest are closed early (Settle), and an event that would have joined
+// them is late: a row rewritten on every event must stay small, whatever
+// the watermark does.
+const MaxOpenSessions = 1000
+
+// Settle closes the row up to horizon, and further when it holds more than
+// MaxOpenSessions sessions, and takes out every session no event may reach
+// any more: one ending at or before the row's horizon less gap, since an
+// event on time proposes a session that ends after the horizon, so starts
+// after that. It returns the sessions it took out, oldest first.
+func (s *Sessions) Settle(horizon time.Time, gap time.Duration) (out []Session) {
+	if horizon.After(s.Horizon) {
+		s.Horizon = horizon
+	}
+	if len(s.List) > MaxOpenSessions {
+		// Close a quarter of the bound at once, not one session per event.
+		last := s.List[len(s.List)-MaxOpenSessions*3/4-1]
+		if h := last.Window.End.Add(gap); h.After(s.Horizon) {
+			s.Horizon = h
+		}
+	}
+	if s.Horizon.IsZero() {
+		return nil
+	}
+	keep := make([]Session, 0, len(s.List))
+	for _, x := range s.List {
+		if x.Window.End.After(s.Horizon.Add(-gap)) {
+			keep = append(keep, x)
+			continue
+		}
+		out = append(out, x)
+		if x.Window.End.After(s.Left) {
+			s.Left = x.Window.End
+		}
+	}
+	if len(out) > 0 {
+		s.List = keep
+		s.Version++
+	}
+	return out
 }
 
 // Has reports whether the record at (partition, offset) was applied.
@@ -41,7 +93,7 @@ var ErrSessionClosed = errors.New("session closed")
 // that overlaps w merges with it into one session covering them all; Add
 // returns that session and the windows of the sessions it replaced. It
 // refuses, changing nothing, when w overlaps a session that is not open
-// (returning the closed session's window).
+// (returning that session).
 func (s *Sessions) Add(w Window, delta int64, partition int32, offset int64) (merged Session, replaced []Window, err error) {
 	merged = Session{Window: w, Count: delta}
 	keep := append([]Session(nil), s.List...)
@@ -102,11 +154,19 @@ type sessionsJSON struct {
 	Sessions []sessionJSON    `json:"sessions"`
 	Applied  map[string]int64 `json:"applied,omitempty"`
 	Version  int64            `json:"version"`
+	Horizon  int64            `json:"horizon,omitempty"` // epoch ms; 0: none
+	Left     int64            `json:"left,omitempty"`    // epoch ms; 0: none
 }
 
 // MarshalBinary encodes the row: the tag, then JSON.
 func (s Sessions) MarshalBinary() ([]byte, error) {
 	j := sessionsJSON{Sessions: make([]sessionJSON, len(s.List)), Version: s.Version}
+	if !s.Horizon.IsZero() {
+		j.Horizon = s.Horizon.UnixMilli()
+	}
+	if !s.Left.IsZero() {
+		j.Left = s.Left.UnixMilli()
+	}
 	for i, x := range s.List {
 		j.Sessions[i] = sessionJSON{Start: x.Window.Start.UnixMilli(), End: x.Window.End.UnixMilli(), Count: x.Count, State: x.State}
 	}
@@ -133,6 +193,12 @@ func (s *Sessions) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("decode sessions row: %w", err)
 	}
 	*s = Sessions{Version: j.Version, List: make([]Session, len(j.Sessions))}
+	if j.Horizon != 0 {
+		s.Horizon = time.UnixMilli(j.Horizon).UTC()
+	}
+	if j.Left != 0 {
+		s.Left = time.UnixMilli(j.Left).UTC()
+	}
 	for i, x := range j.Sessions {
 		if x.End <= x.Start || x.State > Final {
 			return fmt.Errorf("decode sessions row: bad session %+v", x)

@@ -81,3 +81,60 @@ func TestSessionReplacedAndClosed(t *testing.T) {
 		t.Fatal("a refused add changed the row")
 	}
 }
+
+// TestSessionSettle: sessions no event on time can reach leave the row,
+// and a row with too many sessions closes its oldest early.
+func TestSessionSettle(t *testing.T) {
+	gap := 30 * time.Minute
+	spec := SessionGap(gap)
+	var s Sessions
+	for i, hhmm := range []string{"08:00", "09:00", "10:00"} {
+		if _, _, err := s.Add(spec.Assign(nil, at(hhmm))[0], 1, 0, int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Closed to 09:35: an event on time is after 09:05, so 08:00-08:30
+	// can no longer grow; 09:00-09:30 can (an event at 09:10 joins it).
+	out := s.Settle(at("09:35"), gap)
+	if len(out) != 1 || !out[0].Window.Start.Equal(at("08:00")) || sessionsString(s) != "09:00-09:30=1 10:00-10:30=1" {
+		t.Fatalf("took out %+v, left %s", out, sessionsString(s))
+	}
+	if !s.Left.Equal(at("08:30")) || s.Version != 4 {
+		t.Fatalf("left %v, version %d", s.Left, s.Version)
+	}
+	if again := s.Settle(at("09:35"), gap); len(again) != 0 || s.Version != 4 {
+		t.Fatalf("settled twice: %+v", again)
+	}
+	if _, _, err := s.Add(spec.Assign(nil, at("09:10"))[0], 1, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	data, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Sessions
+	if err := back.UnmarshalBinary(data); err != nil || !back.Horizon.Equal(at("09:35")) || !back.Left.Equal(s.Left) {
+		t.Fatalf("round trip: horizon %v left %v, %v", back.Horizon, back.Left, err)
+	}
+
+	var many Sessions
+	base := at("00:00")
+	for i := range MaxOpenSessions + 1 {
+		w := spec.Assign(nil, base.Add(time.Duration(i)*time.Hour))[0]
+		if _, _, err := many.Add(w, 1, 0, int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = many.Settle(time.Time{}, gap)
+	if want := MaxOpenSessions + 1 - MaxOpenSessions*3/4; len(out) != want || len(many.List) != MaxOpenSessions*3/4 {
+		t.Fatalf("over the bound: %d out, %d left; want %d out", len(out), len(many.List), want)
+	}
+	last := out[len(out)-1].Window
+	if !many.Horizon.Equal(last.End.Add(gap)) {
+		t.Fatalf("horizon %v, want %v", many.Horizon, last.End.Add(gap))
+	}
+	// The oldest session left is not closed: an event may still join it.
+	if _, _, err := many.Add(Window{Start: last.End.Add(time.Hour - gap), End: last.End.Add(time.Hour)}, 1, 0, 99999); err != nil {
+		t.Fatal(err)
+	}
+}
