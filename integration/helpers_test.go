@@ -26,6 +26,7 @@ import (
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
 )
 
 // cluster is the broker every test of this package shares: the Kafka named
@@ -48,7 +49,19 @@ func TestMain(m *testing.M) {
 	cluster = []string{b.Addr()}
 	code := m.Run()
 	b.Close()
+	if code == 0 {
+		if err := goleak.Find(leakIgnores...); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines outlived the tests:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// leakIgnores are the goroutines libraries keep for the process's life.
+var leakIgnores = []goleak.Option{
+	// go-metrics' meter ticker, started once by sarama's first config.
+	goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
 }
 
 type env struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -74,10 +75,22 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 	c := *cfg.Sarama
 	tmc := goka.NewTopicManagerConfig()
 	tmc.NoCreate = true
+	// Goka's view never closes the consumer and topic manager it builds:
+	// they are kept here and closed with the view.
+	var clients closers
+	consumers, topicManagers := goka.SaramaConsumerBuilderWithConfig(&c), goka.TopicManagerBuilderWithConfig(&c, tmc)
 	gv, err := goka.NewView(cfg.Kafka.Brokers, goka.Table(table), rowCodec{},
 		goka.WithViewStorageBuilder(memStorage()),
-		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(&c)),
-		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(&c, tmc)),
+		goka.WithViewConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
+			cons, err := consumers(brokers, clientID)
+			clients.add(cons, err)
+			return cons, err
+		}),
+		goka.WithViewTopicManagerBuilder(func(brokers []string) (goka.TopicManager, error) {
+			tm, err := topicManagers(brokers)
+			clients.add(tm, err)
+			return tm, err
+		}),
 		goka.WithViewLogger(gokaLogger{log: log.With("view", table), warnErrors: true}),
 		// A view outlives broker restarts and leader moves: a partition
 		// whose consumer fails reloads from the offset it holds, within
@@ -89,12 +102,14 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 		goka.WithViewBackoffResetTimeout(time.Minute),
 	)
 	if err != nil {
+		clients.close()
 		return nil, fmt.Errorf("view %s: %w", table, err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	v := &View{view: gv, table: table, kafka: cfg.Kafka, cancel: cancel, done: make(chan struct{}), log: log}
 	go func() {
 		defer close(v.done)
+		defer clients.close()
 		if err := gv.Run(rctx); err != nil {
 			v.err = fmt.Errorf("view %s: %w", table, err)
 		}
@@ -335,4 +350,28 @@ func (v *View) Close() error {
 		return v.err
 	}
 	return nil
+}
+
+// closers are clients to close once, whatever closed some of them before.
+type closers struct {
+	mu  sync.Mutex
+	all []io.Closer
+}
+
+func (c *closers) add(cl io.Closer, err error) {
+	if err != nil || cl == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.all = append(c.all, cl)
+}
+
+func (c *closers) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cl := range c.all {
+		_ = cl.Close() // one goka closed itself already answers an error
+	}
+	c.all = nil
 }

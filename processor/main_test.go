@@ -1,0 +1,17 @@
+package processor
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests when a goroutine outlives them: a
+// step, reader or producer not stopped.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// go-metrics' meter ticker, started once by sarama's first
+		// config and kept for the process.
+		goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
+	)
+}
