@@ -68,6 +68,9 @@ func (c Config) Sarama() (*sarama.Config, error) {
 	}
 	cfg := sarama.NewConfig()
 	cfg.Version = Version
+	// Goka's consumers (the count step, views) see committed records only:
+	// what a transaction aborted never counts.
+	cfg.Consumer.IsolationLevel = sarama.ReadCommitted
 	cfg.ClientID = c.ClientID
 	if cfg.ClientID == "" {
 		cfg.ClientID = "hourglass"

@@ -41,21 +41,30 @@ func KeyPartitioner(hasher func() hash.Hash32) kgo.Partitioner {
 
 // PartitionedProducer is Producer with partitioner p.
 func (c Config) PartitionedProducer(p kgo.Partitioner) (*kgo.Client, error) {
+	opts, err := c.ProducerOpts(p)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", Classify(err))
+	}
+	return client, nil
+}
+
+// ProducerOpts are the options of PartitionedProducer, for a client that
+// also consumes (a transactional session).
+func (c Config) ProducerOpts(p kgo.Partitioner) ([]kgo.Opt, error) {
 	opts, err := c.Kgo()
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts,
+	return append(opts,
 		kgo.RecordPartitioner(p),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
 		kgo.ProducerLinger(10*time.Millisecond),
 		kgo.MaxBufferedRecords(100000),
 		kgo.ProducerBatchMaxBytes(MaxRecordBytes),
-	)
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("producer: %w", Classify(err))
-	}
-	return client, nil
+	), nil
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -124,8 +122,10 @@ func (f *AlertFilter) Stats() AlertFilterStats {
 	return AlertFilterStats{Read: f.read.Load(), Matched: f.matched.Load(), Rejected: f.rejected.Load(), DeadLettered: f.deadLettered.Load(), Unavailable: f.wait.waits.Load(), WriteErrors: f.writeErrors.Load()}
 }
 
-// Run creates missing topics and filters until ctx ends. Every output and
-// dead-letter write is acknowledged before the input offset is committed.
+// Run creates missing topics and filters until ctx ends. The output and
+// dead-letter records of each poll commit in one transaction with the
+// input offsets after it (see txn.go): exactly once, for readers of
+// committed records.
 // When Kafka fails under it, it restarts with back-off and gives up only
 // after MaxOutage.
 func (f *AlertFilter) Run(ctx context.Context) error {
@@ -153,71 +153,36 @@ func (f *AlertFilter) runOnce(ctx context.Context) error {
 		kafka.Topic{Name: f.cfg.Output, Partitions: parts}, kafka.Topic{Name: DeadLetterTopic(f.cfg.Group), Partitions: parts}); err != nil {
 		return err
 	}
-	prod, err := f.cfg.Kafka.Producer(fnv.New32a)
-	if err != nil {
-		return err
-	}
-	step := &filterStep{f: f, prod: prod, parts: map[int32]*acks{}}
-	err = runGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, step, &f.writeErrors, f.log)
-	if cerr := flushAndClose(prod); err == nil && cerr != nil {
-		err = cerr
-	}
-	return err
+	return runTransactGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, filterStep{f}, &f.writeErrors, f.log)
 }
 
-// filterStep is the groupStep of the filter: each poll's records of a
-// partition are one batch, committed when every output and dead-letter
-// write of it is acknowledged.
-type filterStep struct {
-	f     *AlertFilter
-	prod  *kgo.Client
-	mu    sync.Mutex
-	parts map[int32]*acks
-}
+// filterStep is the txnStep of the filter.
+type filterStep struct{ f *AlertFilter }
 
-func (s *filterStep) acks(p int32) *acks {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.parts[p]
-	if t == nil {
-		t = &acks{committable: -1}
-		s.parts[p] = t
-	}
-	return t
-}
-
-func (s *filterStep) reset(int32)  {} // nothing is held between polls
-func (s *filterStep) settle(int32) {}
-
-func (s *filterStep) handle(ctx context.Context, p int32, records []*kgo.Record) error {
-	x := s.acks(p).open()
+func (s filterStep) handle(ctx context.Context, _ int32, records []*kgo.Record, write func(*kgo.Record)) error {
 	for _, r := range records {
-		if err := s.f.process(ctx, r, x, s.prod); err != nil {
-			// The batch stays open: neither this record nor any after it
-			// commits; they are read again.
+		if err := s.f.process(ctx, r, write); err != nil {
 			return err
 		}
 	}
-	x.to = records[len(records)-1].Offset
-	x.done(nil)
 	return nil
 }
 
 // process filters one record. Its error, a record that cannot be decoded
 // yet because the schema registry does not answer, stops the step.
-func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, x *batchAcks, prod *kgo.Client) error {
+func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, write func(*kgo.Record)) error {
 	v, err := f.wait.decode(ctx, f.cfg.Decoder, r.Value)
 	if errors.Is(err, codec.ErrUnavailable) {
 		return fmt.Errorf("%s/%d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
 	f.read.Add(1)
 	if err != nil {
-		f.deadLetter(r, x, prod, ReasonDecode, err)
+		f.deadLetter(r, write, ReasonDecode, err)
 		return nil
 	}
 	ok, err := f.cfg.Where.Match(v)
 	if err != nil {
-		f.deadLetter(r, x, prod, ReasonPredicate, err)
+		f.deadLetter(r, write, ReasonPredicate, err)
 		return nil
 	}
 	if !ok {
@@ -227,19 +192,19 @@ func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, x *batchAcks, 
 	out := r.Value
 	if f.cfg.OutputCodec == OutputJSON {
 		if out, err = codec.EncodeJSON(v); err != nil {
-			f.deadLetter(r, x, prod, ReasonEncode, err)
+			f.deadLetter(r, write, ReasonEncode, err)
 			return nil
 		}
 	}
 	f.matched.Add(1)
-	writeTracked(prod, x, &kgo.Record{Topic: f.cfg.Output, Key: r.Key, Value: out}, recordSourceHeaders(r))
+	write(outgoing(&kgo.Record{Topic: f.cfg.Output, Key: r.Key, Value: out}, recordSourceHeaders(r)))
 	return nil
 }
 
-func (f *AlertFilter) deadLetter(r *kgo.Record, x *batchAcks, prod *kgo.Client, reason Reason, err error) {
+func (f *AlertFilter) deadLetter(r *kgo.Record, write func(*kgo.Record), reason Reason, err error) {
 	f.alarm.deadLettered(reason, err, f.read.Load(), f.deadLettered.Add(1))
 	// The input's key (null if it has none) goes with it.
-	writeTracked(prod, x, &kgo.Record{Topic: DeadLetterTopic(f.cfg.Group), Key: r.Key, Value: r.Value}, errorHeaders(recordSourceHeaders(r), reason, err))
+	write(outgoing(&kgo.Record{Topic: DeadLetterTopic(f.cfg.Group), Key: r.Key, Value: r.Value}, errorHeaders(recordSourceHeaders(r), reason, err)))
 }
 
 // recordSourceHeaders are r's headers plus where it came from, so that a

@@ -106,10 +106,7 @@ func kgoHeaders(h goka.Headers) []kgo.RecordHeader {
 // (see reference), so that it never fails on every retry and holds the
 // partition's commits back for good.
 func writeTracked(prod *kgo.Client, x *batchAcks, out *kgo.Record, h headers) {
-	out.Headers = h
-	if n := recordSize(out); n > kafka.MaxRecordBytes-kafka.RecordOverhead {
-		out = reference(out, n)
-	}
+	out = outgoing(out, h)
 	done := x.track()
 	prod.Produce(context.Background(), out, func(r *kgo.Record, err error) {
 		if err != nil {
@@ -117,6 +114,16 @@ func writeTracked(prod *kgo.Client, x *batchAcks, out *kgo.Record, h headers) {
 		}
 		done(err)
 	})
+}
+
+// outgoing gives out the headers h and, when it would be larger than a
+// record may be, makes it a reference to its source instead.
+func outgoing(out *kgo.Record, h headers) *kgo.Record {
+	out.Headers = h
+	if n := recordSize(out); n > kafka.MaxRecordBytes-kafka.RecordOverhead {
+		out = reference(out, n)
+	}
+	return out
 }
 
 // HeaderCopy says what a record written for another is: "reference" when

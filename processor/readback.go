@@ -32,8 +32,10 @@ func (b *backReader) client() (*kgo.Client, error) {
 		return nil, err
 	}
 	// Ranges start where asked; a start that retention deleted is found
-	// by bounds first, not reset silently.
-	cl, err := kgo.NewClient(append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	// by bounds first, not reset silently. Committed records only, as the
+	// rekey step read them (transaction markers advance the range).
+	cl, err := kgo.NewClient(append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +111,9 @@ func (b *backReader) read(ctx context.Context, topic string, p int32, from, to i
 				next, moved = to, true
 				return
 			}
-			fn(r)
+			if !r.Attrs.IsControl() {
+				fn(r)
+			}
 			next, moved = r.Offset+1, true
 		})
 		if !moved {

@@ -34,6 +34,10 @@ type Config struct {
 	Max int
 	// Follow keeps reading new records until ctx ends.
 	Follow bool
+	// Uncommitted shows records of open and aborted transactions too; by
+	// default only committed records are shown, as a reader of the output
+	// of a transactional writer (the alert filter) sees them.
+	Uncommitted bool
 }
 
 // Record is one raw Kafka record.
@@ -59,7 +63,14 @@ func Run(ctx context.Context, cfg Config, emit func(Record) error) error {
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
-	client, err := kgo.NewClient(opts...)
+	iso := kgo.ReadCommitted()
+	if cfg.Uncommitted {
+		iso = kgo.ReadUncommitted()
+	}
+	// Transaction markers are kept (and not shown) so that the offsets
+	// read reach the end offsets taken at start: a topic written in
+	// transactions ends with one.
+	client, err := kgo.NewClient(append(opts, kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())...)
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
@@ -69,7 +80,11 @@ func Run(ctx context.Context, cfg Config, emit func(Record) error) error {
 	if err != nil {
 		return fmt.Errorf("tail: list offsets of %s: %w", cfg.Topic, err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, cfg.Topic)
+	list := adm.ListCommittedOffsets // the last stable offsets: no open transaction to wait for
+	if cfg.Uncommitted {
+		list = adm.ListEndOffsets
+	}
+	ends, err := list(ctx, cfg.Topic)
 	if err != nil {
 		return fmt.Errorf("tail: list offsets of %s: %w", cfg.Topic, err)
 	}
@@ -126,6 +141,9 @@ func Run(ctx context.Context, cfg Config, emit func(Record) error) error {
 				if r.Offset+1 >= end {
 					delete(remaining, r.Partition)
 				}
+			}
+			if r.Attrs.IsControl() {
+				continue
 			}
 			if err := emit(fromKgo(r)); err != nil {
 				return err
