@@ -135,7 +135,13 @@ func Run(ctx context.Context, cfg Config, emit func(Record) error) error {
 			r := it.Next()
 			if !cfg.Follow {
 				end, ok := remaining[r.Partition]
-				if !ok || r.Offset >= end {
+				if !ok {
+					continue
+				}
+				if r.Offset >= end {
+					// Past the end without reaching it: the records just
+					// before it were of an aborted transaction, dropped.
+					delete(remaining, r.Partition)
 					continue
 				}
 				if r.Offset+1 >= end {
