@@ -3,12 +3,12 @@ package processor
 import (
 	"errors"
 	"fmt"
+	"github.com/gofrs/flock"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/lovoo/goka/storage"
 )
@@ -23,7 +23,7 @@ import (
 // recovered from the changelog, which is always correct.
 type stateDir struct {
 	path string
-	lock *os.File
+	lock *flock.Flock
 	temp bool
 	log  *slog.Logger
 }
@@ -31,6 +31,7 @@ type stateDir struct {
 const (
 	cleanMarker = ".hourglass-clean"
 	lockFile    = ".hourglass-lock"
+	pidFile     = ".hourglass-lock.pid" // the lock holder's PID
 )
 
 // ErrStateDirInUse is returned when another process holds the state
@@ -50,18 +51,19 @@ func openStateDir(path, group string, log *slog.Logger) (*stateDir, error) {
 	} else if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(s.path, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	// An advisory lock (flock on Unix, LockFileEx on Windows), released
+	// by the system when the process dies; the holder's PID is beside it.
+	lock := flock.New(filepath.Join(s.path, lockFile))
+	locked, err := lock.TryLock()
 	if err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		pid, _ := os.ReadFile(f.Name())
-		f.Close()
+	if !locked {
+		pid, _ := os.ReadFile(filepath.Join(s.path, pidFile))
 		return nil, fmt.Errorf("%w: %s is held by process %s; give each instance its own --state-dir (or none)", ErrStateDirInUse, s.path, strings.TrimSpace(string(pid)))
 	}
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
-	s.lock = f
+	_ = os.WriteFile(filepath.Join(s.path, pidFile), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	s.lock = lock
 	return s, nil
 }
 
@@ -84,7 +86,7 @@ func (s *stateDir) begin() error {
 	}
 	discarded := 0
 	for _, e := range entries {
-		if e.Name() == lockFile {
+		if e.Name() == lockFile || e.Name() == pidFile {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(s.path, e.Name())); err != nil {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -45,8 +47,8 @@ func TestStateDirTrustsOnlyCleanStops(t *testing.T) {
 	}
 
 	// A second process cannot take the directory.
-	if _, err := openStateDir(dir, "g", log); !errors.Is(err, ErrStateDirInUse) {
-		t.Fatalf("second open: %v, want ErrStateDirInUse", err)
+	if _, err := openStateDir(dir, "g", log); !errors.Is(err, ErrStateDirInUse) || !strings.Contains(err.Error(), "process "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second open: %v, want ErrStateDirInUse naming process %d", err, os.Getpid())
 	}
 	s.close()
 	s2, err := openStateDir(dir, "g", log)
