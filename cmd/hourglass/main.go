@@ -92,6 +92,7 @@ Goka group table, serves the aggregates from a Goka view, and runs the classic
 Structured Streaming example on an embedded broker (hourglass demo).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       readBuildInfo().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := setupLogging(g.logLevel); err != nil {
 				return err
@@ -115,7 +116,8 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	pf.StringVar(&g.security.TLSCert, "tls-cert", os.Getenv("HOURGLASS_TLS_CERT"), "PEM client certificate for mutual TLS (env HOURGLASS_TLS_CERT)")
 	pf.StringVar(&g.security.TLSKey, "tls-key", os.Getenv("HOURGLASS_TLS_KEY"), "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
 	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof FILE)")
-	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newBackfill(g), newReset(g))
+	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newBackfill(g), newReset(g), newVersion())
+	root.SetVersionTemplate("{{.Version}}\n")
 	return root, g
 }
 
