@@ -92,6 +92,16 @@ func (e *env) exactly(topic string, want map[string]int) func() string {
 	}
 }
 
+// holdsAtLeast is a condition: topic holds n committed records or more.
+func (e *env) holdsAtLeast(topic string, n int) func() string {
+	return func() string {
+		if recs, err := e.tryReadTopic(topic); err != nil || len(recs) < n {
+			return fmt.Sprintf("waiting for %d records in %s (%d, %v)", n, topic, len(recs), err)
+		}
+		return ""
+	}
+}
+
 func filterArgs(group, input, output string) []string {
 	return []string{"filter", "--brokers=" + strings.Join(cluster, ","), "--group", group, "--input", input, "--output", output,
 		"--codec", "json", "--where", "diaSource.ra > 350", "--log-level", "warn"}
@@ -114,12 +124,7 @@ func TestFilterKillNine(t *testing.T) {
 	procs := []*proc{startProc(t, args...), startProc(t, args...), startProc(t, args...)}
 	// As fast as it goes: the filters are busy when one is killed.
 	written := e.produceSlowly(input, s.values, 20, 0)
-	eventually(t, time.Minute, func() string {
-		if recs, err := e.tryReadTopic(output); err != nil || len(recs) < len(s.want)/4 {
-			return fmt.Sprintf("waiting for a quarter of the output (%d records, %v)", len(recs), err)
-		}
-		return ""
-	})
+	eventually(t, time.Minute, e.holdsAtLeast(output, len(s.want)/4))
 	procs[0].kill(t)
 	procs = append(procs, startProc(t, args...))
 	<-written
@@ -147,12 +152,7 @@ func TestFilterZombie(t *testing.T) {
 	args := filterArgs(group, input, output)
 	a, b := startProc(t, args...), startProc(t, args...)
 	written := e.produceSlowly(input, s.values, 40, 150*time.Millisecond)
-	eventually(t, time.Minute, func() string {
-		if recs, err := e.tryReadTopic(output); err != nil || len(recs) < len(s.want)/5 {
-			return fmt.Sprintf("waiting for a fifth of the output (%d records, %v)", len(recs), err)
-		}
-		return ""
-	})
+	eventually(t, time.Minute, e.holdsAtLeast(output, len(s.want)/5))
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

@@ -219,17 +219,8 @@ func runGroup(ctx context.Context, kc kafka.Config, group, topic string, start S
 			}
 			break
 		}
-		if fs.IsClientClosed() {
-			return errors.New("consumer closed")
-		}
-		var ferr error
-		fs.EachError(func(t string, p int32, err error) {
-			if ferr == nil {
-				ferr = fmt.Errorf("read %s/%d: %w", t, p, err)
-			}
-		})
-		if ferr != nil {
-			return ferr
+		if err := fetchError(fs); err != nil {
+			return err
 		}
 		if err := g.handle(ctx, fs); err != nil {
 			return err
@@ -249,6 +240,29 @@ func runGroup(ctx context.Context, kc kafka.Config, group, topic string, start S
 // handle hands a poll's records to the step, each partition's on its own
 // goroutine.
 func (g *groupReader) handle(ctx context.Context, fs kgo.Fetches) error {
+	return eachPartition(fs, func(p int32, records []*kgo.Record) error {
+		return g.step.handle(ctx, p, records)
+	})
+}
+
+// fetchError is the first error of a poll: the client closed, or a
+// partition that could not be read.
+func fetchError(fs kgo.Fetches) error {
+	if fs.IsClientClosed() {
+		return errors.New("consumer closed")
+	}
+	var ferr error
+	fs.EachError(func(t string, p int32, err error) {
+		if ferr == nil {
+			ferr = fmt.Errorf("read %s/%d: %w", t, p, err)
+		}
+	})
+	return ferr
+}
+
+// eachPartition calls fn for the records of each partition of a poll, each
+// partition on its own goroutine, and returns the first error.
+func eachPartition(fs kgo.Fetches, fn func(p int32, records []*kgo.Record) error) error {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -261,7 +275,7 @@ func (g *groupReader) handle(ctx context.Context, fs kgo.Fetches) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.step.handle(ctx, ftp.Partition, ftp.Records); err != nil {
+			if err := fn(ftp.Partition, ftp.Records); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err

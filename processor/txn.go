@@ -80,17 +80,8 @@ func runTransactGroup(ctx context.Context, kc kafka.Config, group, topic string,
 		if ctx.Err() != nil {
 			return nil
 		}
-		if fs.IsClientClosed() {
-			return errors.New("consumer closed")
-		}
-		var ferr error
-		fs.EachError(func(t string, p int32, err error) {
-			if ferr == nil {
-				ferr = fmt.Errorf("read %s/%d: %w", t, p, err)
-			}
-		})
-		if ferr != nil {
-			return ferr
+		if err := fetchError(fs); err != nil {
+			return err
 		}
 		if fs.NumRecords() == 0 {
 			continue
@@ -123,27 +114,9 @@ func transact(ctx context.Context, sess *kgo.GroupTransactSession, fs kgo.Fetche
 			}
 		})
 	}
-	var (
-		wg     sync.WaitGroup
-		proErr error
-	)
-	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
-		if len(ftp.Records) == 0 {
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := step.handle(ctx, ftp.Partition, ftp.Records, write); err != nil {
-				mu.Lock()
-				if proErr == nil {
-					proErr = err
-				}
-				mu.Unlock()
-			}
-		}()
+	proErr := eachPartition(fs, func(p int32, records []*kgo.Record) error {
+		return step.handle(ctx, p, records, write)
 	})
-	wg.Wait()
 	// The transaction ends even when ctx has: a stop finishes the poll it
 	// is in.
 	end, cancel := context.WithTimeout(context.Background(), closeTimeout)
