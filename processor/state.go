@@ -3,13 +3,13 @@ package processor
 import (
 	"errors"
 	"fmt"
-	"github.com/gofrs/flock"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/gofrs/flock"
 	"github.com/lovoo/goka/storage"
 )
 

@@ -138,14 +138,13 @@ func Run(ctx context.Context, cfg Config, emit func(Record) error) error {
 				if !ok {
 					continue
 				}
+				if r.Offset+1 >= end {
+					delete(remaining, r.Partition)
+				}
 				if r.Offset >= end {
 					// Past the end without reaching it: the records just
 					// before it were of an aborted transaction, dropped.
-					delete(remaining, r.Partition)
 					continue
-				}
-				if r.Offset+1 >= end {
-					delete(remaining, r.Partition)
 				}
 			}
 			if r.Attrs.IsControl() {

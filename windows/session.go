@@ -60,21 +60,20 @@ func (s *Sessions) Settle(horizon time.Time, gap time.Duration) (out []Session) 
 	if s.Horizon.IsZero() {
 		return nil
 	}
-	keep := make([]Session, 0, len(s.List))
-	for _, x := range s.List {
-		if x.Window.End.After(s.Horizon.Add(-gap)) {
-			keep = append(keep, x)
-			continue
-		}
-		out = append(out, x)
-		if x.Window.End.After(s.Left) {
-			s.Left = x.Window.End
-		}
+	// Sessions are ordered by start and never overlap, so by end too: the
+	// ones to take out are the first n.
+	n := 0
+	for n < len(s.List) && !s.List[n].Window.End.After(s.Horizon.Add(-gap)) {
+		n++
 	}
-	if len(out) > 0 {
-		s.List = keep
-		s.Version++
+	if n == 0 {
+		return nil
 	}
+	out, s.List = s.List[:n:n], s.List[n:]
+	if end := out[n-1].Window.End; end.After(s.Left) {
+		s.Left = end
+	}
+	s.Version++
 	return out
 }
 
