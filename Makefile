@@ -96,7 +96,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCodec$$' -fuzztime $(or $(FUZZTIME),100000x) ./processor
 	$(GO) test -run '^$$' -fuzz '^FuzzRowBinary$$' -fuzztime $(or $(FUZZTIME),100000x) ./windows
 	$(GO) test -run '^$$' -fuzz '^FuzzSessionsBinary$$' -fuzztime $(or $(FUZZTIME),50000x) ./windows
-	$(GO) test -run '^$$' -fuzz '^FuzzSpan$$' -fuzztime $(or $(FUZZTIME),50000x) ./processor
 	$(GO) test -run '^$$' -fuzz '^FuzzWatermarkRow$$' -fuzztime $(or $(FUZZTIME),50000x) ./processor
 
 ## bench: micro-benchmarks, then the suite W1–W4 (bench/main.go) on the embedded broker;

@@ -196,7 +196,11 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, agg processor.Aggregate
 		prog.update(committed)
 		if repartEnd == nil {
 			if !reached(committed, sum.End) {
-				continue
+				// An input written in transactions ends in a marker the
+				// rekey step commits no offset past.
+				if !consumed(ctx, agg.Kafka, agg.Input, committed, sum.End) {
+					continue
+				}
 			}
 			ends, err := adm.ListEndOffsets(ctx, processor.RepartitionTopic(agg.Group))
 			if err != nil {
@@ -205,12 +209,26 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, agg processor.Aggregate
 			repartEnd = map[int32]int64{}
 			ends.Each(func(o kadm.ListedOffset) { repartEnd[o.Partition] = o.Offset })
 		}
+		// The repartition topic is written in transactions: the count
+		// step's offsets stop short of each one's closing marker.
 		counted, err := committedOffsets(ctx, adm, agg.Group, processor.RepartitionTopic(agg.Group))
-		if err != nil || !reached(counted, repartEnd) {
+		if err != nil {
+			continue
+		}
+		if !consumed(ctx, agg.Kafka, processor.RepartitionTopic(agg.Group), counted, repartEnd) {
 			continue
 		}
 		return true, nil
 	}
+}
+
+// consumed is kafka.Consumed, waiting at most a few seconds for open
+// transactions: the caller asks again.
+func consumed(ctx context.Context, kc kafka.Config, topic string, at, end map[int32]int64) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ok, err := kafka.Consumed(ctx, kc, topic, at, end)
+	return err == nil && ok
 }
 
 // reached reports whether every partition of want with records is at or

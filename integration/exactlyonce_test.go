@@ -1,14 +1,16 @@
 package integration
 
 import (
-	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/alerts"
+	"github.com/hourglass-stream/hourglass/ingest"
 	"github.com/hourglass-stream/hourglass/processor"
 )
 
@@ -136,6 +138,93 @@ func TestFilterKillNine(t *testing.T) {
 	}
 }
 
+// sigstopPastSession stops p (SIGSTOP) for longer than a group session,
+// so that its groups move its partitions to the other members, and wakes
+// it (SIGCONT).
+func sigstopPastSession(t *testing.T, p *proc) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	for time.Since(stopped) < 15*time.Second {
+		time.Sleep(500 * time.Millisecond) // waiting out the session timeout is the point of the test
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAggregateZombie: an aggregate process is SIGSTOPped mid-stream past
+// its group sessions, while its rekey step has a transaction open; both
+// steps' partitions move to the other process, and it is woken. Its rekey
+// transaction is fenced and aborts, so the updates it had written are never
+// counted, and the table, the output and the dead letters are exact.
+func TestAggregateZombie(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: waits out a group session")
+	}
+	e := newEnv(t)
+	const n = 60000
+	events, dir := writeData(t, n, 60, 63)
+	dead := addBadLines(t, dir, 40)
+	input, group, output := e.name("events"), e.name("hourly"), e.name("counts")
+	e.createTopic(input, 4)
+	args := []string{"aggregate", "--brokers=" + strings.Join(cluster, ","), "--group", group, "--input", input,
+		"--key", "action", "--time", "time", "--window", "1h", "--output", output,
+		// A long linger: the process is stopped with a transaction open.
+		"--batch-linger", "300ms", "--log-level", "warn"}
+	a, b := startProc(t, args...), startProc(t, args...)
+	// About 30 s of input: the stop lands mid-stream, and more follows.
+	ingested := e.ingestInBackground(ingest.Config{Topic: input, FilesPerTrigger: 1, TriggerInterval: 500 * time.Millisecond}, dir)
+	v := e.openView(group)
+	eventually(t, time.Minute, func() string {
+		if c := counted(v); c < n/5 {
+			return fmt.Sprintf("%d counted, waiting for %d", c, n/5)
+		}
+		return ""
+	})
+	sigstopPastSession(t, a)
+	if err := <-ingested; err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, viewMatches(v, expected(events)))
+	eventually(t, time.Minute, e.outputMatches(output, expected(events)))
+	eventually(t, time.Minute, e.exactly(processor.DeadLetterTopic(group), dead))
+	b.mustRun(t)
+	a.stop(t)
+	b.stop(t)
+}
+
+// addBadLines appends perFile lines to each file in dir that no event
+// decodes from (each unique), and returns them as exactly's want.
+func addBadLines(t *testing.T, dir string, perFile int) map[string]int {
+	t.Helper()
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := map[string]int{}
+	for i, f := range files {
+		path := filepath.Join(dir, f.Name())
+		fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range perFile {
+			line := fmt.Sprintf(`{"time": "not a time %d-%d", "action": "Open"}`, i, j)
+			dead[line]++
+			if _, err := fmt.Fprintln(fh, line); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := fh.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dead
+}
+
 // TestFilterZombie: a filter process is SIGSTOPped mid-stream past its
 // group session, its partitions move to the other, and it is woken: its
 // transaction is fenced (its offset commit names a passed generation) and
@@ -153,19 +242,7 @@ func TestFilterZombie(t *testing.T) {
 	a, b := startProc(t, args...), startProc(t, args...)
 	written := e.produceSlowly(input, s.values, 40, 150*time.Millisecond)
 	eventually(t, time.Minute, e.holdsAtLeast(output, len(s.want)/5))
-	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	// Past the group session: the group moves a's partitions to b.
-	stopped := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for time.Since(stopped) < 15*time.Second && ctx.Err() == nil {
-		time.Sleep(500 * time.Millisecond) // waiting out the session timeout is the point of the test
-	}
-	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	sigstopPastSession(t, a) // past the group session: the group moves a's partitions to b
 	<-written
 	eventually(t, 2*time.Minute, e.exactly(output, s.want))
 	eventually(t, time.Minute, e.exactly(processor.DeadLetterTopic(group), s.dead))

@@ -135,7 +135,7 @@ func (c *AggregateConfig) validate() error {
 	if err := c.Windows.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	for _, t := range []string{TableTopic(c.Group), RepartitionTopic(c.Group), DeadLetterTopic(c.Group), WatermarkTopic(c.Group), BatchTopic(c.Group)} {
+	for _, t := range []string{TableTopic(c.Group), RepartitionTopic(c.Group), DeadLetterTopic(c.Group), WatermarkTopic(c.Group)} {
 		if t == c.Input || t == c.Output || t == c.LateTopic {
 			errs = append(errs, fmt.Errorf("topic %s is internal to group %s; choose another input or output", t, c.Group))
 		}
@@ -169,6 +169,9 @@ func (c *AggregateConfig) validate() error {
 	}
 	if c.BatchLinger < 0 || c.BatchMax < 0 {
 		errs = append(errs, errors.New("--batch-linger and --batch-max must not be negative"))
+	}
+	if c.BatchMax > MaxBatchMax {
+		errs = append(errs, fmt.Errorf("--batch-max %d: at most %d", c.BatchMax, MaxBatchMax))
 	}
 	if c.Partitions < 0 || c.InputPartitions < 0 {
 		errs = append(errs, errors.New("partition counts must be positive"))
@@ -241,16 +244,9 @@ type Aggregator struct {
 	tableKeys      []string // per table partition: its watermark row key
 	rekeyClocks    rekeyClocks
 	countClocks    countClocks
-	rekeyProducer  atomic.Pointer[goka.Producer] // the rekey step's, for broadcastMarks and flush
-	batchers       batchers                      // the rekey step's combiners (combine.go)
-	keyTime        *codec.PathSet                // Key and Time, for a codec.Extractor
-	batchLog       atomic.Pointer[kgo.Client]    // writes BatchTopic
-	// Tests only: dropUpdate, if set, is asked for each update of a batch
-	// whether to leave it unwritten (failing the batch, as a crash while
-	// writing it would); ignoreBatchLog makes redo draw new boundaries.
-	dropUpdate     func(p int32, s span, i int) bool
-	ignoreBatchLog bool
-	onBatch        func(span, batchMode)      // called for each batch written
+	rekeyState     rekeyState                 // the rekey step's batches and partitions (rekey.go)
+	marksSent      time.Time                  // when the rekey step last sent marks
+	keyTime        *codec.PathSet             // Key and Time, for a codec.Extractor
 	moreFinal      atomic.Bool                // a visit left rows on their way to Final
 	earlyWarned    atomic.Int64               // when sessions closed early were last logged (unix ns)
 	local          sync.Map                   // table partition → the count step's local storage.Storage
@@ -295,7 +291,6 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group),
 		rekeyClocks: rekeyClocks{clocks: map[int32]*sourceClock{}},
 		countClocks: countClocks{parts: map[int32]*countPart{}},
-		batchers:    batchers{m: map[int32]*batcher{}},
 		keyTime:     codec.NewPathSet(cfg.Key, cfg.Time),
 		flushed:     make(chan struct{}),
 	}
@@ -304,7 +299,7 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	a.alarm = alarm{log: a.log, hint: fmt.Sprintf("--key %s, --time %s and --codec %s against the records", cfg.Key, cfg.Time, cfg.Decoder.Name())}
 	// Partitions with nothing to read end at once; broadcastMarks says so.
 	for _, p := range cfg.Ended {
-		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, sent: -1, pub: windows.Mark{Offset: -1, Ended: true}}
+		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, empty: true, sent: -1, pub: windows.Mark{Offset: -1, Ended: true}}
 	}
 	return a, nil
 }
@@ -367,7 +362,6 @@ func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
 	g.Go(func() error { return runProcessor(gctx, count, "count") })
 	if a.cfg.Watermark != nil {
 		g.Go(func() error { return a.closeWindows(gctx, count) })
-		g.Go(func() error { return a.broadcastMarks(gctx) })
 	}
 	err = g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
@@ -452,9 +446,6 @@ func (a *Aggregator) ensureTopics() error {
 	if a.cfg.LateTopic != "" {
 		topics = append(topics, kafka.Topic{Name: a.cfg.LateTopic, Partitions: in})
 	}
-	if a.combining() {
-		topics = append(topics, kafka.Topic{Name: BatchTopic(a.cfg.Group), Partitions: in, Retention: -1})
-	}
 	for _, t := range topics {
 		n, created, err := adm.Ensure(t)
 		if err != nil {
@@ -467,7 +458,7 @@ func (a *Aggregator) ensureTopics() error {
 			return fmt.Errorf("%w: %s has %d partitions, want %d like the rest of group %s",
 				kafka.ErrPartitionMismatch, t.Name, n, want, a.cfg.Group)
 		}
-		if (t.Name == WatermarkTopic(a.cfg.Group) || t.Name == BatchTopic(a.cfg.Group)) && n != in {
+		if t.Name == WatermarkTopic(a.cfg.Group) && n != in {
 			return fmt.Errorf("%w: %s has %d partitions, but the input %s has %d: the input changed under group %s; use a new --group",
 				kafka.ErrPartitionMismatch, t.Name, n, a.cfg.Input, in, a.cfg.Group)
 		}
@@ -695,6 +686,19 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 			a.emitRow(ctx, row)
 		}
 		return
+	}
+	if last, ok := row.Applied[u.SourcePartition]; ok {
+		// A batch that began at or before the row's last applied offset:
+		// a redo or replay drew other batch boundaries. Only its events
+		// after that offset are new.
+		var dropped int64
+		u, dropped = u.after(last)
+		a.stats.duplicates.Add(dropped)
+		if u.Delta == 0 {
+			row.Apply(u.SourcePartition, u.SourceOffset, 0)
+			ctx.SetValue(row)
+			return
+		}
 	}
 	if a.cfg.Watermark != nil && (row.State != windows.Open || windows.Closed(u.Window, a.countClocks.closedAt(ctx.Partition()))) {
 		a.lateUpdate(ctx, u, a.countClocks.closedAt(ctx.Partition()))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,32 +16,91 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func TestSpanCodec(t *testing.T) {
-	for _, s := range []span{{0, 0}, {5, 9}, {1 << 40, 1<<40 + 20000}} {
-		p, got, err := decodeSpan(encodeSpan(3, s))
-		if err != nil || p != 3 || got != s {
-			t.Fatalf("round trip of %v: %d %v %v", s, p, got, err)
+// TestBatchListsOffsets: a batch writes one update per row, listing the
+// offsets of the row's events, and the lists survive the codec.
+func TestBatchListsOffsets(t *testing.T) {
+	a := &Aggregator{cfg: AggregateConfig{Group: "g", Windows: windows.Tumbling(time.Hour), BatchMax: 100}}
+	hour := windows.Tumbling(time.Hour)
+	at := time.Date(2016, 7, 26, 8, 0, 0, 0, time.UTC)
+	b := &batcher{p: 2, rows: map[rowID]int{}}
+	want := map[string][]int64{}
+	for round := range 2 { // the second round reuses the first's buffers
+		clear(want)
+		base := int64(round * 1000)
+		for i, key := range []string{"a", "b", "a", "a", "c", "b", "a"} {
+			o := base + 10 + int64(i)*int64(i) // gaps of every size
+			b.admit(o)
+			w := hour.WindowAt(at)
+			b.add(key, w, o)
+			want[windows.RowKey(key, w)] = append(want[windows.RowKey(key, w)], o)
 		}
-	}
-	for name, data := range map[string][]byte{
-		"empty":     nil,
-		"other":     {'X', 0, 0, 0},
-		"truncated": encodeSpan(1, span{3, 4})[:3],
-		"trailing":  append(encodeSpan(1, span{3, 4}), 0),
-		"backwards": {batchKind, 0, 8, 6},
-	} {
-		if _, _, err := decodeSpan(data); err == nil {
-			t.Errorf("%s: decoded %x", name, data)
+		var got []*kgo.Record
+		a.flush(b, func(r *kgo.Record) { got = append(got, r) })
+		if len(got) != 3 {
+			t.Fatalf("round %d: %d updates, want 3", round, len(got))
+		}
+		for _, r := range got {
+			v, err := updateCodec{}.Decode(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := v.(update)
+			var offsets []int64
+			u.Offsets.each(u.SourceFrom, func(o int64) { offsets = append(offsets, o) })
+			if fmt.Sprint(offsets) != fmt.Sprint(want[string(r.Key)]) || u.Delta != int64(len(offsets)) ||
+				u.SourceFrom != base+10 || u.SourceOffset != base+46 || u.SourcePartition != 2 {
+				t.Errorf("round %d: %s: %+v with offsets %v, want %v in [%d, %d]", round, r.Key, u, offsets, want[string(r.Key)], base+10, base+46)
+			}
 		}
 	}
 }
 
-// TestRedoFollowsTheBatchLog: a run writes half of a batch's updates and
-// fails; a new run with another batch size must redo that batch with its
-// recorded range, or a row that has the batch would get an update
-// straddling its end and count part of it twice. The same scenario with
-// the batch log ignored shows the double count, so the test can fail.
-func TestRedoFollowsTheBatchLog(t *testing.T) {
+// TestUpdateAfter: of a batch update, a row that applied offset x takes
+// only the events after x.
+func TestUpdateAfter(t *testing.T) {
+	var list offsetList
+	prev := int64(99)
+	for _, o := range []int64{100, 101, 150, 151, 300} {
+		list, prev = list.appendOffset(prev, o), o
+	}
+	u := update{Window: windows.Tumbling(time.Hour).WindowAt(time.Unix(0, 0)), Delta: 5, SourcePartition: 1, SourceFrom: 100, SourceOffset: 310, Offsets: list}
+	for _, tt := range []struct {
+		x       int64
+		kept    []int64
+		from    int64
+		dropped int64
+	}{
+		{99, []int64{100, 101, 150, 151, 300}, 100, 0},
+		{100, []int64{101, 150, 151, 300}, 101, 1},
+		{149, []int64{150, 151, 300}, 150, 2},
+		{151, []int64{300}, 152, 4},
+		{305, nil, 306, 5},
+	} {
+		kept, dropped := u.after(tt.x)
+		var got []int64
+		kept.Offsets.each(kept.SourceFrom, func(o int64) { got = append(got, o) })
+		if fmt.Sprint(got) != fmt.Sprint(tt.kept) || dropped != tt.dropped || kept.Delta != int64(len(tt.kept)) || kept.SourceOffset != 310 ||
+			(tt.x >= u.SourceFrom && kept.SourceFrom != tt.from) {
+			t.Errorf("after(%d) = %+v (offsets %v), dropped %d; want offsets %v, dropped %d", tt.x, kept, got, dropped, tt.kept, tt.dropped)
+		}
+		if kept.Delta > 0 {
+			if _, err := (updateCodec{}).Decode(appendUpdate(nil, kept)); err != nil {
+				t.Errorf("after(%d) does not encode: %v", tt.x, err)
+			}
+		}
+	}
+}
+
+// TestReplayWithOtherBatches: a group counts the first 2,000 records of
+// its input in batches of 1,000; then 1,100 more arrive, its rekey offsets
+// go back to the start (as reset does) and it reads everything again in
+// batches of 700. The replay's batch [1400, 2099] straddles the end of
+// the batch [1000, 1999] both rows applied, so the count step must take
+// only its events after 1999, which the update's offset list names: the
+// table is exact, and every event read before is a duplicate. Applying
+// straddling updates whole (the count step without offset lists, and
+// without the batch log it had before) counts [1400, 1999] twice.
+func TestReplayWithOtherBatches(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	b, err := broker.Start(broker.Config{})
 	if err != nil {
@@ -55,94 +113,61 @@ func TestRedoFollowsTheBatchLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 3,100 events on one partition, keys a and b alternating, all in one
-	// window: two rows of 1,550.
-	const n = 3100
-	input := "redo-events"
+	// window: two rows of 1,550, written in two parts.
+	const first, n = 2000, 3100
+	input, group := "replay-events", "replay"
 	opts, _ := kc.Kgo()
-	cl, err := kgo.NewClient(append(opts, kgo.DefaultProduceTopic(input), kgo.AllowAutoTopicCreation())...)
+	cl, err := kgo.NewClient(append(opts, kgo.DefaultProduceTopic(input))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, 1, nil, input); err != nil {
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, input); err != nil {
 		t.Fatal(err)
 	}
-	recs := make([]*kgo.Record, n)
-	for i := range recs {
-		recs[i] = &kgo.Record{Value: fmt.Appendf(nil, `{"time":%d,"action":%q}`, 1469520000+i%3600, string(rune('a'+i%2)))}
+	produce := func(from, to int) {
+		t.Helper()
+		recs := make([]*kgo.Record, 0, to-from)
+		for i := from; i < to; i++ {
+			recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, `{"time":%d,"action":%q}`, 1469520000+i%3600, string(rune('a'+i%2)))})
+		}
+		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produce(0, first)
 	key, _ := codec.ParsePath("action")
 	at, _ := codec.ParsePath("time")
-	config := func(group string, batch int) AggregateConfig {
-		return AggregateConfig{Kafka: kc, Sarama: sc, Group: group, Input: input, Key: key, Time: at,
-			Windows: windows.Tumbling(time.Hour), BatchMax: batch, BatchLinger: 2 * time.Second, MaxOutage: time.Hour}
+	run := func(batch int, events int64) AggregateStats {
+		t.Helper()
+		a, err := NewAggregator(AggregateConfig{Kafka: kc, Sarama: sc, Group: group, Input: input, Key: key, Time: at,
+			Windows: windows.Tumbling(time.Hour), BatchMax: batch, BatchLinger: 2 * time.Second, MaxOutage: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		got := waitCounted(t, kc, group, input, events)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		st := a.Stats()
+		if got["a"] != events/2 || got["b"] != events/2 {
+			t.Fatalf("batches of %d: counts %v, want a and b %d each (stats %+v)", batch, got, events/2, st)
+		}
+		return st
 	}
-	for _, followLog := range []bool{true, false} {
-		t.Run(fmt.Sprintf("follow=%v", followLog), func(t *testing.T) {
-			group := fmt.Sprintf("redo-%v", followLog)
-			// The first run writes batches of 1,000; of [1000, 1999] only
-			// the first row's update, then it fails every batch.
-			first, err := NewAggregator(config(group, 1000))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var once sync.Once
-			failed := make(chan struct{})
-			var mu sync.Mutex
-			broken := false
-			first.dropUpdate = func(_ int32, s span, i int) bool {
-				mu.Lock()
-				defer mu.Unlock()
-				if s.from == 1000 && s.to == 1999 && i == 1 {
-					broken = true
-					once.Do(func() { close(failed) })
-				}
-				return broken && (s.from >= 1000 && i >= 1 || s.from > 1000)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- first.Run(ctx) }()
-			select {
-			case <-failed:
-			case <-time.After(60 * time.Second):
-				t.Fatal("the first run never wrote batch [1000, 1999]")
-			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-
-			// The second run writes batches of 700: without the log it
-			// would write [1700, 2399] to a row that has [1000, 1999].
-			second, err := NewAggregator(config(group, 700))
-			if err != nil {
-				t.Fatal(err)
-			}
-			second.ignoreBatchLog = !followLog
-			ctx, cancel = context.WithCancel(context.Background())
-			defer cancel()
-			go func() { done <- second.Run(ctx) }()
-			got := waitCounted(t, kc, group, input, n)
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-			st := second.Stats()
-			if st.Duplicates == 0 {
-				t.Errorf("the second run skipped no duplicate: the scenario did not redo a half-written batch (%+v)", st)
-			}
-			exact := got["a"] == n/2 && got["b"] == n/2
-			if followLog && !exact {
-				t.Errorf("counts %v, want a and b %d each (stats %+v)", got, n/2, st)
-			}
-			t.Logf("counts %v, stats %+v", got, st)
-			if !followLog && exact {
-				t.Errorf("ignoring the batch log still gave exact counts %v: the scenario does not test it", got)
-			}
-		})
+	run(1000, first)
+	produce(first, n)
+	// Back to the start, as `reset --to earliest` does.
+	if err := adm.CommitAllOffsets(context.Background(), RekeyGroup(group), kadm.Offsets{input: {0: {Topic: input, Partition: 0, At: 0, LeaderEpoch: -1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := run(700, n); st.Duplicates != first || st.Applied != n-first {
+		t.Errorf("the replay applied %d events and skipped %d, want %d and %d (stats %+v)", st.Applied, st.Duplicates, n-first, first, st)
 	}
 }
 
@@ -169,12 +194,14 @@ func waitCounted(t *testing.T, kc kafka.Config, group, input string, n int64) ma
 		ends, err3 := adm.ListEndOffsets(ctx, RepartitionTopic(group))
 		if err1 == nil && err2 == nil && err3 == nil {
 			in, _ := rekeyed.Lookup(input, 0)
-			caughtUp := in.At == n
+			at, end := map[int32]int64{}, map[int32]int64{}
 			ends.Each(func(o kadm.ListedOffset) {
-				c, ok := counted.Lookup(o.Topic, o.Partition)
-				caughtUp = caughtUp && (o.Offset == 0 || ok && c.At == o.Offset)
+				end[o.Partition] = o.Offset
+				if c, ok := counted.Lookup(o.Topic, o.Partition); ok {
+					at[o.Partition] = c.At
+				}
 			})
-			if caughtUp {
+			if done, err := kafka.Consumed(ctx, kc, RepartitionTopic(group), at, end); in.At == n && err == nil && done {
 				break
 			}
 		}
@@ -186,7 +213,7 @@ func waitCounted(t *testing.T, kc kafka.Config, group, input string, n int64) ma
 		t.Fatal(err)
 	}
 	rows := map[string]int64{}
-	err = readPartition(ctx, kc, TableTopic(group), 0, start, end, func(r *kgo.Record) {
+	err = readPartition(ctx, kc, TableTopic(group), 0, start, end, kgo.ReadUncommitted(), func(r *kgo.Record) {
 		var row windows.Row
 		if isWatermarkRow(string(r.Key)) || row.UnmarshalBinary(r.Value) != nil {
 			return
@@ -201,48 +228,4 @@ func waitCounted(t *testing.T, kc kafka.Config, group, input string, n int64) ma
 		t.Fatal(err)
 	}
 	return rows
-}
-
-// TestBatchBoundaries: where batches end, for free batching, a redo that
-// follows recorded batches (from inside one, across a gap before one, with
-// a recorded batch's last records gone) and offsets with gaps.
-func TestBatchBoundaries(t *testing.T) {
-	type written struct {
-		span
-		mode batchMode
-	}
-	tests := []struct {
-		name    string
-		plan    []span
-		offsets []int64
-		want    []written
-	}{
-		{"free", nil, []int64{0, 1, 2, 3, 4, 5, 6, 7},
-			[]written{{span{0, 2}, freeBatch}, {span{3, 5}, freeBatch}, {span{6, 7}, freeBatch}}},
-		{"free across an offset gap", nil, []int64{0, 1, 5, 6, 7},
-			[]written{{span{0, 5}, freeBatch}, {span{6, 7}, freeBatch}}}, // a batch spans at most BatchMax offsets
-		{"redo from inside a recorded batch, then free", []span{{0, 4}, {5, 5}, {6, 9}}, []int64{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13},
-			[]written{{span{2, 4}, plannedBatch}, {span{5, 5}, plannedBatch}, {span{6, 9}, plannedBatch}, {span{10, 12}, freeBatch}, {span{13, 13}, freeBatch}}},
-		{"records before the first recorded batch go one by one", []span{{5, 9}}, []int64{3, 4, 5, 6, 7, 8, 9, 10},
-			[]written{{span{3, 3}, singleBatch}, {span{4, 4}, singleBatch}, {span{5, 9}, plannedBatch}, {span{10, 10}, freeBatch}}},
-		{"a recorded batch whose last records are gone", []span{{0, 4}, {5, 9}}, []int64{0, 1, 2, 6, 7, 8, 9, 10},
-			[]written{{span{0, 2}, plannedBatch}, {span{6, 9}, plannedBatch}, {span{10, 10}, freeBatch}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := &Aggregator{cfg: AggregateConfig{Windows: windows.Tumbling(time.Hour), BatchMax: 3}}
-			var got []written
-			a.onBatch = func(s span, m batchMode) { got = append(got, written{s, m}) }
-			b := &batcher{p: 0, next: -1, rows: map[rowID]int{}, plan: tt.plan}
-			for i, o := range tt.offsets {
-				a.admit(b, o)
-				if a.due(b, i == len(tt.offsets)-1) {
-					a.flush(b)
-				}
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("batches %v, want %v", got, tt.want)
-			}
-		})
-	}
 }

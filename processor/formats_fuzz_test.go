@@ -11,24 +11,6 @@ import (
 // The internal record formats take any bytes without panicking, and what
 // they accept re-encodes to a value that decodes the same (round trip).
 
-func FuzzSpan(f *testing.F) {
-	f.Add(encodeSpan(3, span{from: 10, to: 20}))
-	f.Add([]byte{batchKind})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		p, s, err := decodeSpan(data)
-		if err != nil {
-			return
-		}
-		if s.from < 0 || s.to < s.from || p < 0 {
-			t.Fatalf("%x decoded to an impossible span %d %+v", data, p, s)
-		}
-		p2, s2, err := decodeSpan(encodeSpan(p, s))
-		if err != nil || p2 != p || s2 != s {
-			t.Fatalf("%d %+v does not round-trip: %d %+v %v", p, s, p2, s2, err)
-		}
-	})
-}
-
 func FuzzWatermarkRow(f *testing.F) {
 	w := watermarkRow{Marks: map[int32]windows.Mark{0: {Partition: 0, Offset: 5, Max: time.UnixMilli(1469520000000).UTC(), Wall: time.UnixMilli(1700000000000).UTC()}, 3: {Partition: 3, Offset: -1, Ended: true}},
 		Closed: time.UnixMilli(1469520000000).UTC()}

@@ -99,23 +99,6 @@ func kgoHeaders(h goka.Headers) []kgo.RecordHeader {
 	return out
 }
 
-// writeTracked queues out, with headers h, as one of the writes of batch
-// x (see acks): x commits only after it landed. A copy too large to write
-// (a dead letter, late copy or filter output of an input near the broker's
-// limit, with hourglass's headers added) is replaced by a reference record
-// (see reference), so that it never fails on every retry and holds the
-// partition's commits back for good.
-func writeTracked(prod *kgo.Client, x *batchAcks, out *kgo.Record, h headers) {
-	out = outgoing(out, h)
-	done := x.track()
-	prod.Produce(context.Background(), out, func(r *kgo.Record, err error) {
-		if err != nil {
-			err = fmt.Errorf("write to %s: %w", r.Topic, err)
-		}
-		done(err)
-	})
-}
-
 // outgoing gives out the headers h and, when it would be larger than a
 // record may be, makes it a reference to its source instead.
 func outgoing(out *kgo.Record, h headers) *kgo.Record {
@@ -176,12 +159,6 @@ func reference(out *kgo.Record, size int) *kgo.Record {
 		key = nil // the key was the bulk: the reference says where it is
 	}
 	return &kgo.Record{Topic: out.Topic, Key: key, Value: value, Headers: keep}
-}
-
-// produce queues one record without goka's promise; done gets the
-// outcome.
-func (p *kgoProducer) produce(topic, key string, value []byte, done func(error)) {
-	p.client.Produce(context.Background(), &kgo.Record{Topic: topic, Key: []byte(key), Value: value}, func(_ *kgo.Record, err error) { done(err) })
 }
 
 // Close waits up to closeTimeout for queued records, then closes the

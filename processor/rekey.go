@@ -4,108 +4,147 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// inRecord is an input record being rekeyed, with its batch: the writes it
-// makes are the batch's.
+// The rekey step is a transactional consume-transform-produce loop, like
+// the filter (txn.go) and Kafka Streams' exactly_once_v2: the updates, dead
+// letters, late copies, watermark checkpoints and marks made for the
+// records of a transaction, and the input offsets after them, commit
+// together or not at all. A transaction collects records for
+// --batch-linger, then its open batches are written and it commits. The
+// count step reads the repartition topic read_committed, so it never sees
+// the updates of a transaction that aborted (a crash, a write that failed,
+// a rebalance, a zombie fenced by the group's generation), and a redo
+// starts at the committed offset, where a batch ended.
+
+// inRecord is an input record being rekeyed, with the transaction it is
+// read in: the writes it makes are the transaction's.
 type inRecord struct {
 	*kgo.Record
-	b    *batcher
-	prod *kgoProducer
+	write func(*kgo.Record)
 }
 
-// emit writes one record for in; its batch commits only after it landed.
-// A nil key stays null.
+// emit writes one record for in. A nil key stays null.
 func (in inRecord) emit(topic string, key, value []byte, h headers) {
-	writeTracked(in.prod.client, in.b.cur, &kgo.Record{Topic: topic, Key: key, Value: value}, h)
+	in.write(outgoing(&kgo.Record{Topic: topic, Key: key, Value: value}, h))
 }
 
-// runRekey runs the rekey step until ctx ends (nil, after committing what
-// it wrote) or it fails.
-func (a *Aggregator) runRekey(ctx context.Context) error {
-	opts, err := a.cfg.Kafka.Kgo()
-	if err != nil {
-		return err
-	}
-	pc, err := a.cfg.Kafka.Producer(goka.DefaultHasher())
-	if err != nil {
-		return err
-	}
-	prod := &kgoProducer{client: pc}
-	var gp goka.Producer = prod
-	a.rekeyProducer.Store(&gp)
-	defer func() {
-		a.rekeyProducer.Store(nil)
-		_ = prod.Close()
-	}()
-	logClient, err := kgo.NewClient(append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))...)
-	if err != nil {
-		return err
-	}
-	a.batchLog.Store(logClient)
-	defer logClient.Close()
+// rekeyState is what the rekey step keeps per input partition between
+// polls, and which partitions it must forget.
+type rekeyState struct {
+	mu       sync.Mutex
+	batchers map[int32]*batcher
+	fresh    map[int32]bool // assigned since their records were last handled
+	ended    map[int32]bool // a bounded run's partitions past their bound
+}
 
-	bg, stopBg := context.WithCancel(context.Background())
-	flushed := make(chan struct{})
-	go func() { defer close(flushed); a.flushBatches(bg) }()
-	defer func() { stopBg(); <-flushed }()
-	if err := runGroup(ctx, a.cfg.Kafka, RekeyGroup(a.cfg.Group), a.cfg.Input, a.cfg.Start, rekeyStep{a: a, prod: prod}, &a.stats.writeErrors, a.log); err != nil {
+// runRekey runs the rekey step until ctx ends (nil, after committing the
+// transaction under way) or it fails.
+func (a *Aggregator) runRekey(ctx context.Context) error {
+	a.forgetRekey() // a run before this one may have left open state
+	if a.cfg.Until != nil {
+		defer a.rewindPastBound()
+	}
+	sess, err := newTransactSession(a.cfg.Kafka, RekeyGroup(a.cfg.Group), a.cfg.Input, a.cfg.Start, kafka.KeyPartitioner(goka.DefaultHasher()),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+			a.rekeyState.mu.Lock()
+			defer a.rekeyState.mu.Unlock()
+			for _, p := range assigned[a.cfg.Input] {
+				a.rekeyState.fresh[p] = true
+			}
+		}))
+	if err != nil {
 		return fmt.Errorf("rekey step: %w", err)
 	}
-	return nil
-}
-
-// rekeyStep is the groupStep of the rekey step.
-type rekeyStep struct {
-	a    *Aggregator
-	prod *kgoProducer
-}
-
-func (s rekeyStep) handle(ctx context.Context, p int32, records []*kgo.Record) error {
-	b := s.a.batcherOf(p)
-	for _, r := range records {
-		if err := s.a.rekey(ctx, b, inRecord{Record: r, b: b, prod: s.prod}); err != nil {
-			return err
+	defer sess.Close()
+	t := &txn{sess: sess, failures: &a.stats.writeErrors, log: a.log}
+	for {
+		if t.open && time.Since(t.began) >= a.cfg.BatchLinger || !t.open && a.marksDue(time.Now()) {
+			if err := a.commitRekey(t); err != nil {
+				return fmt.Errorf("rekey step: %w", err)
+			}
+		}
+		wait := markInterval
+		if t.open {
+			wait = max(time.Millisecond, a.cfg.BatchLinger-time.Since(t.began))
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fs := sess.PollRecords(pctx, pollRecords)
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		if err := fetchError(fs); err != nil {
+			if t.open {
+				_, err = t.end(err)
+			}
+			return fmt.Errorf("rekey step: %w", err)
+		}
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := t.begin(); err != nil {
+			return fmt.Errorf("rekey step: %w", err)
+		}
+		if err := eachPartition(fs, func(p int32, records []*kgo.Record) error {
+			return a.rekeyRecords(ctx, p, records, t.write)
+		}); err != nil {
+			_, err = t.end(err)
+			return fmt.Errorf("rekey step: %w", err)
+		}
+		a.pauseEnded(sess.Client())
+	}
+	// Stopping: the transaction under way commits what it read.
+	if t.open {
+		if err := a.commitRekey(t); err != nil {
+			return fmt.Errorf("rekey step: %w", err)
 		}
 	}
 	return nil
 }
 
-func (s rekeyStep) acks(p int32) *acks { return &s.a.batcherOf(p).commits }
-
-// reset forgets p's open batch; the batch log is read again at its first
-// record, and its clock restored.
-func (s rekeyStep) reset(p int32) {
-	b := s.a.batcherOf(p)
-	b.mu.Lock()
-	b.drop()
-	b.mu.Unlock()
-	if c := s.a.rekeyClocks.get(p); c != nil {
-		c.mu.Lock()
-		c.next = -1
-		c.mu.Unlock()
+// commitRekey writes the open batches and the marks due into the
+// transaction (opening one for marks alone) and ends it. If it did not
+// commit, the step forgets what it kept: its records are read again.
+func (a *Aggregator) commitRekey(t *txn) error {
+	if err := t.begin(); err != nil {
+		return err
 	}
+	a.rekeyState.mu.Lock()
+	bs := make([]*batcher, 0, len(a.rekeyState.batchers))
+	for _, b := range a.rekeyState.batchers {
+		bs = append(bs, b)
+	}
+	a.rekeyState.mu.Unlock()
+	for _, b := range bs {
+		a.flush(b, t.write)
+	}
+	a.sendMarks(t.write, time.Now())
+	committed, err := t.end(nil)
+	if err != nil || !committed {
+		a.forgetRekey()
+	}
+	return err
 }
 
-// settle writes p's open batch; an open redo of a recorded batch is not
-// written in part: it fails, so its offsets stay uncommitted.
-func (s rekeyStep) settle(p int32) {
-	b := s.a.batcherOf(p)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.open && b.kind == plannedBatch {
-		x := b.cur
-		b.drop()
-		x.done(errRedoInterrupted)
-		return
+// rekeyRecords handles one poll's records of input partition p.
+func (a *Aggregator) rekeyRecords(ctx context.Context, p int32, records []*kgo.Record, write func(*kgo.Record)) error {
+	b := a.batcherOf(p)
+	for _, r := range records {
+		if err := a.rekey(ctx, b, inRecord{Record: r, write: write}); err != nil {
+			return err
+		}
 	}
-	s.a.flush(b)
+	return nil
 }
 
 // rekey handles one input record: its windows are counted into the
@@ -124,7 +163,7 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 	}
 	end, bounded := a.cfg.Until[p]
 	if bounded && offset >= end {
-		a.beyondBound(b, clock)
+		a.beyondBound(b, clock, in.write)
 		return nil
 	}
 	// Decoded before the record joins a batch: one that cannot be decoded
@@ -143,18 +182,14 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 			reason, xerr = ReasonTime, fmt.Errorf("event time %s: %w", at.Format(time.RFC3339Nano), err)
 		}
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.next < 0 || offset < b.next {
-		if err := a.resume(ctx, b, offset); err != nil {
-			return err
-		}
-	}
 	last := bounded && offset+1 >= end // the last record of a bounded run
-	a.admit(b, offset)
+	b.admit(offset)
 	defer func() {
 		if a.due(b, last) {
-			a.flush(b)
+			a.flush(b, in.write)
+		}
+		if last {
+			a.endBound(p)
 		}
 	}()
 	a.stats.read.Add(1)
@@ -179,7 +214,7 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 			late = append(late, w)
 			continue
 		}
-		b.add(key, w)
+		b.add(key, w, offset)
 	}
 	if len(late) > 0 {
 		a.lateEvent(in.emit, in.Key, in.Value, recordSourceHeaders(in.Record), ReasonLate, late, clock.Max.Add(-a.cfg.Watermark.Lateness))
@@ -191,51 +226,106 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 }
 
 // beyondBound handles a record past the bound of a bounded run: it is not
-// admitted to any batch, so its offset is never committed and a later run
-// of the group reads it. The run's end was reached (normally at the last
-// record before the bound; here if that one is gone from the input).
-func (a *Aggregator) beyondBound(b *batcher, clock *sourceClock) {
+// counted, and its offset is set back to the bound when the run ends
+// (rewindPastBound), so that a later run of the group reads it. The run's
+// end was reached (normally at the last record before the bound; here if
+// that one is gone from the input).
+func (a *Aggregator) beyondBound(b *batcher, clock *sourceClock, write func(*kgo.Record)) {
 	a.stats.beyond.Add(1)
 	if clock != nil {
 		clock.mu.Lock()
 		clock.ended = true
 		clock.mu.Unlock()
 	}
-	b.mu.Lock()
-	a.flush(b)
-	b.mu.Unlock()
+	a.flush(b, write)
 	if clock != nil {
 		clock.publish()
 	}
+	a.endBound(b.p)
 }
 
-// batcherOf returns input partition p's batcher.
+// endBound notes that input partition p of a bounded run reached its
+// bound: it is read no further (pauseEnded).
+func (a *Aggregator) endBound(p int32) {
+	a.rekeyState.mu.Lock()
+	a.rekeyState.ended[p] = true
+	a.rekeyState.mu.Unlock()
+}
+
+// pauseEnded stops fetching the partitions that reached their bound.
+func (a *Aggregator) pauseEnded(cl *kgo.Client) {
+	a.rekeyState.mu.Lock()
+	ps := make([]int32, 0, len(a.rekeyState.ended))
+	for p := range a.rekeyState.ended {
+		ps = append(ps, p)
+	}
+	a.rekeyState.mu.Unlock()
+	if len(ps) > 0 {
+		cl.PauseFetchPartitions(map[string][]int32{a.cfg.Input: ps})
+	}
+}
+
+// rewindPastBound sets the rekey step's committed offsets of a bounded run
+// back to the bound where a transaction committed records past it: they
+// were read with the records before it, not counted, and belong to a later
+// run. It runs after the step left the group.
+func (a *Aggregator) rewindPastBound() {
+	opts, err := a.cfg.Kafka.Kgo()
+	if err != nil {
+		return
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		a.log.Warn("could not set the offsets past the bound back", "error", err)
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	group := RekeyGroup(a.cfg.Group)
+	fetched, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		a.log.Warn("could not set the offsets past the bound back", "error", err)
+		return
+	}
+	back := kadm.Offsets{}
+	for p, end := range a.cfg.Until {
+		if o, ok := fetched.Lookup(a.cfg.Input, p); ok && o.Err == nil && o.At > end {
+			back.Add(kadm.Offset{Topic: a.cfg.Input, Partition: p, At: end, LeaderEpoch: -1})
+		}
+	}
+	if len(back) == 0 {
+		return
+	}
+	if err := adm.CommitAllOffsets(ctx, group, back); err != nil {
+		a.log.Warn("could not set the offsets past the bound back: a later run of the group skips the records between", "error", err)
+	}
+}
+
+// batcherOf returns input partition p's batcher, new if p was assigned
+// since its records were last handled: then its clock is restored anew
+// too, since another process may have read the partition in between.
 func (a *Aggregator) batcherOf(p int32) *batcher {
-	a.batchers.mu.Lock()
-	defer a.batchers.mu.Unlock()
-	b := a.batchers.m[p]
-	if b == nil {
-		b = &batcher{p: p, next: -1, rows: map[rowID]int{}}
-		b.commits.committable = -1
-		a.batchers.m[p] = b
+	s := &a.rekeyState
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.batchers[p]
+	if b == nil || s.fresh[p] {
+		delete(s.fresh, p)
+		b = &batcher{p: p, rows: map[rowID]int{}}
+		s.batchers[p] = b
+		a.rekeyClocks.forget(p)
 	}
 	return b
 }
 
-// resume prepares b for the record at offset after a (re)assignment, or
-// after the consumer went back (the input's start passed it by): it loads
-// the recorded batches the redo must follow. A gap in the offsets (records
-// compacted, transaction markers) needs nothing. The caller holds b.mu.
-func (a *Aggregator) resume(ctx context.Context, b *batcher, offset int64) error {
-	a.flush(b)
-	b.plan = nil
-	if !a.combining() || a.ignoreBatchLog {
-		return nil
-	}
-	plan, err := a.loadPlan(ctx, b.p, offset)
-	if err != nil {
-		return fmt.Errorf("read the batch log of %s/%d: %w", a.cfg.Input, b.p, err)
-	}
-	b.plan = plan
-	return nil
+// forgetRekey forgets every partition's open batch and clock: the
+// transaction that held them did not commit.
+func (a *Aggregator) forgetRekey() {
+	s := &a.rekeyState
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batchers, s.fresh, s.ended = map[int32]*batcher{}, map[int32]bool{}, map[int32]bool{}
+	a.rekeyClocks.forgetAll()
 }

@@ -49,19 +49,20 @@ func transactionalID(group string) string {
 	return group + "-" + hex.EncodeToString(b[:])
 }
 
-// runTransactGroup runs step on topic as consumer group group, one
-// transaction per poll, until ctx ends (nil, after ending the transaction
-// under way) or the step or a transaction fails.
-func runTransactGroup(ctx context.Context, kc kafka.Config, group, topic string, start Start, step txnStep, failures *atomic.Int64, log *slog.Logger) error {
-	opts, err := kc.ProducerOpts(kafka.KeyPartitioner(fnv.New32a))
+// newTransactSession joins group on topic as a transactional consumer and
+// producer: its writes are partitioned by part, it reads committed
+// records only, and a partition without a committed offset starts as
+// start says. opts come last.
+func newTransactSession(kc kafka.Config, group, topic string, start Start, part kgo.Partitioner, opts ...kgo.Opt) (*kgo.GroupTransactSession, error) {
+	base, err := kc.ProducerOpts(part)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	reset := kgo.NewOffset().AtStart()
 	if start == StartLatest {
 		reset = kgo.NewOffset().AtEnd()
 	}
-	opts = append(append(opts, kafka.GroupOpts()...),
+	base = append(append(base, kafka.GroupOpts()...),
 		kgo.TransactionalID(transactionalID(group)),
 		kgo.TransactionTimeout(TxnTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -70,11 +71,23 @@ func runTransactGroup(ctx context.Context, kc kafka.Config, group, topic string,
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(reset),
 	)
-	sess, err := kgo.NewGroupTransactSession(opts...)
+	sess, err := kgo.NewGroupTransactSession(append(base, opts...)...)
 	if err != nil {
-		return fmt.Errorf("transactional session: %w", kafka.Classify(err))
+		return nil, fmt.Errorf("transactional session: %w", kafka.Classify(err))
+	}
+	return sess, nil
+}
+
+// runTransactGroup runs step on topic as consumer group group, one
+// transaction per poll, until ctx ends (nil, after ending the transaction
+// under way) or the step or a transaction fails.
+func runTransactGroup(ctx context.Context, kc kafka.Config, group, topic string, start Start, step txnStep, failures *atomic.Int64, log *slog.Logger) error {
+	sess, err := newTransactSession(kc, group, topic, start, kafka.KeyPartitioner(fnv.New32a))
+	if err != nil {
+		return err
 	}
 	defer sess.Close()
+	t := &txn{sess: sess, failures: failures, log: log}
 	for {
 		fs := sess.PollRecords(ctx, pollRecords)
 		if ctx.Err() != nil {
@@ -86,64 +99,94 @@ func runTransactGroup(ctx context.Context, kc kafka.Config, group, topic string,
 		if fs.NumRecords() == 0 {
 			continue
 		}
-		if err := transact(ctx, sess, fs, step, failures, log); err != nil {
+		if err := t.begin(); err != nil {
+			return err
+		}
+		work := eachPartition(fs, func(p int32, records []*kgo.Record) error {
+			return step.handle(ctx, p, records, t.write)
+		})
+		if _, err := t.end(work); err != nil {
 			return err
 		}
 	}
 }
 
-// transact handles one poll in one transaction.
-func transact(ctx context.Context, sess *kgo.GroupTransactSession, fs kgo.Fetches, step txnStep, failures *atomic.Int64, log *slog.Logger) error {
-	if err := sess.Begin(); err != nil {
+// txn is the transaction of a transactional step: open or not, and the
+// first of its writes that failed.
+type txn struct {
+	sess     *kgo.GroupTransactSession
+	failures *atomic.Int64 // failed writes (hourglass_write_errors_total)
+	log      *slog.Logger
+
+	open  bool
+	began time.Time
+
+	mu       sync.Mutex
+	writeErr error
+}
+
+// begin opens a transaction, unless one is open.
+func (t *txn) begin() error {
+	if t.open {
+		return nil
+	}
+	if err := t.sess.Begin(); err != nil {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
-	var (
-		mu       sync.Mutex
-		writeErr error
-	)
-	write := func(r *kgo.Record) {
-		sess.Produce(ctx, r, func(r *kgo.Record, err error) {
-			if err == nil {
-				return
-			}
-			failures.Add(1)
-			mu.Lock()
-			defer mu.Unlock()
-			if writeErr == nil {
-				writeErr = fmt.Errorf("write to %s: %w", r.Topic, err)
-			}
-		})
-	}
-	proErr := eachPartition(fs, func(p int32, records []*kgo.Record) error {
-		return step.handle(ctx, p, records, write)
+	t.open, t.began = true, time.Now()
+	t.mu.Lock()
+	t.writeErr = nil
+	t.mu.Unlock()
+	return nil
+}
+
+// write queues r in the open transaction. It is safe for concurrent use.
+func (t *txn) write(r *kgo.Record) {
+	// Not the step's context: a stop ends the transaction under way with
+	// what it holds.
+	t.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err == nil {
+			return
+		}
+		t.failures.Add(1)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.writeErr == nil {
+			t.writeErr = fmt.Errorf("write to %s: %w", r.Topic, err)
+		}
 	})
-	// The transaction ends even when ctx has: a stop finishes the poll it
-	// is in.
+}
+
+// end ends the open transaction: it commits, with the offsets after every
+// record polled, unless work (the step's error) or a write failed, and
+// then aborts. It reports whether it committed; the error is work's, a
+// write's, or the one that ended it. A rebalance since begin aborts it
+// too (no error): the records are read again from the committed offsets.
+func (t *txn) end(work error) (committed bool, err error) {
+	t.open = false
 	end, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	if err := sess.Client().Flush(end); err != nil {
-		return fmt.Errorf("write the transaction: %w", err)
+	if err := t.sess.Client().Flush(end); err != nil {
+		return false, errors.Join(work, fmt.Errorf("write the transaction: %w", err))
 	}
-	mu.Lock()
-	failed := errors.Join(proErr, writeErr)
-	mu.Unlock()
-	if failed != nil {
-		if _, err := sess.End(end, kgo.TryAbort); err != nil {
+	t.mu.Lock()
+	writeErr := t.writeErr
+	t.mu.Unlock()
+	if failed := errors.Join(work, writeErr); failed != nil {
+		if _, err := t.sess.End(end, kgo.TryAbort); err != nil {
 			failed = errors.Join(failed, fmt.Errorf("abort the transaction: %w", err))
 		}
 		if writeErr != nil {
-			log.Error("a write failed; the transaction is aborted and its records are read again", "error", writeErr)
+			t.log.Error("a write failed; the transaction is aborted and its records are read again", "error", writeErr)
 		}
-		return failed
+		return false, failed
 	}
-	committed, err := sess.End(end, kgo.TryCommit)
+	committed, err = t.sess.End(end, kgo.TryCommit)
 	if err != nil {
-		return fmt.Errorf("commit the transaction: %w", err)
+		return false, fmt.Errorf("commit the transaction: %w", err)
 	}
 	if !committed {
-		// A rebalance took partitions away mid-transaction: it was aborted,
-		// and the records are read again from the committed offsets.
-		log.Info("a rebalance aborted the transaction under way; its records are read again")
+		t.log.Info("a rebalance aborted the transaction under way; its records are read again")
 	}
-	return nil
+	return committed, nil
 }

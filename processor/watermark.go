@@ -282,6 +282,7 @@ type sourceClock struct {
 	mu sync.Mutex
 	windows.Clock
 	ended    bool      // the bounded run's last record was read
+	empty    bool      // a bounded run's partition with nothing to read
 	next     int64     // the offset expected next; any other means restore
 	markedAt time.Time // wall time of the last checkpoint
 	unmarked int       // records since the last checkpoint
@@ -310,6 +311,37 @@ func (c *sourceClock) publish() {
 type rekeyClocks struct {
 	mu     sync.Mutex
 	clocks map[int32]*sourceClock
+}
+
+// forget drops partition p's clock, to be restored from its checkpoint at
+// its next record; a clock of a partition that has nothing to read (a
+// bounded run's) stays, to be sent again.
+func (r *rekeyClocks) forget(p int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.forgetLocked(p)
+}
+
+func (r *rekeyClocks) forgetAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p := range r.clocks {
+		r.forgetLocked(p)
+	}
+}
+
+func (r *rekeyClocks) forgetLocked(p int32) {
+	c := r.clocks[p]
+	if c == nil {
+		return
+	}
+	if !c.empty {
+		delete(r.clocks, p)
+		return
+	}
+	c.mu.Lock()
+	c.sent, c.sentEnd = -1, false
+	c.mu.Unlock()
 }
 
 // get returns partition p's clock, or nil.
@@ -352,7 +384,9 @@ func (a *Aggregator) restoreClock(ctx context.Context, p int32, next int64) (win
 	if cp.Offset+1 >= next {
 		return clock, nil
 	}
-	err = readPartition(ctx, a.cfg.Kafka, a.cfg.Input, p, cp.Offset+1, next, func(r *kgo.Record) {
+	// What the rekey step read: committed records (no open transaction
+	// lies below next, which it read).
+	err = readPartition(ctx, a.cfg.Kafka, a.cfg.Input, p, cp.Offset+1, next, kgo.ReadCommitted(), func(r *kgo.Record) {
 		if _, at, _, err := a.extract(ctx, r.Value); err == nil {
 			clock.Observe(r.Offset, at)
 		} else {
@@ -377,7 +411,10 @@ func (a *Aggregator) lastCheckpoint(ctx context.Context, p int32, next int64) (w
 		from := max(start, to-step)
 		var best windows.Mark
 		found := false
-		err := readPartition(ctx, a.cfg.Kafka, topic, p, from, to, func(r *kgo.Record) {
+		// Checkpoints of aborted transactions too: a checkpoint is the
+		// same on every run, and a reader of committed ones would wait for
+		// a transaction still open (this step's own, even).
+		err := readPartition(ctx, a.cfg.Kafka, topic, p, from, to, kgo.ReadUncommitted(), func(r *kgo.Record) {
 			m, err := decodeMark(r.Value)
 			if err == nil && m.Partition == p && m.Offset < next && (!found || m.Offset > best.Offset) {
 				best, found = m, true
@@ -429,8 +466,10 @@ func listBounds(ctx context.Context, adm *kadm.Client, topic string, p int32) (s
 	return s.Offset, e.Offset, nil
 }
 
-// readPartition calls fn for the records of topic/p in [from, to).
-func readPartition(ctx context.Context, kc kafka.Config, topic string, p int32, from, to int64, fn func(*kgo.Record)) error {
+// readPartition calls fn for the records of topic/p in [from, to) that a
+// reader at isolation level iso sees. Transaction markers take offsets
+// too: they are read, to know where the range ends, and not passed to fn.
+func readPartition(ctx context.Context, kc kafka.Config, topic string, p int32, from, to int64, iso kgo.IsolationLevel, fn func(*kgo.Record)) error {
 	if from >= to {
 		return nil
 	}
@@ -438,7 +477,8 @@ func readPartition(ctx context.Context, kc kafka.Config, topic string, p int32, 
 	if err != nil {
 		return err
 	}
-	opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}))
+	opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
+		kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
@@ -462,7 +502,9 @@ func readPartition(ctx context.Context, kc kafka.Config, topic string, p int32, 
 				done = true
 				return
 			}
-			fn(r)
+			if !r.Attrs.IsControl() {
+				fn(r)
+			}
 			if r.Offset == to-1 {
 				done = true
 			}
@@ -504,41 +546,63 @@ func (a *Aggregator) observeClock(in inRecord, c *sourceClock, at time.Time, has
 	c.marked, c.markedAt, c.unmarked = true, now, 0
 }
 
-// broadcastMarks sends, every markInterval until ctx ends, the clock of
-// every source partition that moved to every table partition, through the
-// repartition topic. It writes with the rekey step's own producer, after
-// the updates of the records the mark covers were handed to it, so in each
-// repartition partition a mark follows those updates: a count partition
-// that has a mark has every update it covers.
-func (a *Aggregator) broadcastMarks(ctx context.Context) error {
-	return every(ctx, markInterval, func() error {
-		pp := a.rekeyProducer.Load()
-		if pp == nil {
-			return nil
-		}
-		prod := *pp
-		a.rekeyClocks.mu.Lock()
-		clocks := make(map[int32]*sourceClock, len(a.rekeyClocks.clocks))
-		for p, c := range a.rekeyClocks.clocks {
-			clocks[p] = c
-		}
-		a.rekeyClocks.mu.Unlock()
-		now := time.Now()
+// sendMarks sends, at most every markInterval, the clock of every source
+// partition that moved to every table partition, through the repartition
+// topic, in the transaction of the rekey step under way: after the updates
+// of the records the mark covers (flush publishes a clock only then), so
+// in each repartition partition a mark follows those updates, and a count
+// partition that has a mark has every update it covers. An ended clock is
+// sent at once.
+func (a *Aggregator) sendMarks(write func(*kgo.Record), now time.Time) {
+	if a.cfg.Watermark == nil {
+		return
+	}
+	a.rekeyClocks.mu.Lock()
+	clocks := make(map[int32]*sourceClock, len(a.rekeyClocks.clocks))
+	for p, c := range a.rekeyClocks.clocks {
+		clocks[p] = c
+	}
+	a.rekeyClocks.mu.Unlock()
+	if now.Sub(a.marksSent) < markInterval {
 		for p, c := range clocks {
-			a.sendMark(prod, p, c, now, 0)
+			a.sendMark(write, p, c, now, -1)
 		}
-		return nil
-	})
+		return
+	}
+	a.marksSent = now
+	for p, c := range clocks {
+		a.sendMark(write, p, c, now, 0)
+	}
+}
+
+// marksDue reports whether a mark waits to be sent and may be now.
+func (a *Aggregator) marksDue(now time.Time) bool {
+	if a.cfg.Watermark == nil {
+		return false
+	}
+	a.rekeyClocks.mu.Lock()
+	defer a.rekeyClocks.mu.Unlock()
+	for _, c := range a.rekeyClocks.clocks {
+		c.mu.Lock()
+		moved := (c.pubSeen || c.pub.Ended) && c.pub.Offset > c.sent
+		ended := c.pub.Ended && !c.sentEnd
+		c.mu.Unlock()
+		if ended || moved && now.Sub(a.marksSent) >= markInterval {
+			return true
+		}
+	}
+	return false
 }
 
 // sendMark sends the clock of source partition p to every table partition
 // if it covers more than after records (any, for 0) since the last one
-// sent, or ended since.
-func (a *Aggregator) sendMark(prod goka.Producer, p int32, c *sourceClock, now time.Time, after int64) {
+// sent, or ended since; after −1 sends only an end.
+func (a *Aggregator) sendMark(write func(*kgo.Record), p int32, c *sourceClock, now time.Time, after int64) {
 	c.mu.Lock()
 	m := c.pub
 	m.Partition, m.Wall = p, now
-	due := (c.pubSeen || m.Ended) && (m.Offset > c.sent+after || (m.Ended && !c.sentEnd))
+	moved := after >= 0 && m.Offset > c.sent+after
+	due := (c.pubSeen || m.Ended) && (moved || (m.Ended && !c.sentEnd))
 	if due {
 		c.sent, c.sentEnd = m.Offset, m.Ended
 	}
@@ -548,8 +612,7 @@ func (a *Aggregator) sendMark(prod goka.Producer, p int32, c *sourceClock, now t
 	}
 	rec := encodeMark(m)
 	for _, k := range a.tableKeys {
-		// A failed write is not fatal: the next mark says more.
-		prod.Emit(RepartitionTopic(a.cfg.Group), k, rec)
+		write(&kgo.Record{Topic: RepartitionTopic(a.cfg.Group), Key: []byte(k), Value: rec})
 	}
 	a.stats.marks.Add(1)
 }
@@ -1012,16 +1075,26 @@ func (a *Aggregator) lateUpdate(ctx goka.Context, u update, closed time.Time) {
 			"partition", u.SourcePartition, "from", u.SourceFrom, "to", u.SourceOffset, "input_starts_at", start, "events", u.Delta, "window", u.Window.Start)
 		return
 	}
-	// The update's events are the first Delta records of its range that
-	// fall into this row: the rekey step's lateness only grows along a
-	// partition, so the records of the row it found late come after them.
+	// The update lists its events' offsets. One without a list (written
+	// before lists were) has as events the first Delta records of its
+	// range that fall into this row: the rekey step's lateness only grows
+	// along a partition, so the records of the row it found late come
+	// after them.
+	var listed map[int64]bool
+	if u.Offsets != nil {
+		listed = make(map[int64]bool, u.Delta)
+		u.Offsets.each(u.SourceFrom, func(o int64) { listed[o] = true })
+	}
 	var events []*kgo.Record
 	err := a.back.read(ctx.Context(), a.cfg.Input, u.SourcePartition, u.SourceFrom, u.SourceOffset+1, func(r *kgo.Record) {
 		if int64(len(events)) == u.Delta {
 			return
 		}
-		if u.SourceFrom == u.SourceOffset {
+		if u.SourceFrom == u.SourceOffset || listed[r.Offset] {
 			events = append(events, r)
+			return
+		}
+		if listed != nil {
 			return
 		}
 		key, at, _, err := a.extract(ctx.Context(), r.Value)
