@@ -297,7 +297,7 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	a.back = &backReader{kc: cfg.Kafka}
 	a.alarm = alarm{log: a.log, hint: fmt.Sprintf("--key %s, --time %s and --codec %s against the records", cfg.Key, cfg.Time, cfg.Decoder.Name())}
-	// Partitions with nothing to read end at once; broadcastMarks says so.
+	// Partitions with nothing to read end at once; sendMarks says so.
 	for _, p := range cfg.Ended {
 		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, empty: true, sent: -1, pub: windows.Mark{Offset: -1, Ended: true}}
 	}

@@ -11,24 +11,27 @@
 //	   │                                                                    │
 //	   └──bad records──▶ <group>-dlq                                        └──every change──▶ <output>
 //
-// The rekey step (rekey.go, combine.go), a franz-go consumer group (see
-// reader.go), decodes each input record, reads its group key and event
-// time, assigns its windows and sends one update per row and batch to the
-// repartition topic, keyed by the row key "key|window_start" (the group key
-// for session windows) and carrying the source partition and offset range.
-// Records it cannot use (undecodable, missing key or time, a time it cannot
-// read) go unchanged to the dead-letter topic with the reason in headers.
+// The rekey step (rekey.go, combine.go), a franz-go consumer group in
+// Kafka transactions (txn.go), decodes each input record, reads its group
+// key and event time, assigns its windows and sends one update per row and
+// batch to the repartition topic, keyed by the row key "key|window_start"
+// (the group key for session windows) and carrying the source partition,
+// the batch's offset range and the offsets of the row's events. Records it
+// cannot use (undecodable, missing key or time, a time it cannot read) go
+// unchanged to the dead-letter topic with the reason in headers. What a
+// transaction writes and its input offsets commit together.
 //
 // The count step (aggregate.go, sessions.go) is a Goka processor and owns
 // the group table: one row per (key, window), holding its count and, per
-// source partition, the last source offset it applied. A redelivered update
-// carries an offset at or below that and is skipped, so Kafka's
-// at-least-once redelivery after a stop, crash or rebalance never counts an
-// event twice (windows.Row.Apply). Every change to a row is also written to
-// the output topic as a JSON row, keyed like the table, so the compacted
-// output topic is the complete current result table too. With a watermark
-// (watermark.go) the count step closes windows, writes final rows and
-// expires rows.
+// source partition, the last source offset it applied. It reads committed
+// updates only. An update at or below a row's offset is skipped, and of
+// one that straddles it (a replay after reset, with other batch
+// boundaries) only the events after it are counted (update.after), so a
+// redelivery or replay never counts an event twice (windows.Row.Apply).
+// Every change to a row is also written to the output topic as a JSON row,
+// keyed like the table, so the compacted output topic is the complete
+// current result table too. With a watermark (watermark.go) the count
+// step closes windows, writes final rows and expires rows.
 //
 // Both steps run in every process of a group; starting more processes with
 // the same group spreads the partitions of both over them.

@@ -132,6 +132,10 @@ func (a *Aggregator) commitRekey(t *txn) error {
 	committed, err := t.end(nil)
 	if err != nil || !committed {
 		a.forgetRekey()
+		// A partition paused at its bound is read again from its
+		// committed offset.
+		cl := t.sess.Client()
+		cl.ResumeFetchPartitions(cl.PauseFetchPartitions(nil))
 	}
 	return err
 }

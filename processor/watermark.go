@@ -28,9 +28,10 @@ import (
 // goes unchanged to the late topic. The decision depends only on the
 // partition's own records, so it is the same on every run. To keep it so
 // across a crash, the clock is checkpointed to <group>-watermarks (partition
-// p for source partition p) with the record that set it; goka commits an
-// input offset only after the writes of its record, so a checkpoint at or
-// below every committed offset exists. A process that takes a partition
+// p for source partition p) with the record that set it, in the rekey
+// step's transaction: an input offset commits with the checkpoints of the
+// records before it, so a checkpoint at or below every committed offset
+// exists. A process that takes a partition
 // over reads the last checkpoint below the offset it starts at, then
 // re-reads the few input records between them.
 //
@@ -276,7 +277,7 @@ func (w *watermarkRow) UnmarshalBinary(data []byte) error {
 }
 
 // sourceClock is the rekey step's lateness state of one source partition.
-// The callback of its partition changes it; broadcastMarks reads it, under
+// The goroutine of its partition changes it; sendMarks reads it, under
 // mu.
 type sourceClock struct {
 	mu sync.Mutex
@@ -519,7 +520,7 @@ func readPartition(ctx context.Context, kc kafka.Config, topic string, p int32, 
 // event time, if it has one) and writes a checkpoint when one is due: at
 // the first event after a restore, every markInterval or markEvery
 // records, and at the end of a bounded run. The checkpoint is one of the
-// record's writes: its offset commits only after the checkpoint landed.
+// record's writes: its offset commits with the checkpoint.
 func (a *Aggregator) observeClock(in inRecord, c *sourceClock, at time.Time, hasTime, last bool) {
 	c.mu.Lock()
 	if hasTime {
