@@ -80,7 +80,7 @@ interop-client: .cache/interop/.confluent-kafka-$(CONFLUENT_KAFKA)
 	touch $@
 
 unit:
-	$(GO) test -count=1 -race ./windows/... ./codec/... ./kafka/... ./report/... ./demo/... ./broker/... ./predicate/... ./alerts/... ./sqlquery/... ./serve/... ./metrics/... ./cmd/...
+	$(GO) test -count=1 -race ./internal/... ./windows/... ./codec/... ./kafka/... ./report/... ./demo/... ./broker/... ./predicate/... ./alerts/... ./sqlquery/... ./serve/... ./metrics/... ./cmd/...
 
 integration:
 	$(GO) test -count=1 -timeout 15m ./integration/... ./processor/... ./ingest/... ./tail/... ./cmd/...
@@ -93,10 +93,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePyLiteral$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAvro$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(or $(FUZZTIME),300000x) ./windows
-	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCodec$$' -fuzztime $(or $(FUZZTIME),100000x) ./processor
+	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCodec$$' -fuzztime $(or $(FUZZTIME),100000x) ./internal/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzRowBinary$$' -fuzztime $(or $(FUZZTIME),100000x) ./windows
 	$(GO) test -run '^$$' -fuzz '^FuzzSessionsBinary$$' -fuzztime $(or $(FUZZTIME),50000x) ./windows
-	$(GO) test -run '^$$' -fuzz '^FuzzWatermarkRow$$' -fuzztime $(or $(FUZZTIME),50000x) ./processor
+	$(GO) test -run '^$$' -fuzz '^FuzzWatermarkRow$$' -fuzztime $(or $(FUZZTIME),50000x) ./internal/wire
 
 ## bench: micro-benchmarks, then the suite W1–W4 (bench/main.go) on the embedded broker;
 ## the suite's table and JSON land in .cache/bench (figures, never pass/fail)

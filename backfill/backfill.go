@@ -203,6 +203,9 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, agg processor.Aggregate
 				}
 			}
 			ends, err := adm.ListEndOffsets(ctx, processor.RepartitionTopic(agg.Group))
+			if err == nil {
+				err = ends.Error() // a partition's own error
+			}
 			if err != nil {
 				continue
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
@@ -242,10 +243,7 @@ type Aggregator struct {
 	partitionOf    kgo.PartitionerHasher
 	checkpointKeys []string // per input partition: its key in WatermarkTopic
 	tableKeys      []string // per table partition: its watermark row key
-	rekeyClocks    rekeyClocks
 	countClocks    countClocks
-	rekeyState     rekeyState                 // the rekey step's batches and partitions (rekey.go)
-	marksSent      time.Time                  // when the rekey step last sent marks
 	keyTime        *codec.PathSet             // Key and Time, for a codec.Extractor
 	moreFinal      atomic.Bool                // a visit left rows on their way to Final
 	earlyWarned    atomic.Int64               // when sessions closed early were last logged (unix ns)
@@ -289,7 +287,6 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 		cfg.Watermark = &c
 	}
 	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group),
-		rekeyClocks: rekeyClocks{clocks: map[int32]*sourceClock{}},
 		countClocks: countClocks{parts: map[int32]*countPart{}},
 		keyTime:     codec.NewPathSet(cfg.Key, cfg.Time),
 		flushed:     make(chan struct{}),
@@ -297,10 +294,6 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	a.back = &backReader{kc: cfg.Kafka}
 	a.alarm = alarm{log: a.log, hint: fmt.Sprintf("--key %s, --time %s and --codec %s against the records", cfg.Key, cfg.Time, cfg.Decoder.Name())}
-	// Partitions with nothing to read end at once; sendMarks says so.
-	for _, p := range cfg.Ended {
-		a.rekeyClocks.clocks[p] = &sourceClock{Clock: windows.NewClock(), ended: true, empty: true, sent: -1, pub: windows.Mark{Offset: -1, Ended: true}}
-	}
 	return a, nil
 }
 
@@ -471,7 +464,7 @@ func (a *Aggregator) ensureTopics() error {
 	}
 	if a.cfg.Watermark != nil {
 		a.checkpointKeys = partitionKeys("checkpoint|", in)
-		a.tableKeys = partitionKeys(watermarkRowPrefix, want)
+		a.tableKeys = partitionKeys(wire.WatermarkRowPrefix, want)
 	}
 	return nil
 }
@@ -564,7 +557,7 @@ func (a *Aggregator) recoverRow(uc goka.UpdateContext, s storage.Storage, key st
 	if value == nil {
 		return s.Delete(key)
 	}
-	if isWatermarkRow(key) {
+	if wire.IsWatermarkRow(key) {
 		return a.recoverWatermarkRow(uc.Partition(), s, key, value)
 	}
 	if len(value) > 0 && value[0] == windows.SessionsTag {
@@ -656,7 +649,7 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 		gokaEmitter(ctx)(DeadLetterTopic(a.cfg.Group), []byte(ctx.Key()), bad.raw, errorHeaders(h, ReasonInternal, bad.err))
 		return
 	}
-	u, ok := msg.(update)
+	u, ok := msg.(wire.Update)
 	if !ok {
 		// goka hands over what the codec returned; anything else is a bug.
 		ctx.Fail(fmt.Errorf("count step: unexpected %T", msg))
@@ -692,7 +685,7 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 		// a redo or replay drew other batch boundaries. Only its events
 		// after that offset are new.
 		var dropped int64
-		u, dropped = u.after(last)
+		u, dropped = u.After(last)
 		a.stats.duplicates.Add(dropped)
 		if u.Delta == 0 {
 			row.Apply(u.SourcePartition, u.SourceOffset, 0)
@@ -700,7 +693,7 @@ func (a *Aggregator) count(ctx goka.Context, msg any) {
 			return
 		}
 	}
-	if a.cfg.Watermark != nil && (row.State != windows.Open || windows.Closed(u.Window, a.countClocks.closedAt(ctx.Partition()))) {
+	if a.cfg.Watermark != nil && (row.State != windows.Open || errors.Is(windows.Admit(u.Window, a.countClocks.closedAt(ctx.Partition())), windows.ErrWindowClosed)) {
 		a.lateUpdate(ctx, u, a.countClocks.closedAt(ctx.Partition()))
 		if row.Applied != nil {
 			row.Apply(u.SourcePartition, u.SourceOffset, 0)

@@ -3,6 +3,7 @@ package processor
 import (
 	"time"
 
+	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -47,15 +48,13 @@ type pendingRow struct {
 	key     string
 	window  windows.Window
 	delta   int64
-	offsets offsetList // the row's events in the batch
-	last    int64      // the last of them
+	offsets wire.OffsetList // the row's events in the batch
+	last    int64           // the last of them
 }
 
-// batcher is the combiner of one input partition: its open batch. It is
-// used by the goroutine handling the partition's records of a poll, and by
-// the rekey loop between polls, never by two at once.
+// batcher is the combiner of one input partition: its open batch, part of
+// its rekeyPartition.
 type batcher struct {
-	p       int32
 	open    bool
 	from    int64
 	to      int64
@@ -88,16 +87,16 @@ func (b *batcher) add(key string, w windows.Window, offset int64) {
 	if i, ok := b.rows[id]; ok {
 		r := &b.pending[i]
 		r.delta++
-		r.offsets = r.offsets.appendOffset(r.last, offset)
+		r.offsets = r.offsets.Append(r.last, offset)
 		r.last = offset
 		return
 	}
 	b.rows[id] = len(b.pending)
-	var list offsetList
+	var list wire.OffsetList
 	if len(b.pending) < cap(b.pending) {
 		list = b.pending[:len(b.pending)+1][len(b.pending)].offsets[:0] // reuse the buffer
 	}
-	b.pending = append(b.pending, pendingRow{key: key, window: w, delta: 1, offsets: list.appendOffset(b.from-1, offset), last: offset})
+	b.pending = append(b.pending, pendingRow{key: key, window: w, delta: 1, offsets: list.Append(b.from-1, offset), last: offset})
 }
 
 // due reports whether the open batch ends with the record just admitted.
@@ -105,15 +104,16 @@ func (a *Aggregator) due(b *batcher, last bool) bool {
 	return !a.combining() || last || b.to-b.from+1 >= int64(a.cfg.BatchMax)
 }
 
-// flush writes b's open batch, if any: one update per row.
-func (a *Aggregator) flush(b *batcher, write func(*kgo.Record)) {
+// flush writes rp's open batch, if any: one update per row.
+func (s *rekeyStep) flush(rp *rekeyPartition, write func(*kgo.Record)) {
+	a, b := s.a, &rp.batch
 	if !b.open {
 		return
 	}
 	a.observe("rekey", b.oldest) // the batch's wait included
 	topic := RepartitionTopic(a.cfg.Group)
 	for _, r := range b.pending {
-		u := update{Window: r.window, Delta: r.delta, SourcePartition: b.p, SourceOffset: b.to, SourceFrom: b.from}
+		u := wire.Update{Window: r.window, Delta: r.delta, SourcePartition: rp.p, SourceOffset: b.to, SourceFrom: b.from}
 		if b.from < b.to {
 			u.Offsets = r.offsets
 		}
@@ -121,17 +121,17 @@ func (a *Aggregator) flush(b *batcher, write func(*kgo.Record)) {
 		if !a.cfg.Windows.IsSession() {
 			rowKey = windows.RowKey(r.key, r.window)
 		}
-		write(&kgo.Record{Topic: topic, Key: []byte(rowKey), Value: appendUpdate(nil, u)})
+		write(&kgo.Record{Topic: topic, Key: []byte(rowKey), Value: wire.AppendUpdate(nil, u)})
 	}
 	a.stats.updates.Add(int64(len(b.pending)))
 	b.open, b.oldest, b.pending = false, time.Time{}, b.pending[:0]
 	clear(b.rows)
 	// Marks cover this batch only now that its updates are written before
 	// them.
-	if c := a.rekeyClocks.get(b.p); c != nil {
+	if c := rp.clock; c != nil {
 		c.publish()
 		if a.cfg.Windows.IsSession() {
-			a.sendMark(write, b.p, c, time.Now(), sessionMarkEvery)
+			s.sendMark(write, rp.p, c, time.Now(), sessionMarkEvery)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hourglass-stream/hourglass/broker"
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -22,7 +23,9 @@ func TestBatchListsOffsets(t *testing.T) {
 	a := &Aggregator{cfg: AggregateConfig{Group: "g", Windows: windows.Tumbling(time.Hour), BatchMax: 100}}
 	hour := windows.Tumbling(time.Hour)
 	at := time.Date(2016, 7, 26, 8, 0, 0, 0, time.UTC)
-	b := &batcher{p: 2, rows: map[rowID]int{}}
+	s := newRekeyStep(a)
+	rp := s.partition(2)
+	b := &rp.batch
 	want := map[string][]int64{}
 	for round := range 2 { // the second round reuses the first's buffers
 		clear(want)
@@ -35,7 +38,7 @@ func TestBatchListsOffsets(t *testing.T) {
 			want[windows.RowKey(key, w)] = append(want[windows.RowKey(key, w)], o)
 		}
 		var got []*kgo.Record
-		a.flush(b, func(r *kgo.Record) { got = append(got, r) })
+		s.flush(rp, func(r *kgo.Record) { got = append(got, r) })
 		if len(got) != 3 {
 			t.Fatalf("round %d: %d updates, want 3", round, len(got))
 		}
@@ -44,48 +47,12 @@ func TestBatchListsOffsets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			u := v.(update)
+			u := v.(wire.Update)
 			var offsets []int64
-			u.Offsets.each(u.SourceFrom, func(o int64) { offsets = append(offsets, o) })
+			u.Offsets.Each(u.SourceFrom, func(o int64) { offsets = append(offsets, o) })
 			if fmt.Sprint(offsets) != fmt.Sprint(want[string(r.Key)]) || u.Delta != int64(len(offsets)) ||
 				u.SourceFrom != base+10 || u.SourceOffset != base+46 || u.SourcePartition != 2 {
 				t.Errorf("round %d: %s: %+v with offsets %v, want %v in [%d, %d]", round, r.Key, u, offsets, want[string(r.Key)], base+10, base+46)
-			}
-		}
-	}
-}
-
-// TestUpdateAfter: of a batch update, a row that applied offset x takes
-// only the events after x.
-func TestUpdateAfter(t *testing.T) {
-	var list offsetList
-	prev := int64(99)
-	for _, o := range []int64{100, 101, 150, 151, 300} {
-		list, prev = list.appendOffset(prev, o), o
-	}
-	u := update{Window: windows.Tumbling(time.Hour).WindowAt(time.Unix(0, 0)), Delta: 5, SourcePartition: 1, SourceFrom: 100, SourceOffset: 310, Offsets: list}
-	for _, tt := range []struct {
-		x       int64
-		kept    []int64
-		from    int64
-		dropped int64
-	}{
-		{99, []int64{100, 101, 150, 151, 300}, 100, 0},
-		{100, []int64{101, 150, 151, 300}, 101, 1},
-		{149, []int64{150, 151, 300}, 150, 2},
-		{151, []int64{300}, 152, 4},
-		{305, nil, 306, 5},
-	} {
-		kept, dropped := u.after(tt.x)
-		var got []int64
-		kept.Offsets.each(kept.SourceFrom, func(o int64) { got = append(got, o) })
-		if fmt.Sprint(got) != fmt.Sprint(tt.kept) || dropped != tt.dropped || kept.Delta != int64(len(tt.kept)) || kept.SourceOffset != 310 ||
-			(tt.x >= u.SourceFrom && kept.SourceFrom != tt.from) {
-			t.Errorf("after(%d) = %+v (offsets %v), dropped %d; want offsets %v, dropped %d", tt.x, kept, got, dropped, tt.kept, tt.dropped)
-		}
-		if kept.Delta > 0 {
-			if _, err := (updateCodec{}).Decode(appendUpdate(nil, kept)); err != nil {
-				t.Errorf("after(%d) does not encode: %v", tt.x, err)
 			}
 		}
 	}
@@ -192,7 +159,7 @@ func waitCounted(t *testing.T, kc kafka.Config, group, input string, n int64) ma
 		rekeyed, err1 := adm.FetchOffsets(ctx, RekeyGroup(group))
 		counted, err2 := adm.FetchOffsets(ctx, group)
 		ends, err3 := adm.ListEndOffsets(ctx, RepartitionTopic(group))
-		if err1 == nil && err2 == nil && err3 == nil {
+		if err1 == nil && err2 == nil && err3 == nil && ends.Error() == nil {
 			in, _ := rekeyed.Lookup(input, 0)
 			at, end := map[int32]int64{}, map[int32]int64{}
 			ends.Each(func(o kadm.ListedOffset) {
@@ -215,7 +182,7 @@ func waitCounted(t *testing.T, kc kafka.Config, group, input string, n int64) ma
 	rows := map[string]int64{}
 	err = readPartition(ctx, kc, TableTopic(group), 0, start, end, kgo.ReadUncommitted(), func(r *kgo.Record) {
 		var row windows.Row
-		if isWatermarkRow(string(r.Key)) || row.UnmarshalBinary(r.Value) != nil {
+		if wire.IsWatermarkRow(string(r.Key)) || row.UnmarshalBinary(r.Value) != nil {
 			return
 		}
 		k, _, err := windows.ParseRowKey(string(r.Key))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hourglass-stream/hourglass/broker"
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
@@ -73,10 +74,10 @@ func TestDuplicateReemitsRow(t *testing.T) {
 		name string
 		spec windows.Spec
 		key  string
-		u    update
+		u    wire.Update
 	}{
-		{"tumbling", windows.Tumbling(time.Hour), windows.RowKey("Open", w), update{Window: w, Delta: 3, SourcePartition: 1, SourceOffset: 10, SourceFrom: 8}},
-		{"session", windows.Spec{Gap: 30 * time.Minute}, "Open", update{Window: windows.Window{Start: w.Start, End: w.Start.Add(30 * time.Minute)}, Delta: 1, SourcePartition: 1, SourceOffset: 10, SourceFrom: 10}},
+		{"tumbling", windows.Tumbling(time.Hour), windows.RowKey("Open", w), wire.Update{Window: w, Delta: 3, SourcePartition: 1, SourceOffset: 10, SourceFrom: 8}},
+		{"session", windows.Spec{Gap: 30 * time.Minute}, "Open", wire.Update{Window: windows.Window{Start: w.Start, End: w.Start.Add(30 * time.Minute)}, Delta: 1, SourcePartition: 1, SourceOffset: 10, SourceFrom: 10}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, tt := countTester(t, testConfig(t, []string{"127.0.0.1:9"}, tc.spec))
@@ -146,13 +147,13 @@ func TestLateUpdateReadBack(t *testing.T) {
 	late := tt.NewQueueTracker("late")
 	key := windows.RowKey("Open", w)
 
-	tt.Consume(RepartitionTopic("g"), key, update{Window: w, Delta: 2, SourcePartition: 1, SourceFrom: 0, SourceOffset: 1})
+	tt.Consume(RepartitionTopic("g"), key, wire.Update{Window: w, Delta: 2, SourcePartition: 1, SourceFrom: 0, SourceOffset: 1})
 	for i := range 2 {
 		if _, v, ok := late.NextRaw(); !ok || string(v) != string(event) {
 			t.Fatalf("late copy %d: %q, %v; want the input event", i, v, ok)
 		}
 	}
-	tt.Consume(RepartitionTopic("g"), key, update{Window: w, Delta: 2, SourcePartition: 0, SourceFrom: 0, SourceOffset: 1})
+	tt.Consume(RepartitionTopic("g"), key, wire.Update{Window: w, Delta: 2, SourcePartition: 0, SourceFrom: 0, SourceOffset: 1})
 	if _, v, ok := late.NextRaw(); ok {
 		t.Fatalf("a late copy %q of a deleted record", v)
 	}

@@ -38,38 +38,103 @@ func (in inRecord) emit(topic string, key, value []byte, h headers) {
 	in.write(outgoing(&kgo.Record{Topic: topic, Key: key, Value: value}, h))
 }
 
-// rekeyState is what the rekey step keeps per input partition between
-// polls, and which partitions it must forget.
-type rekeyState struct {
-	mu       sync.Mutex
-	batchers map[int32]*batcher
-	fresh    map[int32]bool // assigned since their records were last handled
-	ended    map[int32]bool // a bounded run's partitions past their bound
+// rekeyStep is the rekey step of one run: its partitions' state, and
+// when it last sent marks. The loop (runRekey) owns it; a poll's records
+// of one partition are handled on a goroutine of their own, which touches
+// only that partition's rekeyPartition.
+type rekeyStep struct {
+	a *Aggregator // the configuration, decoding and stats
+
+	mu    sync.Mutex // parts, and each one's fresh and ended
+	parts map[int32]*rekeyPartition
+
+	marksSent time.Time // the loop's
+}
+
+// rekeyPartition is what the rekey step keeps of one input partition
+// between the records of a transaction: its open batch and, with a
+// watermark, its clock. Both are forgotten when the transaction does not
+// commit, and when the partition is assigned anew.
+type rekeyPartition struct {
+	p     int32
+	batch batcher
+	clock *sourceClock // nil: restored from its checkpoint at the next record
+	fresh bool         // assigned since its records were last handled
+	ended bool         // a bounded run's partition past its bound
+}
+
+func newRekeyStep(a *Aggregator) *rekeyStep {
+	s := &rekeyStep{a: a}
+	s.forget()
+	return s
+}
+
+// partition returns input partition p's state, new if p was assigned
+// since its records were last handled (another process may have read it
+// in between).
+func (s *rekeyStep) partition(p int32) *rekeyPartition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.parts[p]
+	if rp == nil || rp.fresh {
+		rp = &rekeyPartition{p: p, batch: batcher{rows: map[rowID]int{}}}
+		s.parts[p] = rp
+	}
+	return rp
+}
+
+// all returns every partition's state.
+func (s *rekeyStep) all() []*rekeyPartition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*rekeyPartition, 0, len(s.parts))
+	for _, rp := range s.parts {
+		out = append(out, rp)
+	}
+	return out
+}
+
+// assigned marks partitions assigned anew; it runs on the client's
+// goroutine, perhaps while a poll's records are handled.
+func (s *rekeyStep) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range assigned[s.a.cfg.Input] {
+		if rp := s.parts[p]; rp != nil {
+			rp.fresh = true
+		}
+	}
+}
+
+// forget forgets every partition's open batch and clock: the transaction
+// that held them did not commit. A bounded run's partitions with nothing
+// to read keep their ended clocks, to be sent again.
+func (s *rekeyStep) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.parts = map[int32]*rekeyPartition{}
+	for _, p := range s.a.cfg.Ended {
+		s.parts[p] = &rekeyPartition{p: p, batch: batcher{rows: map[rowID]int{}}, clock: endedClock()}
+	}
 }
 
 // runRekey runs the rekey step until ctx ends (nil, after committing the
 // transaction under way) or it fails.
 func (a *Aggregator) runRekey(ctx context.Context) error {
-	a.forgetRekey() // a run before this one may have left open state
+	s := newRekeyStep(a)
 	if a.cfg.Until != nil {
 		defer a.rewindPastBound()
 	}
-	sess, err := newTransactSession(a.cfg.Kafka, RekeyGroup(a.cfg.Group), a.cfg.Input, a.cfg.Start, kafka.KeyPartitioner(goka.DefaultHasher()),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
-			a.rekeyState.mu.Lock()
-			defer a.rekeyState.mu.Unlock()
-			for _, p := range assigned[a.cfg.Input] {
-				a.rekeyState.fresh[p] = true
-			}
-		}))
+	sess, err := newTransactSession(a.cfg.Kafka, RekeyGroup(a.cfg.Group), a.cfg.Input, a.cfg.Start,
+		kafka.KeyPartitioner(goka.DefaultHasher()), kgo.OnPartitionsAssigned(s.assigned))
 	if err != nil {
 		return fmt.Errorf("rekey step: %w", err)
 	}
 	defer sess.Close()
 	t := &txn{sess: sess, failures: &a.stats.writeErrors, log: a.log}
 	for {
-		if t.open && time.Since(t.began) >= a.cfg.BatchLinger || !t.open && a.marksDue(time.Now()) {
-			if err := a.commitRekey(t); err != nil {
+		if t.open && time.Since(t.began) >= a.cfg.BatchLinger || !t.open && a.cfg.Watermark != nil && s.marksDue(time.Now()) {
+			if err := s.commit(t); err != nil {
 				return fmt.Errorf("rekey step: %w", err)
 			}
 		}
@@ -96,42 +161,38 @@ func (a *Aggregator) runRekey(ctx context.Context) error {
 			return fmt.Errorf("rekey step: %w", err)
 		}
 		if err := eachPartition(fs, func(p int32, records []*kgo.Record) error {
-			return a.rekeyRecords(ctx, p, records, t.write)
+			return s.records(ctx, s.partition(p), records, t.write)
 		}); err != nil {
 			_, err = t.end(err)
 			return fmt.Errorf("rekey step: %w", err)
 		}
-		a.pauseEnded(sess.Client())
+		s.pauseEnded(sess.Client())
 	}
 	// Stopping: the transaction under way commits what it read.
 	if t.open {
-		if err := a.commitRekey(t); err != nil {
+		if err := s.commit(t); err != nil {
 			return fmt.Errorf("rekey step: %w", err)
 		}
 	}
 	return nil
 }
 
-// commitRekey writes the open batches and the marks due into the
-// transaction (opening one for marks alone) and ends it. If it did not
-// commit, the step forgets what it kept: its records are read again.
-func (a *Aggregator) commitRekey(t *txn) error {
+// commit writes the open batches and the marks due into the transaction
+// (opening one for marks alone) and ends it. If it did not commit, the
+// step forgets what it kept: its records are read again.
+func (s *rekeyStep) commit(t *txn) error {
 	if err := t.begin(); err != nil {
 		return err
 	}
-	a.rekeyState.mu.Lock()
-	bs := make([]*batcher, 0, len(a.rekeyState.batchers))
-	for _, b := range a.rekeyState.batchers {
-		bs = append(bs, b)
+	for _, rp := range s.all() {
+		s.flush(rp, t.write)
 	}
-	a.rekeyState.mu.Unlock()
-	for _, b := range bs {
-		a.flush(b, t.write)
+	if s.a.cfg.Watermark != nil {
+		s.sendMarks(t.write, time.Now())
 	}
-	a.sendMarks(t.write, time.Now())
 	committed, err := t.end(nil)
 	if err != nil || !committed {
-		a.forgetRekey()
+		s.forget()
 		// A partition paused at its bound is read again from its
 		// committed offset.
 		cl := t.sess.Client()
@@ -140,11 +201,10 @@ func (a *Aggregator) commitRekey(t *txn) error {
 	return err
 }
 
-// rekeyRecords handles one poll's records of input partition p.
-func (a *Aggregator) rekeyRecords(ctx context.Context, p int32, records []*kgo.Record, write func(*kgo.Record)) error {
-	b := a.batcherOf(p)
+// records handles one poll's records of input partition rp.
+func (s *rekeyStep) records(ctx context.Context, rp *rekeyPartition, records []*kgo.Record, write func(*kgo.Record)) error {
 	for _, r := range records {
-		if err := a.rekey(ctx, b, inRecord{Record: r, write: write}); err != nil {
+		if err := s.rekey(ctx, rp, inRecord{Record: r, write: write}); err != nil {
 			return err
 		}
 	}
@@ -155,11 +215,12 @@ func (a *Aggregator) rekeyRecords(ctx context.Context, p int32, records []*kgo.R
 // partition's open batch, or it is dead-lettered. With a watermark, late
 // windows get no update and the event goes to the late topic. Errors are
 // those that must stop the step (its state could not be restored).
-func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
+func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) error {
+	a, b := s.a, &rp.batch
 	p, offset := in.Partition, in.Offset
 	var clock *sourceClock
 	if a.cfg.Watermark != nil {
-		c, err := a.clock(ctx, p, offset)
+		c, err := s.clockAt(ctx, rp, offset)
 		if err != nil {
 			return err
 		}
@@ -167,7 +228,7 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 	}
 	end, bounded := a.cfg.Until[p]
 	if bounded && offset >= end {
-		a.beyondBound(b, clock, in.write)
+		s.beyondBound(rp, in.write)
 		return nil
 	}
 	// Decoded before the record joins a batch: one that cannot be decoded
@@ -190,10 +251,10 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 	b.admit(offset)
 	defer func() {
 		if a.due(b, last) {
-			a.flush(b, in.write)
+			s.flush(rp, in.write)
 		}
 		if last {
-			a.endBound(p)
+			s.endBound(rp)
 		}
 	}()
 	a.stats.read.Add(1)
@@ -205,16 +266,14 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		a.log.Debug("dead-lettered a record", "topic", in.Topic, "partition", p, "offset", offset, "reason", reason, "error", xerr)
 		in.emit(DeadLetterTopic(a.cfg.Group), in.Key, in.Value, errorHeaders(recordSourceHeaders(in.Record), reason, xerr))
 		if clock != nil {
-			a.observeClock(in, clock, time.Time{}, false, last)
+			s.observeClock(in, clock, time.Time{}, false, last)
 		}
 		return nil
 	}
 	var lateBuf [4]windows.Window
 	late := lateBuf[:0]
 	for _, w := range wins {
-		// Only this partition's goroutine changes its clock: no lock
-		// needed to read it here.
-		if clock != nil && windows.Late(w, clock.Max, clock.Seen, a.cfg.Watermark.Lateness) {
+		if clock != nil && errors.Is(clock.Admit(w, a.cfg.Watermark.Lateness), windows.ErrLate) {
 			late = append(late, w)
 			continue
 		}
@@ -224,7 +283,7 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 		a.lateEvent(in.emit, in.Key, in.Value, recordSourceHeaders(in.Record), ReasonLate, late, clock.Max.Add(-a.cfg.Watermark.Lateness))
 	}
 	if clock != nil {
-		a.observeClock(in, clock, at, true, last)
+		s.observeClock(in, clock, at, true, last)
 	}
 	return nil
 }
@@ -234,38 +293,38 @@ func (a *Aggregator) rekey(ctx context.Context, b *batcher, in inRecord) error {
 // (rewindPastBound), so that a later run of the group reads it. The run's
 // end was reached (normally at the last record before the bound; here if
 // that one is gone from the input).
-func (a *Aggregator) beyondBound(b *batcher, clock *sourceClock, write func(*kgo.Record)) {
-	a.stats.beyond.Add(1)
-	if clock != nil {
-		clock.mu.Lock()
-		clock.ended = true
-		clock.mu.Unlock()
+func (s *rekeyStep) beyondBound(rp *rekeyPartition, write func(*kgo.Record)) {
+	s.a.stats.beyond.Add(1)
+	if rp.clock != nil {
+		rp.clock.ended = true
 	}
-	a.flush(b, write)
-	if clock != nil {
-		clock.publish()
+	s.flush(rp, write)
+	if rp.clock != nil {
+		rp.clock.publish()
 	}
-	a.endBound(b.p)
+	s.endBound(rp)
 }
 
-// endBound notes that input partition p of a bounded run reached its
-// bound: it is read no further (pauseEnded).
-func (a *Aggregator) endBound(p int32) {
-	a.rekeyState.mu.Lock()
-	a.rekeyState.ended[p] = true
-	a.rekeyState.mu.Unlock()
+// endBound notes that partition rp of a bounded run reached its bound: it
+// is read no further (pauseEnded).
+func (s *rekeyStep) endBound(rp *rekeyPartition) {
+	s.mu.Lock()
+	rp.ended = true
+	s.mu.Unlock()
 }
 
 // pauseEnded stops fetching the partitions that reached their bound.
-func (a *Aggregator) pauseEnded(cl *kgo.Client) {
-	a.rekeyState.mu.Lock()
-	ps := make([]int32, 0, len(a.rekeyState.ended))
-	for p := range a.rekeyState.ended {
-		ps = append(ps, p)
+func (s *rekeyStep) pauseEnded(cl *kgo.Client) {
+	var ps []int32
+	for _, rp := range s.all() {
+		s.mu.Lock()
+		if rp.ended {
+			ps = append(ps, rp.p)
+		}
+		s.mu.Unlock()
 	}
-	a.rekeyState.mu.Unlock()
 	if len(ps) > 0 {
-		cl.PauseFetchPartitions(map[string][]int32{a.cfg.Input: ps})
+		cl.PauseFetchPartitions(map[string][]int32{s.a.cfg.Input: ps})
 	}
 }
 
@@ -305,31 +364,4 @@ func (a *Aggregator) rewindPastBound() {
 	if err := adm.CommitAllOffsets(ctx, group, back); err != nil {
 		a.log.Warn("could not set the offsets past the bound back: a later run of the group skips the records between", "error", err)
 	}
-}
-
-// batcherOf returns input partition p's batcher, new if p was assigned
-// since its records were last handled: then its clock is restored anew
-// too, since another process may have read the partition in between.
-func (a *Aggregator) batcherOf(p int32) *batcher {
-	s := &a.rekeyState
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.batchers[p]
-	if b == nil || s.fresh[p] {
-		delete(s.fresh, p)
-		b = &batcher{p: p, rows: map[rowID]int{}}
-		s.batchers[p] = b
-		a.rekeyClocks.forget(p)
-	}
-	return b
-}
-
-// forgetRekey forgets every partition's open batch and clock: the
-// transaction that held them did not commit.
-func (a *Aggregator) forgetRekey() {
-	s := &a.rekeyState
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.batchers, s.fresh, s.ended = map[int32]*batcher{}, map[int32]bool{}, map[int32]bool{}
-	a.rekeyClocks.forgetAll()
 }

@@ -7,6 +7,7 @@ import (
 	"hash"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
@@ -85,7 +86,7 @@ func (a *Aggregator) keepStorage(b storage.Builder) storage.Builder {
 // holds its open sessions; the update's proposed session merges with those
 // it overlaps, the merged session replaces them in the row and in the
 // output (old session rows get tombstones).
-func (a *Aggregator) countSession(ctx goka.Context, u update) {
+func (a *Aggregator) countSession(ctx goka.Context, u wire.Update) {
 	var row windows.Sessions
 	if v := ctx.Value(); v != nil {
 		r, ok := v.(windows.Sessions)
@@ -116,7 +117,7 @@ func (a *Aggregator) countSession(ctx goka.Context, u update) {
 	if row.Horizon.After(horizon) {
 		horizon = row.Horizon
 	}
-	closed := !horizon.IsZero() && windows.Closed(u.Window, horizon)
+	closed := !horizon.IsZero() && errors.Is(windows.Admit(u.Window, horizon), windows.ErrWindowClosed)
 	var merged windows.Session
 	var replaced []windows.Window
 	var err error

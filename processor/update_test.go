@@ -1,85 +1,12 @@
 package processor
 
 import (
-	"errors"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/windows"
 )
-
-func TestUpdateCodecRoundTrip(t *testing.T) {
-	w := windows.Tumbling(time.Hour).WindowAt(time.Date(2016, 7, 26, 8, 0, 0, 0, time.UTC))
-	for _, u := range []update{
-		{Window: w, Delta: 1, SourcePartition: 0, SourceOffset: 0},
-		{Window: w, Delta: 1, SourcePartition: 7, SourceOffset: 1 << 40, SourceFrom: 1 << 40},
-		{Window: windows.Tumbling(time.Minute).WindowAt(time.Unix(-3600, 0)), Delta: 3, SourcePartition: 2, SourceOffset: 5, SourceFrom: 5},
-		{Window: w, Delta: 1200, SourcePartition: 3, SourceOffset: 20000, SourceFrom: 0},
-		{Window: w, Delta: 2, SourcePartition: 3, SourceOffset: 20000, SourceFrom: 19999},
-	} {
-		b, err := updateCodec{}.Encode(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := updateCodec{}.Decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, u) {
-			t.Fatalf("round trip %+v → %+v", u, got)
-		}
-	}
-	if _, err := (updateCodec{}).Encode("not an update"); err == nil {
-		t.Fatal("encoded a string")
-	}
-}
-
-func TestUpdateCodecRejects(t *testing.T) {
-	good, _ := updateCodec{}.Encode(update{Window: windows.Tumbling(time.Hour).WindowAt(time.Unix(0, 0)), Delta: 1})
-	tests := map[string][]byte{
-		"empty":           nil,
-		"unknown version": append([]byte{9}, good[1:]...),
-		"truncated":       good[:len(good)-1],
-		"trailing bytes":  append(append([]byte{}, good...), 0),
-		"empty window":    {updateVersion, 0, 0, 2, 2, 2},
-		"negative offset": {updateVersion, 0, 1, 0, 2, 2},
-		"empty batch":     {batchUpdateVersion, 0, 4, 0, 2, 2, 0},
-		"batch before 0":  {batchUpdateVersion, 0, 4, 0, 2, 2, 6},
-	}
-	for name, data := range tests {
-		t.Run(name, func(t *testing.T) {
-			if _, err := (updateCodec{}).Decode(data); !errors.Is(err, errBadUpdate) {
-				t.Fatalf("Decode = %v, want errBadUpdate", err)
-			}
-		})
-	}
-}
-
-// FuzzUpdateCodec: Decode never panics, and what it accepts re-encodes to
-// the same bytes.
-func FuzzUpdateCodec(f *testing.F) {
-	good, _ := updateCodec{}.Encode(update{Window: windows.Tumbling(time.Hour).WindowAt(time.Unix(3600, 0)), Delta: 1, SourcePartition: 3, SourceOffset: 99})
-	f.Add(good)
-	f.Add([]byte{updateVersion})
-	batch, _ := updateCodec{}.Encode(update{Window: windows.Tumbling(time.Hour).WindowAt(time.Unix(3600, 0)), Delta: 40, SourcePartition: 1, SourceOffset: 999, SourceFrom: 500})
-	f.Add(batch)
-	mark, _ := updateCodec{}.Encode(windows.Mark{Partition: 2, Offset: 7, Max: time.Unix(1469520000, 0), Wall: time.Unix(1800000000, 0), Ended: true})
-	f.Add(mark)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := updateCodec{}.Decode(data)
-		if err != nil {
-			return
-		}
-		again, err := updateCodec{}.Encode(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(again, data) {
-			t.Fatalf("re-encoded %x as %x", data, again)
-		}
-	})
-}
 
 func TestFilterAndTotals(t *testing.T) {
 	at := func(h int) time.Time { return time.Date(2016, 7, 26, h, 0, 0, 0, time.UTC) }

@@ -2,7 +2,6 @@ package processor
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
@@ -89,11 +89,13 @@ const (
 // Why an event is late.
 const (
 	// ReasonLate: the window ended at or before its source partition's
-	// watermark (max event time − lateness). Deterministic.
+	// watermark (max event time − lateness): windows.ErrLate.
+	// Deterministic.
 	ReasonLate = "late"
 	// ReasonClosed: the window was already closed by the watermark of the
 	// whole input, which idle partitions had left (--idle-timeout) or idle
-	// flushing had advanced (--idle-flush). Depends on timing.
+	// flushing had advanced (--idle-flush): windows.ErrWindowClosed.
+	// Depends on timing.
 	ReasonClosed = "window-closed"
 )
 
@@ -105,54 +107,6 @@ const (
 	// closeInterval is how often the count step looks for windows to close.
 	closeInterval = 250 * time.Millisecond
 )
-
-// markKind is the first byte of a mark record (updates start with
-// updateVersion or batchUpdateVersion).
-const markKind = 2
-
-// encodeMark writes a mark as the repartition topic and the watermark topic
-// carry it: the kind byte, then varints partition, offset, max and wall in
-// epoch ms, and a flags varint (1: ended).
-func encodeMark(m windows.Mark) []byte {
-	buf := make([]byte, 0, 1+5*binary.MaxVarintLen64)
-	buf = append(buf, markKind)
-	buf = binary.AppendVarint(buf, int64(m.Partition))
-	buf = binary.AppendVarint(buf, m.Offset)
-	buf = binary.AppendVarint(buf, m.Max.UnixMilli())
-	buf = binary.AppendVarint(buf, m.Wall.UnixMilli())
-	var flags int64
-	if m.Ended {
-		flags = 1
-	}
-	return binary.AppendVarint(buf, flags)
-}
-
-func decodeMark(data []byte) (windows.Mark, error) {
-	if len(data) == 0 || data[0] != markKind {
-		return windows.Mark{}, fmt.Errorf("%w: not a mark", errBadUpdate)
-	}
-	data = data[1:]
-	var f [5]int64
-	for i := range f {
-		v, n := binary.Varint(data)
-		if n <= 0 {
-			return windows.Mark{}, fmt.Errorf("%w: mark truncated at field %d", errBadUpdate, i)
-		}
-		var canon [binary.MaxVarintLen64]byte
-		if binary.PutVarint(canon[:], v) != n {
-			return windows.Mark{}, fmt.Errorf("%w: mark field %d is not a canonical varint", errBadUpdate, i)
-		}
-		f[i], data = v, data[n:]
-	}
-	if len(data) != 0 || f[0] < 0 || f[0] > 1<<31-1 || f[4]&^1 != 0 {
-		return windows.Mark{}, fmt.Errorf("%w: bad mark", errBadUpdate)
-	}
-	return windows.Mark{
-		Partition: int32(f[0]), Offset: f[1],
-		Max: time.UnixMilli(f[2]).UTC(), Wall: time.UnixMilli(f[3]).UTC(),
-		Ended: f[4] == 1,
-	}, nil
-}
 
 // partitioner returns the partition of a key as the producer chooses it.
 func partitioner() kgo.PartitionerHasher {
@@ -178,255 +132,6 @@ func partitionKeys(prefix string, n int32) []string {
 		}
 	}
 	return keys
-}
-
-// watermarkRowPrefix starts the key of every watermark row of the table.
-const watermarkRowPrefix = "\x00watermark|"
-
-// isWatermarkRow reports whether a table key is a watermark row's: the
-// prefix and a partition-key number, exactly (partitionKeys).
-func isWatermarkRow(key string) bool {
-	n, ok := strings.CutPrefix(key, watermarkRowPrefix)
-	if !ok || n == "" || (len(n) > 1 && n[0] == '0') {
-		return false
-	}
-	for _, c := range []byte(n) {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// watermarkRow is the table row of one table partition's event-time state:
-// the last mark of every source partition, and how far windows are closed.
-type watermarkRow struct {
-	Marks  map[int32]windows.Mark
-	Closed time.Time // windows ending at or before it are closed
-}
-
-// merge takes the newer mark of every source partition and the further
-// closing from other, so a watermark never moves back.
-func (w *watermarkRow) merge(other watermarkRow) {
-	if w.Marks == nil {
-		w.Marks = make(map[int32]windows.Mark, len(other.Marks))
-	}
-	for p, m := range other.Marks {
-		if old, ok := w.Marks[p]; !ok || m.Newer(old) {
-			w.Marks[p] = m
-		}
-	}
-	if other.Closed.After(w.Closed) {
-		w.Closed = other.Closed
-	}
-}
-
-// watermarkRowTag starts an encoded watermarkRow; window rows are JSON
-// objects and start with '{'.
-const watermarkRowTag = 'W'
-
-type markJSON struct {
-	Offset int64 `json:"offset"`
-	Max    int64 `json:"max"`
-	Wall   int64 `json:"wall"`
-	Ended  bool  `json:"ended,omitempty"`
-}
-
-type watermarkRowJSON struct {
-	Marks  map[string]markJSON `json:"marks"`
-	Closed *int64              `json:"closed,omitempty"`
-}
-
-func (w watermarkRow) MarshalBinary() ([]byte, error) {
-	j := watermarkRowJSON{Marks: make(map[string]markJSON, len(w.Marks))}
-	for p, m := range w.Marks {
-		j.Marks[strconv.Itoa(int(p))] = markJSON{Offset: m.Offset, Max: m.Max.UnixMilli(), Wall: m.Wall.UnixMilli(), Ended: m.Ended}
-	}
-	if !w.Closed.IsZero() {
-		c := w.Closed.UnixMilli()
-		j.Closed = &c
-	}
-	b, err := json.Marshal(j)
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte{watermarkRowTag}, b...), nil
-}
-
-func (w *watermarkRow) UnmarshalBinary(data []byte) error {
-	if len(data) == 0 || data[0] != watermarkRowTag {
-		return errors.New("decode watermark row: bad tag")
-	}
-	var j watermarkRowJSON
-	if err := json.Unmarshal(data[1:], &j); err != nil {
-		return fmt.Errorf("decode watermark row: %w", err)
-	}
-	*w = watermarkRow{Marks: make(map[int32]windows.Mark, len(j.Marks))}
-	for ps, m := range j.Marks {
-		p, err := strconv.ParseInt(ps, 10, 32)
-		if err != nil || p < 0 {
-			return fmt.Errorf("decode watermark row: source partition %q", ps)
-		}
-		w.Marks[int32(p)] = windows.Mark{Partition: int32(p), Offset: m.Offset,
-			Max: time.UnixMilli(m.Max).UTC(), Wall: time.UnixMilli(m.Wall).UTC(), Ended: m.Ended}
-	}
-	if j.Closed != nil {
-		w.Closed = time.UnixMilli(*j.Closed).UTC()
-	}
-	return nil
-}
-
-// sourceClock is the rekey step's lateness state of one source partition.
-// The goroutine of its partition changes it; sendMarks reads it, under
-// mu.
-type sourceClock struct {
-	mu sync.Mutex
-	windows.Clock
-	ended    bool      // the bounded run's last record was read
-	empty    bool      // a bounded run's partition with nothing to read
-	next     int64     // the offset expected next; any other means restore
-	markedAt time.Time // wall time of the last checkpoint
-	unmarked int       // records since the last checkpoint
-	marked   bool      // a checkpoint was written since the clock was restored
-	// sent is the offset of the last mark broadcast, sentEnd whether the
-	// end was.
-	sent    int64
-	sentEnd bool
-	// pub is what marks may say: the clock as of the last record whose
-	// updates are queued (a combining rekey step queues them per batch).
-	pub     windows.Mark
-	pubSeen bool
-}
-
-// publish lets marks cover every record the clock has seen.
-func (c *sourceClock) publish() {
-	c.mu.Lock()
-	c.pub = windows.Mark{Offset: c.Offset, Max: c.Max, Ended: c.ended}
-	c.pubSeen = c.Seen
-	c.mu.Unlock()
-}
-
-// rekeyClocks are the sourceClocks of the partitions this process reads.
-// The rekey step handles partitions concurrently; one partition's clock is
-// used by one goroutine at a time.
-type rekeyClocks struct {
-	mu     sync.Mutex
-	clocks map[int32]*sourceClock
-}
-
-// forget drops partition p's clock, to be restored from its checkpoint at
-// its next record; a clock of a partition that has nothing to read (a
-// bounded run's) stays, to be sent again.
-func (r *rekeyClocks) forget(p int32) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.forgetLocked(p)
-}
-
-func (r *rekeyClocks) forgetAll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for p := range r.clocks {
-		r.forgetLocked(p)
-	}
-}
-
-func (r *rekeyClocks) forgetLocked(p int32) {
-	c := r.clocks[p]
-	if c == nil {
-		return
-	}
-	if !c.empty {
-		delete(r.clocks, p)
-		return
-	}
-	c.mu.Lock()
-	c.sent, c.sentEnd = -1, false
-	c.mu.Unlock()
-}
-
-// get returns partition p's clock, or nil.
-func (r *rekeyClocks) get(p int32) *sourceClock {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.clocks[p]
-}
-
-// clock returns the clock of input partition p for the record at offset,
-// restored from the last checkpoint after a (re)assignment or when the
-// consumer went back.
-func (a *Aggregator) clock(ctx context.Context, p int32, offset int64) (*sourceClock, error) {
-	c := a.rekeyClocks.get(p)
-	if c != nil && c.next >= 0 && offset >= c.next {
-		return c, nil // the next record, or one after a gap in the offsets
-	}
-	restored, err := a.restoreClock(ctx, p, offset)
-	if err != nil {
-		return nil, fmt.Errorf("restore the watermark of %s/%d: %w", a.cfg.Input, p, err)
-	}
-	c = &sourceClock{Clock: restored, sent: -1}
-	a.rekeyClocks.mu.Lock()
-	a.rekeyClocks.clocks[p] = c
-	a.rekeyClocks.mu.Unlock()
-	return c, nil
-}
-
-// restoreClock rebuilds the clock of source partition p as of just before
-// offset next: the last checkpoint below next, then the input records
-// between it and next.
-func (a *Aggregator) restoreClock(ctx context.Context, p int32, next int64) (windows.Clock, error) {
-	clock := windows.NewClock()
-	cp, found, err := a.lastCheckpoint(ctx, p, next)
-	if err != nil || !found {
-		// No checkpoint: this group never saw an event of p before next.
-		return clock, err
-	}
-	clock.Offset, clock.Max, clock.Seen = cp.Offset, cp.Max, true
-	if cp.Offset+1 >= next {
-		return clock, nil
-	}
-	// What the rekey step read: committed records (no open transaction
-	// lies below next, which it read).
-	err = readPartition(ctx, a.cfg.Kafka, a.cfg.Input, p, cp.Offset+1, next, kgo.ReadCommitted(), func(r *kgo.Record) {
-		if _, at, _, err := a.extract(ctx, r.Value); err == nil {
-			clock.Observe(r.Offset, at)
-		} else {
-			clock.Skip(r.Offset)
-		}
-	})
-	a.log.Debug("restored a watermark", "partition", p, "checkpoint", cp.Offset, "next", next, "max", clock.Max)
-	return clock, err
-}
-
-// lastCheckpoint finds the checkpoint of source partition p with the
-// highest offset below next.
-func (a *Aggregator) lastCheckpoint(ctx context.Context, p int32, next int64) (windows.Mark, bool, error) {
-	topic := WatermarkTopic(a.cfg.Group)
-	start, end, err := partitionBounds(ctx, a.cfg.Kafka, topic, p)
-	if err != nil {
-		return windows.Mark{}, false, err
-	}
-	// Checkpoints are written in offset order; read back from the end in
-	// growing steps until one below next turns up.
-	for step, to := int64(64), end; to > start; step *= 4 {
-		from := max(start, to-step)
-		var best windows.Mark
-		found := false
-		// Checkpoints of aborted transactions too: a checkpoint is the
-		// same on every run, and a reader of committed ones would wait for
-		// a transaction still open (this step's own, even).
-		err := readPartition(ctx, a.cfg.Kafka, topic, p, from, to, kgo.ReadUncommitted(), func(r *kgo.Record) {
-			m, err := decodeMark(r.Value)
-			if err == nil && m.Partition == p && m.Offset < next && (!found || m.Offset > best.Offset) {
-				best, found = m, true
-			}
-		})
-		if err != nil || found {
-			return best, found, err
-		}
-		to = from
-	}
-	return windows.Mark{}, false, nil
 }
 
 // partitionBounds returns the start and end offsets of topic/p.
@@ -516,115 +221,6 @@ func readPartition(ctx context.Context, kc kafka.Config, topic string, p int32, 
 	}
 }
 
-// observe moves the clock of in's partition past the record (with its
-// event time, if it has one) and writes a checkpoint when one is due: at
-// the first event after a restore, every markInterval or markEvery
-// records, and at the end of a bounded run. The checkpoint is one of the
-// record's writes: its offset commits with the checkpoint.
-func (a *Aggregator) observeClock(in inRecord, c *sourceClock, at time.Time, hasTime, last bool) {
-	c.mu.Lock()
-	if hasTime {
-		c.Observe(in.Offset, at)
-	} else {
-		c.Skip(in.Offset)
-	}
-	c.ended = c.ended || last
-	c.next = in.Offset + 1
-	m := windows.Mark{Partition: in.Partition, Offset: c.Offset, Max: c.Max, Ended: c.ended}
-	seen := c.Seen
-	c.mu.Unlock()
-
-	c.unmarked++
-	now := time.Now()
-	if !seen && !m.Ended {
-		return
-	}
-	if !m.Ended && c.marked && c.unmarked < markEvery && now.Sub(c.markedAt) < markInterval {
-		return
-	}
-	m.Wall = now
-	in.emit(WatermarkTopic(a.cfg.Group), []byte(a.checkpointKeys[in.Partition]), encodeMark(m), nil)
-	c.marked, c.markedAt, c.unmarked = true, now, 0
-}
-
-// sendMarks sends, at most every markInterval, the clock of every source
-// partition that moved to every table partition, through the repartition
-// topic, in the transaction of the rekey step under way: after the updates
-// of the records the mark covers (flush publishes a clock only then), so
-// in each repartition partition a mark follows those updates, and a count
-// partition that has a mark has every update it covers. An ended clock is
-// sent at once.
-func (a *Aggregator) sendMarks(write func(*kgo.Record), now time.Time) {
-	if a.cfg.Watermark == nil {
-		return
-	}
-	a.rekeyClocks.mu.Lock()
-	clocks := make(map[int32]*sourceClock, len(a.rekeyClocks.clocks))
-	for p, c := range a.rekeyClocks.clocks {
-		clocks[p] = c
-	}
-	a.rekeyClocks.mu.Unlock()
-	if now.Sub(a.marksSent) < markInterval {
-		for p, c := range clocks {
-			a.sendMark(write, p, c, now, -1)
-		}
-		return
-	}
-	a.marksSent = now
-	for p, c := range clocks {
-		a.sendMark(write, p, c, now, 0)
-	}
-}
-
-// marksDue reports whether a mark waits to be sent and may be now.
-func (a *Aggregator) marksDue(now time.Time) bool {
-	if a.cfg.Watermark == nil {
-		return false
-	}
-	a.rekeyClocks.mu.Lock()
-	defer a.rekeyClocks.mu.Unlock()
-	for _, c := range a.rekeyClocks.clocks {
-		c.mu.Lock()
-		moved := (c.pubSeen || c.pub.Ended) && c.pub.Offset > c.sent
-		ended := c.pub.Ended && !c.sentEnd
-		c.mu.Unlock()
-		if ended || moved && now.Sub(a.marksSent) >= markInterval {
-			return true
-		}
-	}
-	return false
-}
-
-// sendMark sends the clock of source partition p to every table partition
-// if it covers more than after records (any, for 0) since the last one
-// sent, or ended since; after −1 sends only an end.
-func (a *Aggregator) sendMark(write func(*kgo.Record), p int32, c *sourceClock, now time.Time, after int64) {
-	c.mu.Lock()
-	m := c.pub
-	m.Partition, m.Wall = p, now
-	moved := after >= 0 && m.Offset > c.sent+after
-	due := (c.pubSeen || m.Ended) && (moved || (m.Ended && !c.sentEnd))
-	if due {
-		c.sent, c.sentEnd = m.Offset, m.Ended
-	}
-	c.mu.Unlock()
-	if !due {
-		return
-	}
-	rec := encodeMark(m)
-	for _, k := range a.tableKeys {
-		write(&kgo.Record{Topic: RepartitionTopic(a.cfg.Group), Key: []byte(k), Value: rec})
-	}
-	a.stats.marks.Add(1)
-}
-
-// sessionMarkEvery is how many records of a source partition may pass
-// without a mark under session windows, whatever the time: the count step
-// closes sessions (and so moves them out of their key's row) only as far
-// as marks tell it, and a backlog read in one go would otherwise pile a
-// key's sessions up in its row until the next markInterval.
-const sessionMarkEvery = 256
-
 // every calls fn every d until ctx ends (nil) or fn fails (its error).
 func every(ctx context.Context, d time.Duration, fn func() error) error {
 	t := time.NewTicker(d)
@@ -673,9 +269,9 @@ func (a *Aggregator) lateEvent(emit emitter, key, raw []byte, h headers, reason 
 
 // countPart is the count step's event-time state of one table partition.
 type countPart struct {
-	// watermarkRow mirrors the partition's watermark row: Closed says how
+	// wire.WatermarkRow mirrors the partition's watermark row: Closed says how
 	// far windows are closed.
-	watermarkRow
+	wire.WatermarkRow
 	since   time.Time // when this process first heard of the partition
 	visited time.Time // the watermark of the last visit
 	// finalVisit says the last visit was at the final watermark: every
@@ -708,7 +304,7 @@ func (c *countClocks) part(q int32) *countPart {
 func (c *countClocks) partLocked(q int32) *countPart {
 	p := c.parts[q]
 	if p == nil {
-		p = &countPart{watermarkRow: watermarkRow{Marks: map[int32]windows.Mark{}}, since: time.Now(), emitted: map[string]bool{}}
+		p = &countPart{WatermarkRow: wire.WatermarkRow{Marks: map[int32]windows.Mark{}}, since: time.Now(), emitted: map[string]bool{}}
 		c.parts[q] = p
 	}
 	return p
@@ -734,16 +330,16 @@ func (c *countClocks) closedAt(q int32) time.Time {
 
 // learn takes a table partition's watermark row into account (as applied
 // by the count step, or recovered from the changelog).
-func (c *countClocks) learn(q int32, w watermarkRow) {
+func (c *countClocks) learn(q int32, w wire.WatermarkRow) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.partLocked(q).merge(w)
+	c.partLocked(q).Merge(w)
 }
 
 // applyMark stores a mark in the watermark row of ctx's table partition.
 func (a *Aggregator) applyMark(ctx goka.Context, m windows.Mark) {
-	var w watermarkRow
-	if v, ok := ctx.Value().(watermarkRow); ok {
+	var w wire.WatermarkRow
+	if v, ok := ctx.Value().(wire.WatermarkRow); ok {
 		w = v
 	}
 	if old, ok := w.Marks[m.Partition]; ok && !m.Newer(old) {
@@ -911,7 +507,7 @@ func (a *Aggregator) visitClose(ctx goka.Context, meta any) {
 		return a.cfg.Retain > 0 && w.End.Before(wm.Add(-a.cfg.Retain)) && (a.cfg.Emit != EmitFinal || state == windows.Final)
 	}
 	switch v := ctx.Value().(type) {
-	case watermarkRow:
+	case wire.WatermarkRow:
 		if wm.After(v.Closed) {
 			v.Closed = wm
 			ctx.SetValue(v)
@@ -1060,7 +656,7 @@ func (a *Aggregator) finalWritten(ctx context.Context, key string) (bool, error)
 // read back from the input, to the late topic; closed is how far the row
 // was closed. The caller records it as applied in the row, when there is
 // one, so that a redelivery is a duplicate.
-func (a *Aggregator) lateUpdate(ctx goka.Context, u update, closed time.Time) {
+func (a *Aggregator) lateUpdate(ctx goka.Context, u wire.Update, closed time.Time) {
 	if a.cfg.LateTopic == "" {
 		a.stats.late.Add(u.Delta)
 		return
@@ -1084,7 +680,7 @@ func (a *Aggregator) lateUpdate(ctx goka.Context, u update, closed time.Time) {
 	var listed map[int64]bool
 	if u.Offsets != nil {
 		listed = make(map[int64]bool, u.Delta)
-		u.Offsets.each(u.SourceFrom, func(o int64) { listed[o] = true })
+		u.Offsets.Each(u.SourceFrom, func(o int64) { listed[o] = true })
 	}
 	var events []*kgo.Record
 	err := a.back.read(ctx.Context(), a.cfg.Input, u.SourcePartition, u.SourceFrom, u.SourceOffset+1, func(r *kgo.Record) {
@@ -1126,14 +722,14 @@ func (a *Aggregator) lateUpdate(ctx goka.Context, u update, closed time.Time) {
 // the changelog's are merged (newest mark per source partition, furthest
 // closing), so recovery never moves a watermark back.
 func (a *Aggregator) recoverWatermarkRow(q int32, s storage.Storage, key string, value []byte) error {
-	var logged watermarkRow
+	var logged wire.WatermarkRow
 	if err := logged.UnmarshalBinary(value); err != nil {
 		return err
 	}
 	if local, err := s.Get(key); err == nil && local != nil {
-		var have watermarkRow
+		var have wire.WatermarkRow
 		if have.UnmarshalBinary(local) == nil {
-			logged.merge(have)
+			logged.Merge(have)
 		}
 	}
 	a.countClocks.learn(q, logged)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hourglass-stream/hourglass/internal/varint"
 )
 
 // RowKeySeparator separates the group key from the window start in a row key.
@@ -148,19 +150,10 @@ func (r *Row) UnmarshalBinary(data []byte) error {
 	if len(data) == 0 || data[0] != rowTag {
 		return fmt.Errorf("%w: not a row", errRow)
 	}
-	d := data[1:]
-	varint := func() int64 {
-		v, n := binary.Varint(d)
-		if n <= 0 {
-			d = nil
-			return 0
-		}
-		d = d[n:]
-		return v
-	}
-	start, end, count := varint(), varint(), varint()
-	state, n := varint(), varint()
-	if d == nil || end <= start || state < 0 || state > int64(Final) || n < 0 || n > int64(len(d)) {
+	rd := varint.NewReader(data[1:])
+	start, end, count := rd.Varint(), rd.Varint(), rd.Varint()
+	state, n := rd.Varint(), rd.Varint()
+	if rd.Err() != nil || end <= start || state < 0 || state > int64(Final) || n < 0 || n > int64(rd.Len()) {
 		return fmt.Errorf("%w: bad header", errRow)
 	}
 	*r = Row{
@@ -171,15 +164,15 @@ func (r *Row) UnmarshalBinary(data []byte) error {
 	if n > 0 {
 		r.Applied = make(map[int32]int64, n)
 		for i := int64(0); i < n; i++ {
-			p, off := varint(), varint()
-			if d == nil || p < 0 || p > math.MaxInt32 {
+			p, off := rd.Varint(), rd.Varint()
+			if rd.Err() != nil || p < 0 || p > math.MaxInt32 {
 				return fmt.Errorf("%w: bad applied offsets", errRow)
 			}
 			r.Applied[int32(p)] = off
 		}
 	}
-	if len(d) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", errRow, len(d))
+	if rd.Len() != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", errRow, rd.Len())
 	}
 	return nil
 }

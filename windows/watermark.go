@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"errors"
 	"math"
 	"time"
 )
@@ -17,11 +18,36 @@ import (
 // partitions of (max − D). A window closes when that watermark reaches its
 // end; its final row is then written and it is never reopened.
 
-// Late reports whether window w is late for a source partition whose
-// maximum event time so far is max (seen says whether it has seen any
-// event), under allowed lateness d.
-func Late(w Window, max time.Time, seen bool, d time.Duration) bool {
-	return seen && !w.End.After(max.Add(-d))
+// The outcomes of admitting an event's window, as tsdb names an
+// appender's refusals: callers tell them apart with errors.Is.
+var (
+	// ErrLate: the window ended at or before its source partition's
+	// maximum event time, as it was before the event, less the allowed
+	// lateness (Clock.Admit). The decision depends on the partition's
+	// records alone, so it is the same on every run.
+	ErrLate = errors.New("late: the window ended before the partition's maximum event time less the allowed lateness")
+	// ErrWindowClosed: the window was already closed by the watermark of
+	// the whole input when its update arrived (Admit), which depends on
+	// how the partitions' records interleave (idle flushes, say).
+	ErrWindowClosed = errors.New("window closed: the watermark had passed its end")
+)
+
+// Admit reports whether window w may take an event of the partition whose
+// clock c is, under allowed lateness d: nil, or ErrLate.
+func (c Clock) Admit(w Window, d time.Duration) error {
+	if c.Seen && !w.End.After(c.Max.Add(-d)) {
+		return ErrLate
+	}
+	return nil
+}
+
+// Admit reports whether window w may take an update under watermark wm:
+// nil, or ErrWindowClosed.
+func Admit(w Window, wm time.Time) error {
+	if Closed(w, wm) {
+		return ErrWindowClosed
+	}
+	return nil
 }
 
 // Never is a watermark that closes every window.

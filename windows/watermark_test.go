@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -37,7 +38,7 @@ func TestLateSequences(t *testing.T) {
 			clock := NewClock()
 			for i, s := range c.times {
 				w := spec.Assign(nil, at(s))[0]
-				if got := Late(w, clock.Max, clock.Seen, 10*time.Minute); got != c.late[i] {
+				if got := errors.Is(clock.Admit(w, 10*time.Minute), ErrLate); got != c.late[i] {
 					t.Errorf("event %d at %s: late = %v, want %v", i, s, got, c.late[i])
 				}
 				clock.Observe(int64(i), at(s))
@@ -54,7 +55,7 @@ func TestLateHopping(t *testing.T) {
 	clock.Observe(0, at("10:05"))
 	var late []string
 	for _, w := range spec.Assign(nil, at("09:40")) {
-		if Late(w, clock.Max, clock.Seen, 10*time.Minute) {
+		if clock.Admit(w, 10*time.Minute) != nil {
 			late = append(late, w.String())
 		}
 	}
@@ -65,7 +66,7 @@ func TestLateHopping(t *testing.T) {
 	clock.Observe(1, at("10:20"))
 	late = late[:0]
 	for _, w := range spec.Assign(nil, at("09:40")) {
-		if Late(w, clock.Max, clock.Seen, 10*time.Minute) {
+		if clock.Admit(w, 10*time.Minute) != nil {
 			late = append(late, w.String())
 		}
 	}
@@ -143,7 +144,7 @@ func TestWatermarkOfTheInput(t *testing.T) {
 	ended[1] = Mark{Partition: 1, Ended: true, Max: at("10:30")}
 	ended[0] = Mark{Partition: 0, Ended: true, Max: at("09:10")}
 	wm, ok := (Closer{Lateness: 10 * time.Minute, Horizon: time.Hour}).Watermark(ended, 2, now, since)
-	if !ok || !Closed(Window{Start: at("10:00"), End: at("11:00")}, wm) || Closed(Window{Start: at("11:00"), End: at("12:00")}, wm) {
+	if !ok || !errors.Is(Admit(Window{Start: at("10:00"), End: at("11:00")}, wm), ErrWindowClosed) || Admit(Window{Start: at("11:00"), End: at("12:00")}, wm) != nil {
 		t.Fatalf("all partitions ended: watermark %v, %v; want 11:30, closing 10:00–11:00 and not 11:00–12:00", wm, ok)
 	}
 	if !Ended(ended, 2) || Ended(map[int32]Mark{0: ended[0]}, 2) {

@@ -1,0 +1,72 @@
+// Package varint reads the signed and unsigned varints of hourglass's
+// internal records (encoding/binary's), strictly: only the shortest
+// encoding of a value is accepted, so that a record decodes only if its
+// writer's encoder could have written it, and re-encodes to the same
+// bytes.
+package varint
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// ErrBad is the error of a Reader that met a truncated or non-canonical
+// varint.
+var ErrBad = errors.New("truncated or non-canonical varint")
+
+// Reader reads varints from the front of a byte slice. After the first
+// bad varint every read returns 0 and Err reports it.
+type Reader struct {
+	data []byte
+	err  error
+}
+
+// NewReader reads data.
+func NewReader(data []byte) *Reader { return &Reader{data: data} }
+
+// Varint reads a signed varint.
+func (r *Reader) Varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.data)
+	if n <= 0 {
+		r.err = ErrBad
+		return 0
+	}
+	var canon [binary.MaxVarintLen64]byte
+	if binary.PutVarint(canon[:], v) != n {
+		r.err = ErrBad
+		return 0
+	}
+	r.data = r.data[n:]
+	return v
+}
+
+// Uvarint reads an unsigned varint.
+func (r *Reader) Uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.data)
+	if n <= 0 {
+		r.err = ErrBad
+		return 0
+	}
+	var canon [binary.MaxVarintLen64]byte
+	if binary.PutUvarint(canon[:], v) != n {
+		r.err = ErrBad
+		return 0
+	}
+	r.data = r.data[n:]
+	return v
+}
+
+// Err returns ErrBad if a read failed.
+func (r *Reader) Err() error { return r.err }
+
+// Rest returns what is left unread.
+func (r *Reader) Rest() []byte { return r.data }
+
+// Len returns how many bytes are left unread.
+func (r *Reader) Len() int { return len(r.data) }
