@@ -44,6 +44,7 @@ import (
 	"github.com/hourglass-stream/hourglass/alerts"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -565,7 +566,7 @@ func w4(c config, kc kafka.Config) (Result, error) {
 		return Result{}, err
 	}
 	vBegan := time.Now()
-	v, err := processor.OpenView(context.Background(), processor.ViewConfig{Kafka: kc, Sarama: sc, Group: group})
+	v, err := table.OpenView(context.Background(), table.ViewConfig{Kafka: kc, Sarama: sc, Group: group})
 	if err != nil {
 		return Result{}, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/report"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 )
 
@@ -106,7 +107,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	go func() { aggDone <- agg.Run(ctx) }()
 	defer func() { cancel(); <-aggDone }()
 
-	view, err := openViewWhenReady(ctx, processor.ViewConfig{Kafka: kc, Sarama: sc, Group: Group, Logger: opts.Logger}, aggDone)
+	view, err := openViewWhenReady(ctx, table.ViewConfig{Kafka: kc, Sarama: sc, Group: Group, Logger: opts.Logger}, aggDone)
 	if err != nil {
 		return Result{}, err
 	}
@@ -156,7 +157,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			return Result{}, ctx.Err()
 		case <-tick.C:
 		}
-		rows, err := view.Rows(processor.Filter{})
+		rows, err := view.Rows(table.Filter{})
 		if err != nil {
 			return Result{}, err
 		}
@@ -178,14 +179,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 
 // openViewWhenReady opens the group's view as soon as the aggregator has
 // created its table.
-func openViewWhenReady(ctx context.Context, cfg processor.ViewConfig, aggDone chan error) (*processor.View, error) {
+func openViewWhenReady(ctx context.Context, cfg table.ViewConfig, aggDone chan error) (*table.View, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		v, err := processor.OpenView(ctx, cfg)
+		v, err := table.OpenView(ctx, cfg)
 		if err == nil {
 			return v, nil
 		}
-		if !errors.Is(err, processor.ErrNoTable) || time.Now().After(deadline) {
+		if !errors.Is(err, table.ErrNoTable) || time.Now().After(deadline) {
 			return nil, err
 		}
 		select {
@@ -259,7 +260,7 @@ func (s *screen) final(res Result) error {
 		return err
 	}
 	fmt.Fprintln(out, "\nTotals")
-	if err := report.Totals(out, report.Table, processor.Totals(res.Rows)); err != nil {
+	if err := report.Totals(out, report.Table, table.Totals(res.Rows)); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\n%d events from %d files counted exactly; %d bad records set aside in %s.\n",

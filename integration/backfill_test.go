@@ -14,7 +14,7 @@ import (
 	"github.com/hourglass-stream/hourglass/backfill"
 	"github.com/hourglass-stream/hourglass/demo"
 	"github.com/hourglass-stream/hourglass/ingest"
-	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -44,7 +44,7 @@ func viewTable(t *testing.T, e *env, group string) map[string]int64 {
 	if err := v.WaitRecovered(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := v.Rows(processor.Filter{})
+	rows, err := v.Rows(table.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

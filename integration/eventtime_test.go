@@ -16,6 +16,7 @@ import (
 
 	"github.com/hourglass-stream/hourglass/backfill"
 	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -83,8 +84,8 @@ func (e *env) produceValues(topic string, partition int32, values [][]byte) {
 }
 
 // rowsOf is the view's table as "key@HH:MM=count" strings, sorted.
-func rowsOf(v *processor.View) (string, error) {
-	rows, err := v.Rows(processor.Filter{})
+func rowsOf(v *table.View) (string, error) {
+	rows, err := v.Rows(table.Filter{})
 	if err != nil {
 		return "", err
 	}
@@ -170,7 +171,7 @@ func TestWatermarkEmitModes(t *testing.T) {
 		ev{1, "11:30:00", "Close"}, // p1 11:20: the input's watermark is 10:20
 	)
 	all := "Close@08:00=1 Close@09:00=2 Close@11:00=1 Open@08:00=3 Open@09:00=1 Open@10:00=1"
-	views := map[processor.Emit]*processor.View{}
+	views := map[processor.Emit]*table.View{}
 	for _, r := range runs {
 		views[r.emit] = e.openView(r.group)
 	}
@@ -845,7 +846,7 @@ func TestSessionsBoundWithoutWatermark(t *testing.T) {
 	}
 	v := e.openView(group)
 	eventually(t, time.Minute, func() string {
-		rows, err := v.Rows(processor.Filter{})
+		rows, err := v.Rows(table.Filter{})
 		if err != nil {
 			return err.Error()
 		}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/hourglass-stream/hourglass/ingest"
 	"github.com/hourglass-stream/hourglass/kafka"
-	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 )
 
 // proc is an hourglass process started by a test.
@@ -104,8 +104,8 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 }
 
 // counted is a condition helper: the sum of all counts in the view.
-func counted(v *processor.View) int64 {
-	rows, err := v.Rows(processor.Filter{})
+func counted(v *table.View) int64 {
+	rows, err := v.Rows(table.Filter{})
 	if err != nil {
 		return -1
 	}

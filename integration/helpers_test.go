@@ -22,6 +22,7 @@ import (
 	"github.com/hourglass-stream/hourglass/ingest"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/tail"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -272,14 +273,14 @@ func eventually(t testing.TB, timeout time.Duration, cond func() string) {
 }
 
 // openView opens a view of group and closes it at the end of the test.
-func (e *env) openView(group string) *processor.View {
+func (e *env) openView(group string) *table.View {
 	e.t.Helper()
-	var v *processor.View
+	var v *table.View
 	// A view opened while the processors are still creating the table can
 	// stop with an error; only a view that has recovered once is returned.
 	eventually(e.t, 60*time.Second, func() string {
 		var err error
-		v, err = processor.OpenView(context.Background(), processor.ViewConfig{Kafka: e.kafka, Sarama: e.sarama, Group: group})
+		v, err = table.OpenView(context.Background(), table.ViewConfig{Kafka: e.kafka, Sarama: e.sarama, Group: group})
 		if err != nil {
 			return err.Error()
 		}
@@ -296,12 +297,12 @@ func (e *env) openView(group string) *processor.View {
 }
 
 // viewMatches is a condition: the view's rows equal want.
-func viewMatches(v *processor.View, want map[string]int64) func() string {
+func viewMatches(v *table.View, want map[string]int64) func() string {
 	return func() string {
 		if !v.Recovered() {
 			return "view not recovered"
 		}
-		rows, err := v.Rows(processor.Filter{})
+		rows, err := v.Rows(table.Filter{})
 		if err != nil {
 			return err.Error()
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -91,7 +92,7 @@ func RegisterFilter(reg prometheus.Registerer, lag *Lag, group string, f *proces
 
 // RegisterView exposes a view's freshness: whether it has recovered, its
 // lag behind the table, and its rows.
-func RegisterView(reg prometheus.Registerer, group string, v *processor.View) {
+func RegisterView(reg prometheus.Registerer, group string, v *table.View) {
 	l := prometheus.Labels{"group": group}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hourglass_view_recovered", Help: "1 when the view holds the whole table.", ConstLabels: l,
@@ -115,7 +116,7 @@ func RegisterView(reg prometheus.Registerer, group string, v *processor.View) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hourglass_view_rows", Help: "Rows of the table in the view.", ConstLabels: l,
 	}, func() float64 {
-		rows, err := v.Rows(processor.Filter{})
+		rows, err := v.Rows(table.Filter{})
 		if err != nil {
 			return -1
 		}

@@ -13,8 +13,10 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/internal/gokautil"
 	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
 	gokacodec "github.com/lovoo/goka/codec"
@@ -487,7 +489,7 @@ func gokaOptions(kc kafka.Config, cfg *sarama.Config, initial int64, log *slog.L
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(&c)),
 		goka.WithProducerBuilder(producerBuilder(kc)),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(&c, tmc)),
-		goka.WithLogger(gokaLogger{log: log}),
+		goka.WithLogger(gokautil.Logger{Log: log}),
 	}
 }
 
@@ -526,7 +528,7 @@ func (a *Aggregator) countProcessor(sd *stateDir) (*goka.Processor, error) {
 func (a *Aggregator) countGraph() *goka.GroupGraph {
 	edges := []goka.Edge{
 		goka.Input(goka.Stream(RepartitionTopic(a.cfg.Group)), countInputCodec{}, a.count),
-		goka.Persist(rowCodec{}),
+		goka.Persist(table.Codec{}),
 		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
 	}
 	if a.cfg.Output != "" {

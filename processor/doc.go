@@ -44,6 +44,6 @@
 //
 // # Reading results
 //
-// View reads the group table through a Goka view, from any process: it
-// recovers the table from its changelog and then follows it.
+// Package table reads the group table through a Goka view, from any
+// process: it recovers the table from its changelog and then follows it.
 package processor

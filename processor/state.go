@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gofrs/flock"
+	"github.com/hourglass-stream/hourglass/internal/gokautil"
 	"github.com/lovoo/goka/storage"
 )
 
@@ -109,7 +110,7 @@ func (s *stateDir) end() error {
 // directory, memory for a temporary one (nothing would reuse it).
 func (s *stateDir) storage() storage.Builder {
 	if s.temp {
-		return memStorage()
+		return gokautil.MemStorage()
 	}
 	return storage.DefaultBuilder(s.path)
 }

@@ -9,11 +9,11 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/kafka"
 
-	"github.com/lovoo/goka"
+	"github.com/hourglass-stream/hourglass/table"
 )
 
 // TableTopic is the group table (compacted changelog) of group.
-func TableTopic(group string) string { return string(goka.GroupTable(goka.Group(group))) }
+func TableTopic(group string) string { return table.Topic(group) }
 
 // RepartitionTopic carries updates keyed by row key from the rekey step to
 // the group table.

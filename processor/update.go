@@ -54,46 +54,6 @@ func (updateCodec) Decode(data []byte) (any, error) {
 	return wire.DecodeUpdate(data)
 }
 
-// rowCodec is the goka.Codec of the group table: window rows, and the
-// watermark row of each partition (see watermark.go).
-type rowCodec struct{}
-
-func (rowCodec) Encode(value any) ([]byte, error) {
-	switch v := value.(type) {
-	case wire.WatermarkRow:
-		return v.MarshalBinary()
-	case windows.Sessions:
-		return v.MarshalBinary()
-	}
-	r, ok := value.(windows.Row)
-	if !ok {
-		return nil, fmt.Errorf("encode row: %T is not a windows.Row", value)
-	}
-	return r.MarshalBinary()
-}
-
-func (rowCodec) Decode(data []byte) (any, error) {
-	if len(data) > 0 && data[0] == wire.WatermarkRowTag {
-		var w wire.WatermarkRow
-		if err := w.UnmarshalBinary(data); err != nil {
-			return nil, err
-		}
-		return w, nil
-	}
-	if len(data) > 0 && data[0] == windows.SessionsTag {
-		var s windows.Sessions
-		if err := s.UnmarshalBinary(data); err != nil {
-			return nil, err
-		}
-		return s, nil
-	}
-	var r windows.Row
-	if err := r.UnmarshalBinary(data); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
 // OutputRow is the JSON record of the output topic (see DESIGN): one row of
 // the result table. Final is true only for a window's final emission.
 type OutputRow struct {

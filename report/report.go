@@ -13,7 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 )
 
@@ -60,12 +60,12 @@ func Rows(w io.Writer, f Format, rows []windows.Result) error {
 		for i, r := range rows {
 			cells[i] = []string{r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), strconv.FormatInt(r.Count, 10)}
 		}
-		return table(w, []string{"key", "window_start", "window_end", "count"}, cells)
+		return writeTable(w, []string{"key", "window_start", "window_end", "count"}, cells)
 	}
 }
 
 // Totals writes per-key totals in format f (CSV header "key,total").
-func Totals(w io.Writer, f Format, totals []processor.Total) error {
+func Totals(w io.Writer, f Format, totals []table.Total) error {
 	switch f {
 	case CSV:
 		cw := csv.NewWriter(w)
@@ -88,14 +88,14 @@ func Totals(w io.Writer, f Format, totals []processor.Total) error {
 		for i, t := range totals {
 			cells[i] = []string{t.Key, strconv.FormatInt(t.Total, 10)}
 		}
-		return table(w, []string{"key", "total"}, cells)
+		return writeTable(w, []string{"key", "total"}, cells)
 	}
 }
 
-// table writes aligned columns two spaces apart: text left-aligned, the
+// writeTable writes aligned columns two spaces apart: text left-aligned, the
 // last column (a count) right-aligned. Widths count runes, so keys in any
 // script line up as long as they are not double-width.
-func table(w io.Writer, header []string, rows [][]string) error {
+func writeTable(w io.Writer, header []string, rows [][]string) error {
 	for _, r := range rows {
 		for i, c := range r {
 			r[i] = Printable(c)
@@ -168,7 +168,7 @@ func Query(w io.Writer, f Format, columns []string, rows [][]any) error {
 		for i, r := range rows {
 			cells[i] = cellTexts(r)
 		}
-		return table(w, columns, cells)
+		return writeTable(w, columns, cells)
 	}
 }
 

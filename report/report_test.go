@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 )
 
@@ -44,7 +44,7 @@ func TestRows(t *testing.T) {
 
 func TestTotals(t *testing.T) {
 	var b bytes.Buffer
-	if err := Totals(&b, CSV, []processor.Total{{Key: "Close", Total: 50000}, {Key: "Open", Total: 50000}}); err != nil {
+	if err := Totals(&b, CSV, []table.Total{{Key: "Close", Total: 50000}, {Key: "Open", Total: 50000}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.String(); got != "key,total\nClose,50000\nOpen,50000\n" {

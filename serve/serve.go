@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/hourglass-stream/hourglass/metrics"
-	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -19,9 +19,9 @@ import (
 //go:embed static/index.html
 var indexHTML []byte
 
-// View is what the handler reads: processor.View.
+// View is what the handler reads: table.View.
 type View interface {
-	Rows(processor.Filter) ([]windows.Result, error)
+	Rows(table.Filter) ([]windows.Result, error)
 	Recovered() bool
 	Lag(context.Context) (int64, error)
 }
@@ -54,14 +54,14 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 		writeJSON(w, http.StatusOK, freshness(r.Context(), group, v, out))
 	})
 	mux.HandleFunc("GET /api/totals", func(w http.ResponseWriter, r *http.Request) {
-		rows, err := v.Rows(processor.Filter{})
+		rows, err := v.Rows(table.Filter{})
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
 		}
-		totals := processor.Totals(rows)
+		totals := table.Totals(rows)
 		if totals == nil {
-			totals = []processor.Total{}
+			totals = []table.Total{}
 		}
 		writeJSON(w, http.StatusOK, freshness(r.Context(), group, v, totals))
 	})
@@ -100,9 +100,9 @@ func freshness(ctx context.Context, group string, v View, rows any) response {
 	return response{Group: group, Rows: rows, Recovered: v.Recovered(), Lag: lag}
 }
 
-func parseFilter(r *http.Request) (processor.Filter, error) {
+func parseFilter(r *http.Request) (table.Filter, error) {
 	q := r.URL.Query()
-	f := processor.Filter{Key: q.Get("key"), KeySet: q.Has("key")}
+	f := table.Filter{Key: q.Get("key"), KeySet: q.Has("key")}
 	var err error
 	if s := q.Get("from"); s != "" {
 		if f.From, err = windows.ParseTime(s); err != nil {

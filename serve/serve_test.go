@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 type fakeView struct{ rows []windows.Result }
 
-func (f fakeView) Rows(flt processor.Filter) ([]windows.Result, error) {
+func (f fakeView) Rows(flt table.Filter) ([]windows.Result, error) {
 	var out []windows.Result
 	for _, r := range f.rows {
 		if (flt.KeySet && r.Key != flt.Key) || (!flt.From.IsZero() && r.WindowStart.Before(flt.From)) || (!flt.To.IsZero() && !r.WindowStart.Before(flt.To)) {

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/report"
 	"github.com/hourglass-stream/hourglass/sqlquery"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/spf13/cobra"
 )
@@ -46,7 +46,7 @@ with times as RFC 3339 UTC text, and prints its result with its own columns.
 			if totals && query != "" {
 				return errors.New("--totals and --sql do not go together: sum in the query")
 			}
-			filter := processor.Filter{Key: key, KeySet: cmd.Flags().Changed("key")}
+			filter := table.Filter{Key: key, KeySet: cmd.Flags().Changed("key")}
 			if filter.From, err = parseFlagTime("--from", from); err != nil {
 				return err
 			}
@@ -59,7 +59,7 @@ with times as RFC 3339 UTC text, and prints its result with its own columns.
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			v, err := processor.OpenView(ctx, processor.ViewConfig{Kafka: kc, Sarama: sc, Group: group})
+			v, err := table.OpenView(ctx, table.ViewConfig{Kafka: kc, Sarama: sc, Group: group})
 			if err != nil {
 				return err
 			}
@@ -79,7 +79,7 @@ with times as RFC 3339 UTC text, and prints its result with its own columns.
 				return report.Query(cmd.OutOrStdout(), f, res.Columns, res.Rows)
 			}
 			if totals {
-				return report.Totals(cmd.OutOrStdout(), f, processor.Totals(rows))
+				return report.Totals(cmd.OutOrStdout(), f, table.Totals(rows))
 			}
 			return report.Rows(cmd.OutOrStdout(), f, rows)
 		},

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/hourglass-stream/hourglass/metrics"
-	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/serve"
+	"github.com/hourglass-stream/hourglass/table"
 	"github.com/spf13/cobra"
 )
 
@@ -41,7 +41,7 @@ internet.`,
 				return err
 			}
 			ctx := cmd.Context()
-			v, err := processor.OpenView(ctx, processor.ViewConfig{Kafka: kc, Sarama: sc, Group: group})
+			v, err := table.OpenView(ctx, table.ViewConfig{Kafka: kc, Sarama: sc, Group: group})
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,6 @@
-package processor
+// Package gokautil adapts goka to hourglass: a table storage in memory and
+// a logger on slog, for the count step and the views.
+package gokautil
 
 import (
 	"bytes"
@@ -23,8 +25,8 @@ type memStore struct {
 	hasOff bool
 }
 
-// memStorage is the storage.Builder of memStore.
-func memStorage() storage.Builder {
+// MemStorage is the storage.Builder of memStore.
+func MemStorage() storage.Builder {
 	return func(string, int32) (storage.Storage, error) {
 		return &memStore{rows: map[string][]byte{}}, nil
 	}

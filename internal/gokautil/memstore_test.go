@@ -1,4 +1,4 @@
-package processor
+package gokautil
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestMemStore(t *testing.T) {
-	b := memStorage()
+	b := MemStorage()
 	st, err := b("t", 0)
 	if err != nil {
 		t.Fatal(err)

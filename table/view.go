@@ -1,4 +1,8 @@
-package processor
+// Package table reads a group's table, the result of `hourglass
+// aggregate`: its format (Codec), its topic, and View, which follows it
+// from any process, with row filters and totals. It is the read side:
+// report, serve, query and the bench use it without the engine.
+package table
 
 import (
 	"context"
@@ -11,12 +15,17 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/internal/gokautil"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// Topic is the group table (compacted changelog) of group, as goka names
+// it.
+func Topic(group string) string { return string(goka.GroupTable(goka.Group(group))) }
 
 // ViewConfig describes a reader of a group's table.
 type ViewConfig struct {
@@ -52,14 +61,14 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 	if err := cfg.Kafka.Validate(); err != nil {
 		return nil, err
 	}
-	if err := validateGroup(cfg.Group); err != nil {
-		return nil, err
+	if cfg.Group == "" {
+		return nil, fmt.Errorf("no group: set --group")
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	table := TableTopic(cfg.Group)
+	table := Topic(cfg.Group)
 	adm, err := kafka.NewAdmin(cfg.Kafka.Brokers, cfg.Sarama)
 	if err != nil {
 		return nil, err
@@ -79,8 +88,8 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 	// they are kept here and closed with the view.
 	var clients closers
 	consumers, topicManagers := goka.SaramaConsumerBuilderWithConfig(&c), goka.TopicManagerBuilderWithConfig(&c, tmc)
-	gv, err := goka.NewView(cfg.Kafka.Brokers, goka.Table(table), rowCodec{},
-		goka.WithViewStorageBuilder(memStorage()),
+	gv, err := goka.NewView(cfg.Kafka.Brokers, goka.Table(table), Codec{},
+		goka.WithViewStorageBuilder(gokautil.MemStorage()),
 		goka.WithViewConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
 			cons, err := consumers(brokers, clientID)
 			clients.add(cons, err)
@@ -91,7 +100,7 @@ func OpenView(ctx context.Context, cfg ViewConfig) (*View, error) {
 			clients.add(tm, err)
 			return tm, err
 		}),
-		goka.WithViewLogger(gokaLogger{log: log.With("view", table), warnErrors: true}),
+		goka.WithViewLogger(gokautil.Logger{Log: log.With("view", table), WarnErrors: true}),
 		// A view outlives broker restarts and leader moves: a partition
 		// whose consumer fails reloads from the offset it holds, within
 		// seconds rather than goka's default of up to two minutes.

@@ -1,4 +1,4 @@
-package processor
+package table
 
 import (
 	"reflect"
@@ -49,14 +49,5 @@ func TestFilterAndTotals(t *testing.T) {
 	}
 	if got, want := Totals(rows), []Total{{"", 1}, {"Close", 2}, {"Open", 8}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Totals = %v, want %v", got, want)
-	}
-}
-
-func TestAggregateConfigValidate(t *testing.T) {
-	if _, err := NewAggregator(AggregateConfig{}); err == nil {
-		t.Fatal("empty config accepted")
-	}
-	if _, err := ParseStart("yesterday"); err == nil {
-		t.Fatal("--start yesterday accepted")
 	}
 }
