@@ -24,23 +24,15 @@ type Reader struct {
 // NewReader reads data.
 func NewReader(data []byte) *Reader { return &Reader{data: data} }
 
-// Varint reads a signed varint.
+// Varint reads a signed varint: an unsigned one holding the value
+// zig-zag encoded, as encoding/binary writes it.
 func (r *Reader) Varint() int64 {
-	if r.err != nil {
-		return 0
+	ux := r.Uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(r.data)
-	if n <= 0 {
-		r.err = ErrBad
-		return 0
-	}
-	var canon [binary.MaxVarintLen64]byte
-	if binary.PutVarint(canon[:], v) != n {
-		r.err = ErrBad
-		return 0
-	}
-	r.data = r.data[n:]
-	return v
+	return x
 }
 
 // Uvarint reads an unsigned varint.
