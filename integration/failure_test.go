@@ -125,10 +125,16 @@ func TestKillNineExact(t *testing.T) {
 		t.Skip("long: multi-process fault test")
 	}
 	if os.Getenv("HOURGLASS_TEST_BROKERS") == "" && os.Getenv("HOURGLASS_KNOWN_ISSUES") == "" {
-		// On kfake, after members are SIGKILLed, survivors sometimes sit in a
-		// stable group with live sessions yet fetch nothing from some
-		// partitions (goroutine dumps: partition processors idle in select).
-		// Against Apache Kafka the test passes. Run it here with
+		// On kfake, after members are SIGKILLed, about one run in three
+		// stalls: the survivors' rekey steps sit in PollRecords and get
+		// nothing from some input partitions (goroutine dumps), and the
+		// count step reports those partitions as never heard from
+		// (partitions="[0 1 6]"). A likely cause: kfake answers a
+		// RequireStable offset fetch with UNSTABLE_OFFSET_COMMIT for every
+		// partition of a group while any member's transactional offsets
+		// are pending (groups.go, hasUnstableOffsets), where Kafka checks
+		// the partition; franz-go waits and retries every second. Against
+		// Apache Kafka the test passes. Run it here with
 		// HOURGLASS_KNOWN_ISSUES=1 while that is investigated.
 		t.Skip("known issue: consumption stalls on the embedded broker after SIGKILLed members; runs in make test-kafka")
 	}
@@ -196,16 +202,6 @@ func TestKillNineExact(t *testing.T) {
 func TestBrokerRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: broker restart")
-	}
-	if os.Getenv("HOURGLASS_TEST_BROKERS") == "" && os.Getenv("HOURGLASS_KNOWN_ISSUES") == "" {
-		// On the embedded broker (kfake with --data-dir) about one run in
-		// five still ends low: when the restart makes the processor fail
-		// and recover its table from the changelog, the changelog read back
-		// lacks rows that were acknowledged before (whole keys missing, a
-		// partition's first record carrying a count well above 1). Against
-		// Apache Kafka it passes (make test-kafka). Run it here with
-		// HOURGLASS_KNOWN_ISSUES=1 while that is investigated.
-		t.Skip("known issue: table rows lost across an embedded-broker restart; runs in make test-kafka")
 	}
 	brokers, restart := restartableBroker(t)
 	e := newEnv(t)
