@@ -38,6 +38,14 @@ func (in inRecord) emit(topic string, key, value []byte, h headers) {
 	in.write(outgoing(&kgo.Record{Topic: topic, Key: key, Value: value}, h))
 }
 
+// backlogPoll is a poll that finds a backlog, and backlogLinger how long a
+// transaction then collects records (Kafka Streams commits every 100 ms
+// under exactly_once_v2).
+const (
+	backlogPoll   = pollRecords / 4
+	backlogLinger = 100 * time.Millisecond
+)
+
 // rekeyStep is the rekey step of one run: its partitions' state, and
 // when it last sent marks. The loop (runRekey) owns it; a poll's records
 // of one partition are handled on a goroutine of their own, which touches
@@ -132,15 +140,16 @@ func (a *Aggregator) runRekey(ctx context.Context) error {
 	}
 	defer sess.Close()
 	t := &txn{sess: sess, failures: &a.stats.writeErrors, log: a.log}
+	linger := a.cfg.BatchLinger // how long the transaction under way collects records
 	for {
-		if t.open && time.Since(t.began) >= a.cfg.BatchLinger || !t.open && a.cfg.Watermark != nil && s.marksDue(time.Now()) {
+		if t.open && time.Since(t.began) >= linger || !t.open && a.cfg.Watermark != nil && s.marksDue(time.Now()) {
 			if err := s.commit(t); err != nil {
 				return fmt.Errorf("rekey step: %w", err)
 			}
 		}
 		wait := markInterval
 		if t.open {
-			wait = max(time.Millisecond, a.cfg.BatchLinger-time.Since(t.began))
+			wait = max(time.Millisecond, linger-time.Since(t.began))
 		}
 		pctx, cancel := context.WithTimeout(ctx, wait)
 		fs := sess.PollRecords(pctx, pollRecords)
@@ -159,6 +168,13 @@ func (a *Aggregator) runRekey(ctx context.Context) error {
 		}
 		if err := t.begin(); err != nil {
 			return fmt.Errorf("rekey step: %w", err)
+		}
+		// Through a backlog (full polls) a transaction runs longer: each
+		// commit holds the step for a round of requests (offsets, end,
+		// markers), and the latency the linger bounds is long gone.
+		linger = a.cfg.BatchLinger
+		if fs.NumRecords() >= backlogPoll {
+			linger = max(linger, backlogLinger)
 		}
 		if err := eachPartition(fs, func(p int32, records []*kgo.Record) error {
 			return s.records(ctx, s.partition(p), records, t.write)
