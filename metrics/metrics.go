@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hourglass-stream/hourglass/kafka"
-	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -33,7 +32,9 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-func counter(reg prometheus.Registerer, name, help string, labels prometheus.Labels, f func() int64) {
+// Counter registers hourglass_<name>, a counter read from f at each
+// scrape, with labels.
+func Counter(reg prometheus.Registerer, name, help string, labels prometheus.Labels, f func() int64) {
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "hourglass_" + name, Help: help, ConstLabels: labels,
 	}, func() float64 { return float64(f()) }))
@@ -57,37 +58,6 @@ func Latency(reg prometheus.Registerer, group string) func(step string, d time.D
 			count.Observe(d.Seconds())
 		}
 	}
-}
-
-// RegisterAggregator exposes an aggregator's totals and the consumer lag of
-// its groups (the rekey step on the input, the count step on the
-// repartition topic).
-func RegisterAggregator(reg prometheus.Registerer, lag *Lag, group string, a *processor.Aggregator) {
-	l := prometheus.Labels{"group": group}
-	counter(reg, "records_in_total", "Input records read by the rekey step.", l, func() int64 { return a.Stats().Read })
-	counter(reg, "updates_total", "Window updates sent to the repartition topic: one per row and batch of the rekey step.", l, func() int64 { return a.Stats().Updates })
-	counter(reg, "counted_total", "Events counted into the table (an event in n windows counts n times).", l, func() int64 { return a.Stats().Applied })
-	counter(reg, "duplicates_total", "Events of redelivered updates recognised and skipped.", l, func() int64 { return a.Stats().Duplicates })
-	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return a.Stats().DeadLettered })
-	counter(reg, "late_total", "Late events, not counted (--watermark).", l, func() int64 { return a.Stats().Late })
-	counter(reg, "expired_rows_total", "Rows deleted by --retain.", l, func() int64 { return a.Stats().Expired })
-	counter(reg, "sessions_moved_total", "Sessions that no event may reach any more, moved from their key's row to a row of their own.", l, func() int64 { return a.Stats().SessionsMoved })
-	counter(reg, "sessions_closed_early_total", "Sessions closed before the watermark closed them, because their key had more than a row holds (1,000); events that would have joined them are late.", l, func() int64 { return a.Stats().SessionsClosedEarly })
-	counter(reg, "registry_unavailable_total", "Decode attempts that found the schema registry unavailable; the record waited, uncommitted, and was tried again.", l, func() int64 { return a.Stats().Unavailable })
-	counter(reg, "write_errors_total", "Writes that failed; their records are not committed and are read again.", l, func() int64 { return a.Stats().WriteErrors })
-	reg.MustRegister(lag)
-}
-
-// RegisterFilter exposes an alert filter's totals and its input lag.
-func RegisterFilter(reg prometheus.Registerer, lag *Lag, group string, f *processor.AlertFilter) {
-	l := prometheus.Labels{"group": group}
-	counter(reg, "records_in_total", "Input records read.", l, func() int64 { return f.Stats().Read })
-	counter(reg, "matched_total", "Records that matched --where and were written to the output.", l, func() int64 { return f.Stats().Matched })
-	counter(reg, "rejected_total", "Records that did not match --where.", l, func() int64 { return f.Stats().Rejected })
-	counter(reg, "registry_unavailable_total", "Decode attempts that found the schema registry unavailable; the record waited, uncommitted, and was tried again.", l, func() int64 { return f.Stats().Unavailable })
-	counter(reg, "write_errors_total", "Writes that failed; their records are not committed and are read again.", l, func() int64 { return f.Stats().WriteErrors })
-	counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return f.Stats().DeadLettered })
-	reg.MustRegister(lag)
 }
 
 // RegisterView exposes a view's freshness: whether it has recovered, its

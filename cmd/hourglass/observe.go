@@ -69,7 +69,7 @@ func (o *observeFlags) start(ctx context.Context, kc kafka.Config, reg *promethe
 // both its steps.
 func (o *observeFlags) startAggregator(cmd *cobra.Command, cfg processor.AggregateConfig, reg *prometheus.Registry, agg *processor.Aggregator) error {
 	return o.start(cmd.Context(), cfg.Kafka, reg, []string{processor.RekeyGroup(cfg.Group), cfg.Group},
-		func(lag *metrics.Lag) { metrics.RegisterAggregator(reg, lag, cfg.Group, agg) },
+		func(lag *metrics.Lag) { registerAggregator(reg, lag, cfg.Group, agg) },
 		processorStats{
 			fields: func() []any {
 				st := agg.Stats()
@@ -98,7 +98,7 @@ func (o *observeFlags) startAggregator(cmd *cobra.Command, cfg processor.Aggrega
 func (o *observeFlags) startFilter(cmd *cobra.Command, cfg processor.AlertFilterConfig, f *processor.AlertFilter) error {
 	reg := metrics.NewRegistry()
 	return o.start(cmd.Context(), cfg.Kafka, reg, []string{cfg.Group},
-		func(lag *metrics.Lag) { metrics.RegisterFilter(reg, lag, cfg.Group, f) },
+		func(lag *metrics.Lag) { registerFilter(reg, lag, cfg.Group, f) },
 		processorStats{
 			fields: func() []any {
 				st := f.Stats()
@@ -109,4 +109,35 @@ func (o *observeFlags) startFilter(cmd *cobra.Command, cfg processor.AlertFilter
 				return map[string]int64{"read": st.Read, "matched": st.Matched}
 			},
 		})
+}
+
+// registerAggregator exposes an aggregator's totals and the consumer lag of
+// its groups (the rekey step on the input, the count step on the
+// repartition topic).
+func registerAggregator(reg prometheus.Registerer, lag *metrics.Lag, group string, a *processor.Aggregator) {
+	l := prometheus.Labels{"group": group}
+	metrics.Counter(reg, "records_in_total", "Input records read by the rekey step.", l, func() int64 { return a.Stats().Read })
+	metrics.Counter(reg, "updates_total", "Window updates sent to the repartition topic: one per row and batch of the rekey step.", l, func() int64 { return a.Stats().Updates })
+	metrics.Counter(reg, "counted_total", "Events counted into the table (an event in n windows counts n times).", l, func() int64 { return a.Stats().Applied })
+	metrics.Counter(reg, "duplicates_total", "Events of redelivered updates recognised and skipped.", l, func() int64 { return a.Stats().Duplicates })
+	metrics.Counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return a.Stats().DeadLettered })
+	metrics.Counter(reg, "late_total", "Late events, not counted (--watermark).", l, func() int64 { return a.Stats().Late })
+	metrics.Counter(reg, "expired_rows_total", "Rows deleted by --retain.", l, func() int64 { return a.Stats().Expired })
+	metrics.Counter(reg, "sessions_moved_total", "Sessions that no event may reach any more, moved from their key's row to a row of their own.", l, func() int64 { return a.Stats().SessionsMoved })
+	metrics.Counter(reg, "sessions_closed_early_total", "Sessions closed before the watermark closed them, because their key had more than a row holds (1,000); events that would have joined them are late.", l, func() int64 { return a.Stats().SessionsClosedEarly })
+	metrics.Counter(reg, "registry_unavailable_total", "Decode attempts that found the schema registry unavailable; the record waited, uncommitted, and was tried again.", l, func() int64 { return a.Stats().Unavailable })
+	metrics.Counter(reg, "write_errors_total", "Writes that failed; their records are not committed and are read again.", l, func() int64 { return a.Stats().WriteErrors })
+	reg.MustRegister(lag)
+}
+
+// registerFilter exposes an alert filter's totals and its input lag.
+func registerFilter(reg prometheus.Registerer, lag *metrics.Lag, group string, f *processor.AlertFilter) {
+	l := prometheus.Labels{"group": group}
+	metrics.Counter(reg, "records_in_total", "Input records read.", l, func() int64 { return f.Stats().Read })
+	metrics.Counter(reg, "matched_total", "Records that matched --where and were written to the output.", l, func() int64 { return f.Stats().Matched })
+	metrics.Counter(reg, "rejected_total", "Records that did not match --where.", l, func() int64 { return f.Stats().Rejected })
+	metrics.Counter(reg, "registry_unavailable_total", "Decode attempts that found the schema registry unavailable; the record waited, uncommitted, and was tried again.", l, func() int64 { return f.Stats().Unavailable })
+	metrics.Counter(reg, "write_errors_total", "Writes that failed; their records are not committed and are read again.", l, func() int64 { return f.Stats().WriteErrors })
+	metrics.Counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return f.Stats().DeadLettered })
+	reg.MustRegister(lag)
 }
