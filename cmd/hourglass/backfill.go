@@ -139,12 +139,19 @@ the replay rebuilds the table from scratch.`,
 				return err
 			}
 			plan, err := backfill.Reset(cmd.Context(), cfg)
+			dry := errors.Is(err, backfill.ErrNotConfirmed)
 			for _, step := range plan {
 				prefix := "done: "
-				if errors.Is(err, backfill.ErrNotConfirmed) {
+				if dry {
 					prefix = "would "
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), prefix+step)
+			}
+			if dry {
+				// A dry run that planned is a success, as
+				// kafka-consumer-groups --dry-run is.
+				fmt.Fprintln(cmd.OutOrStdout(), err)
+				return nil
 			}
 			return err
 		},
