@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -178,6 +179,10 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, agg processor.Aggregate
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var repartEnd map[int32]int64
+	// Reading a topic to tell whether only transaction markers are left
+	// is asked only of a step that stood still since the last tick: one
+	// still moving is not done.
+	var lastCommitted, lastCounted map[int32]int64
 	for {
 		select {
 		case <-ctx.Done():
@@ -198,7 +203,9 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, agg processor.Aggregate
 			if !reached(committed, sum.End) {
 				// An input written in transactions ends in a marker the
 				// rekey step commits no offset past.
-				if !consumed(ctx, agg.Kafka, agg.Input, committed, sum.End) {
+				moved := !maps.Equal(committed, lastCommitted)
+				lastCommitted = committed
+				if moved || !consumed(ctx, agg.Kafka, agg.Input, committed, sum.End) {
 					continue
 				}
 			}
@@ -218,7 +225,9 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, agg processor.Aggregate
 		if err != nil {
 			continue
 		}
-		if !consumed(ctx, agg.Kafka, processor.RepartitionTopic(agg.Group), counted, repartEnd) {
+		moved := !maps.Equal(counted, lastCounted)
+		lastCounted = counted
+		if moved || !consumed(ctx, agg.Kafka, processor.RepartitionTopic(agg.Group), counted, repartEnd) {
 			continue
 		}
 		return true, nil

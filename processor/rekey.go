@@ -332,13 +332,13 @@ func (s *rekeyStep) endBound(rp *rekeyPartition) {
 // pauseEnded stops fetching the partitions that reached their bound.
 func (s *rekeyStep) pauseEnded(cl *kgo.Client) {
 	var ps []int32
-	for _, rp := range s.all() {
-		s.mu.Lock()
+	s.mu.Lock()
+	for _, rp := range s.parts {
 		if rp.ended {
 			ps = append(ps, rp.p)
 		}
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	if len(ps) > 0 {
 		cl.PauseFetchPartitions(map[string][]int32{s.a.cfg.Input: ps})
 	}
