@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,11 +14,8 @@ import (
 	"github.com/hourglass-stream/hourglass/internal/gokautil"
 	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
-	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
-	gokacodec "github.com/lovoo/goka/codec"
-	"github.com/lovoo/goka/storage"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 )
@@ -235,29 +230,18 @@ type Aggregator struct {
 	cfg   AggregateConfig
 	log   *slog.Logger
 	stats aggregateCounters
-	wait  *waiter     // the schema registry's outages
-	back  *backReader // the count step's reads of the input and output
-	alarm alarm       // dead letters that likely mean a mistake
+	wait  *waiter // the schema registry's outages
+	alarm alarm   // dead letters that likely mean a mistake
+	count *countStep
 
-	// Event time (watermark.go), set up by ensureTopics.
+	// The topology, found by ensureTopics before each run.
 	sources        int32 // input partitions
 	outputParts    int32 // output partitions
 	partitionOf    kgo.PartitionerHasher
 	checkpointKeys []string // per input partition: its key in WatermarkTopic
 	tableKeys      []string // per table partition: its watermark row key
-	countClocks    countClocks
-	keyTime        *codec.PathSet             // Key and Time, for a codec.Extractor
-	moreFinal      atomic.Bool                // a visit left rows on their way to Final
-	earlyWarned    atomic.Int64               // when sessions closed early were last logged (unix ns)
-	local          sync.Map                   // table partition → the count step's local storage.Storage
-	countClient    atomic.Pointer[kgo.Client] // the count step's producer (session windows)
-	pass           atomic.Int64               // visits so far
-	flushed        chan struct{}              // closed when a bounded run has closed every window
-	flushOnce      sync.Once
-	finalsMu       sync.Mutex
-	finals         map[string]bool // row keys with a final row in the output, as read in pass finalsPass
-	finalsRead     map[int32]bool
-	finalsPass     int64
+
+	keyTime *codec.PathSet // Key and Time, for a codec.Extractor
 }
 
 // NewAggregator checks cfg and returns an Aggregator ready to Run.
@@ -288,13 +272,9 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 		}
 		cfg.Watermark = &c
 	}
-	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group),
-		countClocks: countClocks{parts: map[int32]*countPart{}},
-		keyTime:     codec.NewPathSet(cfg.Key, cfg.Time),
-		flushed:     make(chan struct{}),
-	}
+	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group), keyTime: codec.NewPathSet(cfg.Key, cfg.Time)}
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
-	a.back = &backReader{kc: cfg.Kafka}
+	a.count = newCountStep(a)
 	a.alarm = alarm{log: a.log, hint: fmt.Sprintf("--key %s, --time %s and --codec %s against the records", cfg.Key, cfg.Time, cfg.Decoder.Name())}
 	return a, nil
 }
@@ -333,7 +313,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		return fmt.Errorf("aggregate %s: %w", a.cfg.Group, err)
 	}
 	defer sd.close()
-	defer a.back.Close()
+	defer a.count.back.Close()
 	err = retry(ctx, a.log, a.cfg.MaxOutage, func(ctx context.Context) error { return a.runOnce(ctx, sd) })
 	if err != nil {
 		return fmt.Errorf("aggregate %s: %w", a.cfg.Group, err)
@@ -348,7 +328,7 @@ func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
 	if err := sd.begin(); err != nil {
 		return err
 	}
-	count, err := a.countProcessor(sd)
+	count, err := a.count.processor(sd)
 	if err != nil {
 		return err
 	}
@@ -356,7 +336,7 @@ func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
 	g.Go(func() error { return a.runRekey(gctx) })
 	g.Go(func() error { return runProcessor(gctx, count, "count") })
 	if a.cfg.Watermark != nil {
-		g.Go(func() error { return a.closeWindows(gctx, count) })
+		g.Go(func() error { return a.count.closeWindows(gctx, count) })
 	}
 	err = g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
@@ -493,95 +473,6 @@ func gokaOptions(kc kafka.Config, cfg *sarama.Config, initial int64, log *slog.L
 	}
 }
 
-// countProcessor builds the count step. Its local copy of the table is
-// kept in memory unless a --state-dir asks for LevelDB: the changelog is
-// the source of truth and a process without a kept directory recovers from
-// it at start anyway, so LevelDB's writes (and its write-ahead log) would
-// buy nothing but time. A table larger than memory wants --state-dir.
-func (a *Aggregator) countProcessor(sd *stateDir) (*goka.Processor, error) {
-	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
-		goka.WithStorageBuilder(a.keepStorage(sd.storage())),
-		goka.WithUpdateCallback(a.recoverRow),
-		// A tombstone in the repartition topic is no update: it reaches
-		// the codec, which makes it an unreadableRecord to dead-letter,
-		// instead of being dropped without a word (goka's default).
-		goka.WithNilHandling(goka.NilDecode))
-	if a.cfg.Windows.IsSession() {
-		part := sessionPartitioner(TableTopic(a.cfg.Group))
-		opts = append(opts, goka.WithProducerBuilder(func([]string, string, func() hash.Hash32) (goka.Producer, error) {
-			client, err := a.cfg.Kafka.PartitionedProducer(part)
-			if err != nil {
-				return nil, err
-			}
-			a.countClient.Store(client)
-			return &kgoProducer{client: client}, nil
-		}))
-	}
-	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, a.countGraph(), opts...)
-	if err != nil {
-		return nil, fmt.Errorf("aggregate: count step: %w", err)
-	}
-	return p, nil
-}
-
-// countGraph is the count step's goka group graph.
-func (a *Aggregator) countGraph() *goka.GroupGraph {
-	edges := []goka.Edge{
-		goka.Input(goka.Stream(RepartitionTopic(a.cfg.Group)), countInputCodec{}, a.count),
-		goka.Persist(table.Codec{}),
-		goka.Output(goka.Stream(DeadLetterTopic(a.cfg.Group)), new(gokacodec.Bytes)),
-	}
-	if a.cfg.Output != "" {
-		edges = append(edges, goka.Output(goka.Stream(a.cfg.Output), new(gokacodec.Bytes)))
-	}
-	if a.cfg.LateTopic != "" {
-		edges = append(edges, goka.Output(goka.Stream(a.cfg.LateTopic), new(gokacodec.Bytes)))
-	}
-	if a.cfg.Watermark != nil {
-		edges = append(edges, goka.Visitor(closeVisit, a.visitClose))
-	}
-	return goka.DefineGroup(goka.Group(a.cfg.Group), edges...)
-}
-
-// recoverRow is the count step's table update callback: goka calls it for
-// each changelog record while it recovers (or catches up) a partition of
-// the table into local storage. Goka writes a row to local storage before
-// the changelog acknowledges it, and records the changelog offset only on
-// acknowledgement. When a partition is handed back to this process by a
-// rebalance while such writes are in flight (a broker restart does that),
-// recovery starts before them, and plain replay would overwrite the newer
-// local row with an older one; the updates applied in between, already
-// committed, would be lost, and later updates would build on the stale
-// count. A local row that contains the changelog record (same window, every
-// applied offset at or past the record's) is therefore kept; otherwise the
-// changelog record wins, as it does for a row another instance advanced.
-func (a *Aggregator) recoverRow(uc goka.UpdateContext, s storage.Storage, key string, value []byte) error {
-	if value == nil {
-		return s.Delete(key)
-	}
-	if wire.IsWatermarkRow(key) {
-		return a.recoverWatermarkRow(uc.Partition(), s, key, value)
-	}
-	if len(value) > 0 && value[0] == windows.SessionsTag {
-		if local, err := s.Get(key); err == nil && local != nil {
-			var have, logged windows.Sessions
-			if have.UnmarshalBinary(local) == nil && logged.UnmarshalBinary(value) == nil && have.Version >= logged.Version {
-				a.stats.keptOnRecovery.Add(1)
-				return nil
-			}
-		}
-		return s.Set(key, value)
-	}
-	if local, err := s.Get(key); err == nil && local != nil {
-		var have, logged windows.Row
-		if have.UnmarshalBinary(local) == nil && logged.UnmarshalBinary(value) == nil && have.Contains(logged) {
-			a.stats.keptOnRecovery.Add(1)
-			return nil
-		}
-	}
-	return s.Set(key, value)
-}
-
 func (a *Aggregator) observe(step string, written time.Time) {
 	if a.cfg.ObserveLatency != nil && !written.IsZero() {
 		a.cfg.ObserveLatency(step, time.Since(written))
@@ -636,100 +527,19 @@ func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at ti
 	return key, at, "", nil
 }
 
-// count is the callback of the count step: apply one update to its row
-// unless it was applied before, and publish the new row.
-func (a *Aggregator) count(ctx goka.Context, msg any) {
-	a.observe("count", ctx.Timestamp())
-	if m, ok := msg.(windows.Mark); ok {
-		a.applyMark(ctx, m)
-		return
-	}
-	if bad, ok := msg.(unreadableRecord); ok {
-		a.stats.deadLettered.Add(1)
-		a.log.Warn("dead-lettered a repartition record the count step cannot read", "partition", ctx.Partition(), "offset", ctx.Offset(), "error", bad.err)
-		h := withSource(nil, string(ctx.Topic()), ctx.Partition(), ctx.Offset())
-		gokaEmitter(ctx)(DeadLetterTopic(a.cfg.Group), []byte(ctx.Key()), bad.raw, errorHeaders(h, ReasonInternal, bad.err))
-		return
-	}
-	u, ok := msg.(wire.Update)
-	if !ok {
-		// goka hands over what the codec returned; anything else is a bug.
-		ctx.Fail(fmt.Errorf("count step: unexpected %T", msg))
-		return
-	}
-	if a.cfg.Windows.IsSession() {
-		a.countSession(ctx, u)
-		return
-	}
-	var row windows.Row
-	if v := ctx.Value(); v != nil {
-		r, ok := v.(windows.Row)
-		if !ok {
-			ctx.Fail(fmt.Errorf("count step: row %q holds a %T", ctx.Key(), v))
-			return
-		}
-		row = r
-	}
-	if row.Has(u.SourcePartition, u.SourceOffset) {
-		a.stats.duplicates.Add(u.Delta)
-		// The table write of the first delivery may have landed and its
-		// output write not (a crash or a failed write between the two):
-		// write the row's current value again, so the output never misses
-		// a row's last version. A reader of the compacted output sees the
-		// same row; one of --emit update sees it twice.
-		if row.State == windows.Open && row.Count > 0 {
-			a.emitRow(ctx, row)
-		}
-		return
-	}
-	if last, ok := row.Applied[u.SourcePartition]; ok {
-		// A batch that began at or before the row's last applied offset:
-		// a redo or replay drew other batch boundaries. Only its events
-		// after that offset are new.
-		var dropped int64
-		u, dropped = u.After(last)
-		a.stats.duplicates.Add(dropped)
-		if u.Delta == 0 {
-			row.Apply(u.SourcePartition, u.SourceOffset, 0)
-			ctx.SetValue(row)
-			return
-		}
-	}
-	if a.cfg.Watermark != nil && (row.State != windows.Open || errors.Is(windows.Admit(u.Window, a.countClocks.closedAt(ctx.Partition())), windows.ErrWindowClosed)) {
-		a.lateUpdate(ctx, u, a.countClocks.closedAt(ctx.Partition()))
-		if row.Applied != nil {
-			row.Apply(u.SourcePartition, u.SourceOffset, 0)
-			ctx.SetValue(row)
-		}
-		return
-	}
-	row.Window = u.Window
-	row.Apply(u.SourcePartition, u.SourceOffset, u.Delta)
-	ctx.SetValue(row)
-	a.stats.applied.Add(u.Delta)
-	a.emitRow(ctx, row)
-}
+// Flushed is closed once a bounded run (Until, with a watermark) has closed
+// every window: final rows written (--emit final) and expired rows deleted.
+// Only a process that holds every table partition sees it.
+func (a *Aggregator) Flushed() <-chan struct{} { return a.count.flushed }
 
-// emitRow writes row, the row of ctx's key, to the output topic, unless
-// there is none or it only takes final rows.
-func (a *Aggregator) emitRow(ctx goka.Context, row windows.Row) {
-	if a.cfg.Output == "" || a.cfg.Emit == EmitFinal {
-		return
-	}
-	key, _, err := windows.ParseRowKey(ctx.Key())
-	if err != nil {
-		ctx.Fail(fmt.Errorf("count step: %w", err))
-		return
-	}
-	a.emitResult(ctx, ctx.Key(), windows.Result{Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count}, false)
-}
+// Watermark returns how far this process has closed windows: the lowest
+// closing watermark over the table partitions it has heard of; ok is false
+// before any (or without --watermark).
+func (a *Aggregator) Watermark() (wm time.Time, ok bool) { return a.count.watermark() }
 
-// emitResult writes one result row to the output topic under outKey.
-func (a *Aggregator) emitResult(ctx goka.Context, outKey string, r windows.Result, final bool) {
-	out, err := encodeOutputRow(OutputRow{Result: r, Final: final})
-	if err != nil {
-		ctx.Fail(err)
-		return
-	}
-	ctx.Emit(goka.Stream(a.cfg.Output), outKey, out)
+// WatermarkWaiting returns the input partitions that hold the watermark
+// back without having sent anything, and why, for progress lines; none
+// when nothing is held back that way.
+func (a *Aggregator) WatermarkWaiting() (partitions []int32, why string) {
+	return a.count.watermarkWaiting()
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hourglass-stream/hourglass/internal/wire"
+	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -75,7 +76,7 @@ func (a *Aggregator) restoreClock(ctx context.Context, p int32, next int64) (win
 	}
 	// What the rekey step read: committed records (no open transaction
 	// lies below next, which it read).
-	err = readPartition(ctx, a.cfg.Kafka, a.cfg.Input, p, cp.Offset+1, next, kgo.ReadCommitted(), func(r *kgo.Record) {
+	err = kafka.ReadRange(ctx, a.cfg.Kafka, a.cfg.Input, p, cp.Offset+1, next, kgo.ReadCommitted(), func(r *kgo.Record) {
 		if _, at, _, err := a.extract(ctx, r.Value); err == nil {
 			clock.Observe(r.Offset, at)
 		} else {
@@ -90,7 +91,7 @@ func (a *Aggregator) restoreClock(ctx context.Context, p int32, next int64) (win
 // highest offset below next.
 func (a *Aggregator) lastCheckpoint(ctx context.Context, p int32, next int64) (windows.Mark, bool, error) {
 	topic := WatermarkTopic(a.cfg.Group)
-	start, end, err := partitionBounds(ctx, a.cfg.Kafka, topic, p)
+	start, end, err := kafka.Bounds(ctx, a.cfg.Kafka, topic, p)
 	if err != nil {
 		return windows.Mark{}, false, err
 	}
@@ -103,7 +104,7 @@ func (a *Aggregator) lastCheckpoint(ctx context.Context, p int32, next int64) (w
 		// Checkpoints of aborted transactions too: a checkpoint is the
 		// same on every run, and a reader of committed ones would wait for
 		// a transaction still open (this step's own, even).
-		err := readPartition(ctx, a.cfg.Kafka, topic, p, from, to, kgo.ReadUncommitted(), func(r *kgo.Record) {
+		err := kafka.ReadRange(ctx, a.cfg.Kafka, topic, p, from, to, kgo.ReadUncommitted(), func(r *kgo.Record) {
 			m, err := wire.DecodeMark(r.Value)
 			if err == nil && m.Partition == p && m.Offset < next && (!found || m.Offset > best.Offset) {
 				best, found = m, true

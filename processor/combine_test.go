@@ -175,12 +175,12 @@ func waitCounted(t *testing.T, kc kafka.Config, group, input string, n int64) ma
 		time.Sleep(50 * time.Millisecond) // polling interval
 	}
 	// The table has one partition, like the input: its last row per key.
-	start, end, err := partitionBounds(ctx, kc, TableTopic(group), 0)
+	start, end, err := kafka.Bounds(ctx, kc, TableTopic(group), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rows := map[string]int64{}
-	err = readPartition(ctx, kc, TableTopic(group), 0, start, end, kgo.ReadUncommitted(), func(r *kgo.Record) {
+	err = kafka.ReadRange(ctx, kc, TableTopic(group), 0, start, end, kgo.ReadUncommitted(), func(r *kgo.Record) {
 		var row windows.Row
 		if wire.IsWatermarkRow(string(r.Key)) || row.UnmarshalBinary(r.Value) != nil {
 			return

@@ -46,7 +46,7 @@ func countTester(t *testing.T, cfg AggregateConfig) (*Aggregator, *tester.Tester
 		t.Fatal(err)
 	}
 	tt := tester.New(t)
-	p, err := goka.NewProcessor(nil, a.countGraph(), goka.WithTester(tt))
+	p, err := goka.NewProcessor(nil, a.count.graph(), goka.WithTester(tt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func countTester(t *testing.T, cfg AggregateConfig) (*Aggregator, *tester.Tester
 		if err := <-done; err != nil {
 			t.Errorf("count step: %v", err)
 		}
-		a.back.Close()
+		a.count.back.Close()
 	})
 	return a, tt
 }
@@ -143,7 +143,7 @@ func TestLateUpdateReadBack(t *testing.T) {
 	cfg := testConfig(t, []string{b.Addr()}, windows.Tumbling(time.Hour))
 	cfg.Watermark, cfg.LateTopic = &windows.Closer{}, "late"
 	a, tt := countTester(t, cfg)
-	a.countClocks.part(0).Closed = w.End.Add(time.Hour) // the window is closed
+	a.count.partition(0).clock.Closed = w.End.Add(time.Hour) // the window is closed (no goroutine of the step runs yet)
 	late := tt.NewQueueTracker("late")
 	key := windows.RowKey("Open", w)
 

@@ -21,7 +21,7 @@
 // unchanged to the dead-letter topic with the reason in headers. What a
 // transaction writes and its input offsets commit together.
 //
-// The count step (aggregate.go, sessions.go) is a Goka processor and owns
+// The count step (count.go, sessions.go) is a Goka processor and owns
 // the group table: one row per (key, window), holding its count and, per
 // source partition, the last source offset it applied. It reads committed
 // updates only. An update at or below a row's offset is skipped, and of
@@ -30,8 +30,8 @@
 // redelivery or replay never counts an event twice (windows.Row.Apply).
 // Every change to a row is also written to the output topic as a JSON row,
 // keyed like the table, so the compacted output topic is the complete
-// current result table too. With a watermark (watermark.go) the count
-// step closes windows, writes final rows and expires rows.
+// current result table too. With a watermark (watermark.go, close.go) the
+// count step closes windows, writes final rows and expires rows.
 //
 // Both steps run in every process of a group; starting more processes with
 // the same group spreads the partitions of both over them.

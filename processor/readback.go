@@ -65,7 +65,7 @@ func (b *backReader) boundsLocked(ctx context.Context, topic string, p int32) (s
 	if err != nil {
 		return 0, 0, err
 	}
-	return listBounds(ctx, kadm.NewClient(cl), topic, p)
+	return kafka.ListBounds(ctx, kadm.NewClient(cl), topic, p)
 }
 
 // read calls fn for each record of topic/p in [from, to), in offset order,

@@ -11,7 +11,6 @@ import (
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/storage"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -70,23 +69,12 @@ func (h *groupKeyHash) Write(b []byte) (int, error) {
 	return h.Hash32.Write(b)
 }
 
-// keepStorage records the local table partitions the count step opens, for
-// moveOut.
-func (a *Aggregator) keepStorage(b storage.Builder) storage.Builder {
-	return func(topic string, partition int32) (storage.Storage, error) {
-		st, err := b(topic, partition)
-		if err == nil {
-			a.local.Store(partition, st)
-		}
-		return st, err
-	}
-}
-
 // countSession is count for session windows: the row of the group key
 // holds its open sessions; the update's proposed session merges with those
 // it overlaps, the merged session replaces them in the row and in the
 // output (old session rows get tombstones).
-func (a *Aggregator) countSession(ctx goka.Context, u wire.Update) {
+func (s *countStep) countSession(ctx goka.Context, u wire.Update) {
+	a := s.a
 	var row windows.Sessions
 	if v := ctx.Value(); v != nil {
 		r, ok := v.(windows.Sessions)
@@ -101,9 +89,9 @@ func (a *Aggregator) countSession(ctx goka.Context, u wire.Update) {
 		// As for windows: write the session the event went into again, in
 		// case its first output write was lost.
 		if a.cfg.Output != "" && a.cfg.Emit != EmitFinal {
-			for _, s := range row.List {
-				if s.State == windows.Open && !s.Window.Start.After(u.Window.Start) && !s.Window.End.Before(u.Window.End) {
-					a.emitSession(ctx, s)
+			for _, x := range row.List {
+				if x.State == windows.Open && !x.Window.Start.After(u.Window.Start) && !x.Window.End.Before(u.Window.End) {
+					s.emitSession(ctx, x)
 				}
 			}
 		}
@@ -111,7 +99,7 @@ func (a *Aggregator) countSession(ctx goka.Context, u wire.Update) {
 	}
 	var closedAt time.Time
 	if a.cfg.Watermark != nil {
-		closedAt = a.countClocks.closedAt(ctx.Partition())
+		closedAt = s.closedAt(ctx.Partition())
 	}
 	horizon := closedAt
 	if row.Horizon.After(horizon) {
@@ -125,7 +113,7 @@ func (a *Aggregator) countSession(ctx goka.Context, u wire.Update) {
 		merged, replaced, err = row.Add(u.Window, u.Delta, u.SourcePartition, u.SourceOffset)
 	}
 	if closed || errors.Is(err, windows.ErrSessionClosed) {
-		a.lateUpdate(ctx, u, horizon)
+		s.lateUpdate(ctx, u, horizon)
 		if len(row.List) == 0 && row.Applied == nil {
 			// No session to keep it company: a row holding only applied
 			// offsets would stay for ever (one per key ever late).
@@ -136,14 +124,14 @@ func (a *Aggregator) countSession(ctx goka.Context, u wire.Update) {
 		}
 		row.Applied[u.SourcePartition] = u.SourceOffset
 		row.Version++
-		if err := a.settle(ctx, &row, closedAt); err != nil {
+		if err := s.settle(ctx, &row, closedAt); err != nil {
 			ctx.Fail(err)
 			return
 		}
 		ctx.SetValue(row)
 		return
 	}
-	if err := a.settle(ctx, &row, closedAt); err != nil {
+	if err := s.settle(ctx, &row, closedAt); err != nil {
 		ctx.Fail(err)
 		return
 	}
@@ -153,35 +141,36 @@ func (a *Aggregator) countSession(ctx goka.Context, u wire.Update) {
 		for _, w := range replaced {
 			ctx.Emit(goka.Stream(a.cfg.Output), windows.RowKey(ctx.Key(), w), []byte(nil))
 		}
-		a.emitSession(ctx, merged)
+		s.emitSession(ctx, merged)
 	}
 }
 
-// emitSession writes session s of ctx's key to the output topic.
-func (a *Aggregator) emitSession(ctx goka.Context, s windows.Session) {
-	a.emitResult(ctx, windows.RowKey(ctx.Key(), s.Window),
-		windows.Result{Key: ctx.Key(), WindowStart: s.Window.Start, WindowEnd: s.Window.End, Count: s.Count}, false)
+// emitSession writes session x of ctx's key to the output topic.
+func (s *countStep) emitSession(ctx goka.Context, x windows.Session) {
+	s.emitResult(ctx, windows.RowKey(ctx.Key(), x.Window),
+		windows.Result{Key: ctx.Key(), WindowStart: x.Window.Start, WindowEnd: x.Window.End, Count: x.Count}, false)
 }
 
 // settle closes row, the row of ctx's key, to closedAt (further if it has
 // too many sessions) and moves out the sessions no event may reach any
 // more. The caller writes row afterwards.
-func (a *Aggregator) settle(ctx goka.Context, row *windows.Sessions, closedAt time.Time) error {
+func (s *countStep) settle(ctx goka.Context, row *windows.Sessions, closedAt time.Time) error {
+	a := s.a
 	gap := a.cfg.Windows.Gap
 	out := row.Settle(closedAt, gap)
 	early := 0
-	for _, s := range out {
-		if closedAt.IsZero() || s.Window.End.After(closedAt.Add(-gap)) {
+	for _, x := range out {
+		if closedAt.IsZero() || x.Window.End.After(closedAt.Add(-gap)) {
 			early++
 		}
-		if err := a.moveOut(ctx.Partition(), windows.RowKey(ctx.Key(), s.Window), windows.Row{Window: s.Window, Count: s.Count, State: s.State}); err != nil {
+		if err := s.moveOut(ctx.Partition(), windows.RowKey(ctx.Key(), x.Window), windows.Row{Window: x.Window, Count: x.Count, State: x.State}); err != nil {
 			return err
 		}
 	}
 	if early > 0 {
 		a.stats.sessionsClosedEarly.Add(int64(early))
-		if now := time.Now(); now.UnixNano()-a.earlyWarned.Load() >= int64(time.Minute) {
-			a.earlyWarned.Store(now.UnixNano())
+		if now := time.Now(); now.UnixNano()-s.earlyWarned.Load() >= int64(time.Minute) {
+			s.earlyWarned.Store(now.UnixNano())
 			a.log.Warn("a key has more sessions than a row may hold: its oldest are closed before the watermark closes them, and events that would have joined them are late",
 				"key", ctx.Key(), "sessions_max", windows.MaxOpenSessions, "closed_early", early, "closed_to", windows.FormatTime(row.Horizon))
 		}
@@ -193,13 +182,12 @@ func (a *Aggregator) settle(ctx goka.Context, row *windows.Sessions, closedAt ti
 // unless the partition has it: into the local table, then to the
 // changelog. A failed write fails the key's row written after it in the
 // same partition, which fails the callback.
-func (a *Aggregator) moveOut(q int32, rowKey string, row windows.Row) error {
-	v, ok := a.local.Load(q)
-	client := a.countClient.Load()
-	if !ok || client == nil {
+func (s *countStep) moveOut(q int32, rowKey string, row windows.Row) error {
+	a := s.a
+	st, client := s.partition(q).local, s.client.Load()
+	if st == nil || client == nil {
 		return fmt.Errorf("count step: move a session: no local table for partition %d", q)
 	}
-	st := v.(storage.Storage)
 	if has, err := st.Has(rowKey); err != nil {
 		return fmt.Errorf("count step: move a session: %w", err)
 	} else if has {
