@@ -533,8 +533,8 @@ func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at ti
 func (a *Aggregator) Flushed() <-chan struct{} { return a.count.flushed }
 
 // Watermark returns how far this process has closed windows: the lowest
-// closing watermark over the table partitions it has heard of; ok is false
-// before any (or without --watermark).
+// closing watermark over the table partitions it holds; ok is false before
+// any (or without --watermark).
 func (a *Aggregator) Watermark() (wm time.Time, ok bool) { return a.count.watermark() }
 
 // WatermarkWaiting returns the input partitions that hold the watermark

@@ -26,9 +26,14 @@ const closeVisit = "close"
 
 // closeWindows runs until ctx ends: it computes the watermark of every
 // table partition this process holds and visits the table when windows
-// are due to close or expire.
+// are due to close or expire. It waits while partitions are being set up
+// or recovered: a visit then sees some rows of a partition or none, and
+// would count as done.
 func (s *countStep) closeWindows(ctx context.Context, count *goka.Processor) error {
 	return every(ctx, closeInterval, func() error {
+		if !count.Recovered() {
+			return nil
+		}
 		due := s.dueWatermarks(time.Now())
 		if len(due) == 0 {
 			return nil
@@ -85,6 +90,9 @@ func (s *countStep) dueWatermarks(now time.Time) map[int32]time.Time {
 	var heldSince time.Time
 	for q, cp := range s.parts {
 		p := &cp.clock
+		if !p.assigned {
+			continue
+		}
 		wm, ok := a.cfg.Watermark.Watermark(p.Marks, a.sources, now, p.since)
 		if !ok {
 			for _, src := range a.cfg.Watermark.Waiting(p.Marks, a.sources, now, p.since) {
@@ -317,12 +325,15 @@ func (s *countStep) finalWritten(ctx context.Context, key string) (bool, error) 
 }
 
 // watermark returns how far this process has closed windows: the lowest
-// closing watermark over the table partitions it has heard of; ok is false
-// before any (or without --watermark).
+// closing watermark over the table partitions it holds; ok is false before
+// any (or without --watermark).
 func (s *countStep) watermark() (wm time.Time, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, cp := range s.parts {
+		if !cp.clock.assigned {
+			continue
+		}
 		closed := cp.clock.Closed
 		if closed.IsZero() {
 			return time.Time{}, false

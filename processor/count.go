@@ -57,9 +57,10 @@ type countPartition struct {
 	q     int32
 	clock partitionClock // under countStep.mu
 
-	// The partition's goroutine's: local is the local table (opened),
-	// emitted the rows of state Closing whose final row this process
-	// wrote (acknowledged once the visit that wrote it returned).
+	// The partition's goroutine's, set anew at each assignment (opened):
+	// local is the local table, emitted the rows of state Closing whose
+	// final row this assignment wrote (acknowledged once the visit that
+	// wrote it returned).
 	local   storage.Storage
 	emitted map[string]bool
 }
@@ -69,8 +70,9 @@ type partitionClock struct {
 	// wire.WatermarkRow mirrors the partition's watermark row: Closed says
 	// how far windows are closed.
 	wire.WatermarkRow
-	since   time.Time // when this process first heard of the partition
-	visited time.Time // the watermark of the last visit
+	since    time.Time // when this process first heard of the partition
+	assigned bool      // held by this process, as of the last rebalance
+	visited  time.Time // the watermark of the last visit since the assignment
 	// finalVisit says the last visit was at the final watermark: every
 	// source partition had ended.
 	finalVisit bool
@@ -98,13 +100,36 @@ func (s *countStep) partitionLocked(q int32) *countPartition {
 	return cp
 }
 
+// assign is the processor's rebalance callback: it records which table
+// partitions this process holds from now on. Goka calls it before it sets
+// the partitions up.
+func (s *countStep) assign(assignment goka.Assignment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, cp := range s.parts {
+		_, held := assignment[q]
+		cp.clock.assigned = held
+	}
+	for q := range assignment {
+		s.partitionLocked(q).clock.assigned = true
+	}
+}
+
 // opened wraps the storage builder: goka opens a partition's local table
-// when the partition is assigned, before the partition's goroutine starts.
+// when the partition is assigned (in every run, and at every rebalance),
+// before the partition's goroutine starts. What the partition's state
+// holds of an earlier assignment starts afresh: final rows written then
+// may have failed since (emitted), and the rows may have moved on under
+// another owner, so the partition is visited again once recovered.
 func (s *countStep) opened(b storage.Builder) storage.Builder {
 	return func(topic string, partition int32) (storage.Storage, error) {
 		st, err := b(topic, partition)
 		if err == nil {
-			s.partition(partition).local = st
+			s.mu.Lock()
+			cp := s.partitionLocked(partition)
+			cp.clock.visited, cp.clock.finalVisit = time.Time{}, false
+			s.mu.Unlock()
+			cp.local, cp.emitted = st, map[string]bool{}
 		}
 		return st, err
 	}
@@ -147,6 +172,7 @@ func (s *countStep) processor(sd *stateDir) (*goka.Processor, error) {
 	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
 		goka.WithStorageBuilder(s.opened(sd.storage())),
 		goka.WithUpdateCallback(s.recoverRow),
+		goka.WithRebalanceCallback(s.assign),
 		// A tombstone in the repartition topic is no update: it reaches
 		// the codec, which makes it an unreadableRecord to dead-letter,
 		// instead of being dropped without a word (goka's default).

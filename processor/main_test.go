@@ -13,5 +13,9 @@ func TestMain(m *testing.M) {
 		// go-metrics' meter ticker, started once by sarama's first
 		// config and kept for the process.
 		goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
+		// goka v1.1.17 waits for the rows of a visit whose write failed
+		// (TestFinalRowAfterFailedWrite) for ever: their visit context
+		// fails and never marks them done.
+		goleak.IgnoreAnyFunction("github.com/lovoo/goka.(*PartitionProcessor).VisitValues.func4"),
 	)
 }
