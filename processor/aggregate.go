@@ -333,7 +333,7 @@ func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.runRekey(gctx) })
+	g.Go(func() error { return newRekeyStep(a).run(gctx) })
 	g.Go(func() error { return runProcessor(gctx, count, "count") })
 	if a.cfg.Watermark != nil {
 		g.Go(func() error { return a.count.closeWindows(gctx, count) })

@@ -52,7 +52,7 @@ func (s *rekeyStep) clockAt(ctx context.Context, rp *rekeyPartition, offset int6
 	if rp.clock != nil && !rp.clock.empty {
 		return rp.clock, nil
 	}
-	restored, err := s.a.restoreClock(ctx, rp.p, offset)
+	restored, err := s.restoreClock(ctx, rp.p, offset)
 	if err != nil {
 		return nil, fmt.Errorf("restore the watermark of %s/%d: %w", s.a.cfg.Input, rp.p, err)
 	}
@@ -63,9 +63,10 @@ func (s *rekeyStep) clockAt(ctx context.Context, rp *rekeyPartition, offset int6
 // restoreClock rebuilds the clock of source partition p as of just before
 // offset next: the last checkpoint below next, then the input records
 // between it and next.
-func (a *Aggregator) restoreClock(ctx context.Context, p int32, next int64) (windows.Clock, error) {
+func (s *rekeyStep) restoreClock(ctx context.Context, p int32, next int64) (windows.Clock, error) {
+	a := s.a
 	clock := windows.NewClock()
-	cp, found, err := a.lastCheckpoint(ctx, p, next)
+	cp, found, err := s.lastCheckpoint(ctx, p, next)
 	if err != nil || !found {
 		// No checkpoint: this group never saw an event of p before next.
 		return clock, err
@@ -89,7 +90,8 @@ func (a *Aggregator) restoreClock(ctx context.Context, p int32, next int64) (win
 
 // lastCheckpoint finds the checkpoint of source partition p with the
 // highest offset below next.
-func (a *Aggregator) lastCheckpoint(ctx context.Context, p int32, next int64) (windows.Mark, bool, error) {
+func (s *rekeyStep) lastCheckpoint(ctx context.Context, p int32, next int64) (windows.Mark, bool, error) {
+	a := s.a
 	topic := WatermarkTopic(a.cfg.Group)
 	start, end, err := kafka.Bounds(ctx, a.cfg.Kafka, topic, p)
 	if err != nil {

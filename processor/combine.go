@@ -67,8 +67,8 @@ type batcher struct {
 // per row: not for session windows (a key's sessions are one row, and an
 // update proposes one session), nor with --batch-max 1. Otherwise every
 // record is a batch of its own.
-func (a *Aggregator) combining() bool {
-	return !a.cfg.Windows.IsSession() && a.cfg.BatchMax != 1
+func (s *rekeyStep) combining() bool {
+	return !s.a.cfg.Windows.IsSession() && s.a.cfg.BatchMax != 1
 }
 
 // admit makes the record at offset part of b's open batch, opening one if
@@ -100,8 +100,8 @@ func (b *batcher) add(key string, w windows.Window, offset int64) {
 }
 
 // due reports whether the open batch ends with the record just admitted.
-func (a *Aggregator) due(b *batcher, last bool) bool {
-	return !a.combining() || last || b.to-b.from+1 >= int64(a.cfg.BatchMax)
+func (s *rekeyStep) due(b *batcher, last bool) bool {
+	return !s.combining() || last || b.to-b.from+1 >= int64(s.a.cfg.BatchMax)
 }
 
 // flush writes rp's open batch, if any: one update per row.

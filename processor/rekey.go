@@ -47,7 +47,7 @@ const (
 )
 
 // rekeyStep is the rekey step of one run: its partitions' state, and
-// when it last sent marks. The loop (runRekey) owns it; a poll's records
+// when it last sent marks. The loop (run) owns it; a poll's records
 // of one partition are handled on a goroutine of their own, which touches
 // only that partition's rekeyPartition.
 type rekeyStep struct {
@@ -126,12 +126,12 @@ func (s *rekeyStep) forget() {
 	}
 }
 
-// runRekey runs the rekey step until ctx ends (nil, after committing the
+// run runs the rekey step until ctx ends (nil, after committing the
 // transaction under way) or it fails.
-func (a *Aggregator) runRekey(ctx context.Context) error {
-	s := newRekeyStep(a)
+func (s *rekeyStep) run(ctx context.Context) error {
+	a := s.a
 	if a.cfg.Until != nil {
-		defer a.rewindPastBound()
+		defer s.rewindPastBound()
 	}
 	sess, err := newTransactSession(a.cfg.Kafka, RekeyGroup(a.cfg.Group), a.cfg.Input, a.cfg.Start,
 		kafka.KeyPartitioner(goka.DefaultHasher()), kgo.OnPartitionsAssigned(s.assigned))
@@ -266,7 +266,7 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 	last := bounded && offset+1 >= end // the last record of a bounded run
 	b.admit(offset)
 	defer func() {
-		if a.due(b, last) {
+		if s.due(b, last) {
 			s.flush(rp, in.write)
 		}
 		if last {
@@ -348,7 +348,8 @@ func (s *rekeyStep) pauseEnded(cl *kgo.Client) {
 // back to the bound where a transaction committed records past it: they
 // were read with the records before it, not counted, and belong to a later
 // run. It runs after the step left the group.
-func (a *Aggregator) rewindPastBound() {
+func (s *rekeyStep) rewindPastBound() {
+	a := s.a
 	opts, err := a.cfg.Kafka.Kgo()
 	if err != nil {
 		return
