@@ -75,8 +75,8 @@ func (s *countStep) dueWatermarks(now time.Time) map[int32]time.Time {
 	a := s.a
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Windows end on multiples of the hop (the size for tumbling ones);
-	// session ends fall anywhere.
+	// Windows end on Offset plus multiples of the hop (the size for
+	// tumbling ones); session ends fall anywhere.
 	step := a.cfg.Windows.Hop
 	if step == 0 {
 		step = a.cfg.Windows.Size
@@ -109,7 +109,8 @@ func (s *countStep) dueWatermarks(now time.Time) map[int32]time.Time {
 			continue
 		}
 		p.Closed = wm
-		crossed := wm.UnixMilli()/step.Milliseconds() != p.visited.UnixMilli()/step.Milliseconds() || p.visited.IsZero()
+		off := a.cfg.Windows.Offset.Milliseconds() // windows end at Offset + k*step
+		crossed := (wm.UnixMilli()-off)/step.Milliseconds() != (p.visited.UnixMilli()-off)/step.Milliseconds() || p.visited.IsZero()
 		if crossed || more {
 			due[q] = wm
 			p.visited = wm

@@ -35,6 +35,10 @@ type Spec struct {
 	// be zero): an event at t proposes the session [t, t+Gap), and the
 	// sessions of one key that overlap merge (see Sessions).
 	Gap time.Duration
+	// Offset shifts where windows start: at Offset + k*Hop from the Unix
+	// epoch instead of k*Hop (--window-offset 12h makes daily windows run
+	// from noon UTC, an observing night). 0 <= Offset < Hop.
+	Offset time.Duration
 }
 
 // String describes the spec: "tumbling 1h0m0s", "hopping 1h0m0s every
@@ -44,9 +48,16 @@ func (s Spec) String() string {
 	case s.IsSession():
 		return "sessions, gap " + s.Gap.String()
 	case s.Hop > 0 && s.Hop != s.Size:
-		return "hopping " + s.Size.String() + " every " + s.Hop.String()
+		return "hopping " + s.Size.String() + " every " + s.Hop.String() + s.offsetString()
 	}
-	return "tumbling " + s.Size.String()
+	return "tumbling " + s.Size.String() + s.offsetString()
+}
+
+func (s Spec) offsetString() string {
+	if s.Offset == 0 {
+		return ""
+	}
+	return " from " + s.Offset.String()
 }
 
 // SessionGap returns the spec of session windows with the given gap.
@@ -78,6 +89,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("%w: session windows (gap %v) take no window size or hop", ErrBadSpec, s.Gap)
 	case s.Gap%time.Millisecond != 0:
 		return fmt.Errorf("%w: session gap %v is not a whole number of milliseconds", ErrBadSpec, s.Gap)
+	case s.Gap > 0 && s.Offset != 0:
+		return fmt.Errorf("%w: session windows start at their first event; they take no offset", ErrBadSpec)
 	case s.Gap > 0:
 		return nil
 	case s.Size <= 0:
@@ -92,6 +105,10 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("%w: hop %v does not divide the window size %v", ErrBadSpec, s.Hop, s.Size)
 	case s.Hop > 0 && s.Size/s.Hop > MaxWindowsPerEvent:
 		return fmt.Errorf("%w: window %v every %v puts each event in %d windows; at most %d are allowed (a longer hop)", ErrBadSpec, s.Size, s.Hop, s.Size/s.Hop, MaxWindowsPerEvent)
+	case s.Offset < 0 || s.Offset >= s.hop():
+		return fmt.Errorf("%w: window offset %v must be at least 0 and less than %v, the time between window starts", ErrBadSpec, s.Offset, s.hop())
+	case s.Offset%time.Millisecond != 0:
+		return fmt.Errorf("%w: window offset %v is not a whole number of milliseconds", ErrBadSpec, s.Offset)
 	}
 	return nil
 }
@@ -138,7 +155,7 @@ func (s Spec) Assign(dst []Window, t time.Time) []Window {
 	hop := s.hop()
 	// The last window containing t starts at t floored to the hop; the
 	// earlier ones start hop, 2*hop, ... before it while they still reach t.
-	last := floor(t, hop)
+	last := floor(t.Add(-s.Offset), hop).Add(s.Offset)
 	for start := last.Add(-s.Size + hop); !start.After(last); start = start.Add(hop) {
 		dst = append(dst, Window{Start: start, End: start.Add(s.Size)})
 	}
