@@ -2,7 +2,9 @@
 // decoded records and evaluates them.
 //
 // An expression sees the record's top-level fields as variables:
-// `diaSource.ra > 350 && diaSource.snr > 5`, `any(prv_diaSources, .snr > 5)`.
+// `diaSource.ra > 350 && diaSource.snr > 5`, `any(prv_diaSources, .snr > 5)`,
+// `angsep(diaSource.ra, diaSource.decl, 351.57, 0.126) < 2.5/3600`
+// (functions.go).
 // It is compiled once. When the records' Avro schema is known before the
 // first record, every field path in the expression is checked against it at
 // compile time, so a typo (`diaSource.rra`) is an error at start-up rather
@@ -51,7 +53,7 @@ func Compile(src string, schema avro.Schema) (*Predicate, error) {
 			return nil, fmt.Errorf("--where %q: %w", src, err)
 		}
 	}
-	program, err := expr.Compile(src, expr.AsBool(), expr.AllowUndefinedVariables())
+	program, err := expr.Compile(src, append(functionOptions(), expr.AsBool(), expr.AllowUndefinedVariables())...)
 	if err != nil {
 		return nil, fmt.Errorf("--where %q: %s", src, firstLine(err.Error()))
 	}
@@ -74,8 +76,14 @@ func (c *callChecker) Visit(node *ast.Node) {
 	name := call.Callee.String()
 	if id, ok := call.Callee.(*ast.IdentifierNode); ok {
 		name = id.Value
+		if f, ok := functions[name]; ok {
+			if len(call.Arguments) != f.arity {
+				c.err = fmt.Errorf("%s takes %d arguments, not %d", f.doc, f.arity, len(call.Arguments))
+			}
+			return
+		}
 	}
-	c.err = fmt.Errorf("%w %s(): records have no functions, and it is not one of expr-lang's %d builtins (%s, …)", ErrUnknownFunction, name, len(builtin.Names), strings.Join(builtinNames()[:8], ", "))
+	c.err = fmt.Errorf("%w %s(): records have no functions, and it is neither one of expr-lang's %d builtins (%s, …) nor %s", ErrUnknownFunction, name, len(builtin.Names), strings.Join(builtinNames()[:8], ", "), functionList())
 }
 
 func checkCalls(node ast.Node) error {
@@ -333,6 +341,16 @@ func unknownField(name, parent string, in *shape) error {
 		where = parent
 	}
 	return fmt.Errorf("unknown field %s in the schema (%s has: %s)", full, where, strings.Join(names, ", "))
+}
+
+// functionList names the functions of functions.go, for messages.
+func functionList() string {
+	names := make([]string, 0, len(functions))
+	for name := range functions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // builtinNames lists expr-lang's builtin functions, sorted, for messages.
