@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/hourglass-stream/hourglass/backfill"
 	"github.com/hourglass-stream/hourglass/demo"
 	"github.com/hourglass-stream/hourglass/ingest"
+	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -251,5 +254,47 @@ func TestBackfillUntilThenLive(t *testing.T) {
 	eventually(t, time.Minute, viewMatches(e.openView(group), expected(append(first, second...))))
 	if st := r.agg.Stats(); st.Late != 0 || st.Read != int64(len(second)) {
 		t.Fatalf("the live run read %d records and called %d late; want %d read, none late (%+v)", st.Read, st.Late, len(second), st)
+	}
+}
+
+// TestBackfillNightsCLI: `backfill` with --where (a cone search and a
+// signal-to-noise cut), --time-format mjd and --window-offset 12h counts
+// alerts per band and observing night (noon to noon UTC); a number that
+// is no MJD is dead-lettered, the alerts outside the cone are rejected.
+func TestBackfillNightsCLI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	input, group := e.name("alerts"), e.name("nights")
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	dir := t.TempDir()
+	// MJD 60000 is 2023-02-25T00:00Z. The cone: 2.5" around (351.57, 0.126).
+	lines := []string{
+		`{"mjd": 60000.40, "band": "r", "ra": 351.570546978, "decl": 0.126243049656, "snr": 40}`, // night of the 24th
+		`{"mjd": 60000.60, "band": "r", "ra": 351.5705, "decl": 0.1262, "snr": 40}`,              // night of the 25th
+		`{"mjd": 60000.61, "band": "g", "ra": 351.5700, "decl": 0.1260, "snr": 9}`,               // the centre
+		`{"mjd": 60000.62, "band": "g", "ra": 351.5700, "decl": 0.1260, "snr": 3}`,               // too faint
+		`{"mjd": 60000.63, "band": "g", "ra": 351.5710, "decl": 0.1260, "snr": 50}`,              // 3.6" away
+		`{"mjd": 60000.64, "band": "g", "ra": 0.0001, "decl": 0.1260, "snr": 50}`,                // the other side of 0h
+		`{"mjd": "tonight", "band": "g", "ra": 351.5700, "decl": 0.1260, "snr": 50}`,             // no MJD
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alerts.json"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "ingest", brokers, "--topic", input, dir)
+	out := run(t, "backfill", brokers, "--group", group, "--input", input, "--key", "band", "--time", "mjd", "--time-format", "mjd",
+		"--window", "24h", "--window-offset", "12h", "--where", "snr > 5 && angsep(ra, decl, 351.57, 0.126) < 2.5/3600", "--log-level", "error")
+	if !strings.HasPrefix(out, "backfilled 7 records into "+group) {
+		t.Errorf("backfill printed %q", out)
+	}
+	got := run(t, "query", brokers, "--group", group, "--format", "csv")
+	want := "key,window_start,window_end,count\n" +
+		"r,2023-02-24T12:00:00Z,2023-02-25T12:00:00Z,1\n" +
+		"g,2023-02-25T12:00:00Z,2023-02-26T12:00:00Z,1\n" +
+		"r,2023-02-25T12:00:00Z,2023-02-26T12:00:00Z,1\n"
+	if got != want {
+		t.Errorf("nights:\n%s\nwant\n%s", got, want)
+	}
+	if n := len(e.readTopic(processor.DeadLetterTopic(group))); n != 1 {
+		t.Errorf("%d dead letters, want 1 (the record without an MJD)", n)
 	}
 }

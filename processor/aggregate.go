@@ -14,6 +14,7 @@ import (
 	"github.com/hourglass-stream/hourglass/internal/gokautil"
 	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/predicate"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -52,7 +53,15 @@ type AggregateConfig struct {
 	Group  string         // required: the group; names the table and internal topics
 	Input  string         // required: the input topic
 	Key    codec.Path     // required: the group key field
-	Time   codec.Path     // required: the event time field
+	Time   codec.Path     // required unless RecordTime: the event time field
+	// TimeFormat says how Time is read; the zero value is windows.TimeAuto.
+	TimeFormat windows.TimeFormat
+	// RecordTime takes each record's Kafka timestamp as its event time
+	// (--time @timestamp) instead of a field.
+	RecordTime bool
+	// Where, if set, counts only the records it matches (--where); the
+	// others are neither counted nor dead-lettered (AggregateStats.Rejected).
+	Where *predicate.Predicate
 	// Decoder decodes input values; nil means JSON.
 	Decoder codec.Decoder
 	// Windows assigns events to windows; required.
@@ -127,8 +136,11 @@ func (c *AggregateConfig) validate() error {
 	if c.Key.String() == "" {
 		errs = append(errs, errors.New("no group key: set --key"))
 	}
-	if c.Time.String() == "" {
+	if c.Time.String() == "" && !c.RecordTime {
 		errs = append(errs, errors.New("no event time: set --time"))
+	}
+	if c.Time.String() != "" && c.RecordTime {
+		errs = append(errs, errors.New("both an event time field and the record timestamp as event time"))
 	}
 	if err := c.Windows.Validate(); err != nil {
 		errs = append(errs, err)
@@ -200,6 +212,7 @@ type AggregateStats struct {
 	Applied      int64 // events counted into the table (per window: the sum of the updates' counts)
 	Duplicates   int64 // events of redelivered updates skipped
 	Beyond       int64 // input records at or past Until, not counted
+	Rejected     int64 // input records --where did not match, not counted
 	// KeptOnRecovery counts changelog records that recovery did not apply
 	// because the local row already contained them (see recoverRow).
 	KeptOnRecovery int64
@@ -220,6 +233,7 @@ type AggregateStats struct {
 
 type aggregateCounters struct {
 	read, deadLettered, updates, applied, duplicates, beyond, keptOnRecovery atomic.Int64
+	rejected                                                                 atomic.Int64
 	late, marks, expired, writeErrors                                        atomic.Int64
 	sessionsMoved, sessionsClosedEarly                                       atomic.Int64
 }
@@ -273,9 +287,20 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 		cfg.Watermark = &c
 	}
 	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group), keyTime: codec.NewPathSet(cfg.Key, cfg.Time)}
+	if cfg.RecordTime {
+		a.keyTime = codec.NewPathSet(cfg.Key)
+	}
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	a.count = newCountStep(a)
-	a.alarm = alarm{log: a.log, hint: fmt.Sprintf("--key %s, --time %s and --codec %s against the records", cfg.Key, cfg.Time, cfg.Decoder.Name())}
+	timeFlags := fmt.Sprintf("--time %s --time-format %s", cfg.Time, cfg.TimeFormat)
+	if cfg.RecordTime {
+		timeFlags = "--time @timestamp"
+	}
+	hint := fmt.Sprintf("--key %s, %s and --codec %s", cfg.Key, timeFlags, cfg.Decoder.Name())
+	if cfg.Where != nil {
+		hint += ", --where " + cfg.Where.String()
+	}
+	a.alarm = alarm{log: a.log, hint: hint + " against the records"}
 	return a, nil
 }
 
@@ -288,6 +313,7 @@ func (a *Aggregator) Stats() AggregateStats {
 		Applied:      a.stats.applied.Load(),
 		Duplicates:   a.stats.duplicates.Load(),
 		Beyond:       a.stats.beyond.Load(),
+		Rejected:     a.stats.rejected.Load(),
 		Late:         a.stats.late.Load(),
 		Marks:        a.stats.marks.Load(),
 		Expired:      a.stats.expired.Load(),
@@ -479,27 +505,44 @@ func (a *Aggregator) observe(step string, written time.Time) {
 	}
 }
 
-// extract reads the group key and event time of one record.
-func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at time.Time, reason Reason, err error) {
+// errNotMatched is extract's answer for a record --where leaves out.
+var errNotMatched = errors.New("not matched by --where")
+
+// extract reads the group key and event time of one record: the value at
+// Time in format TimeFormat, or the record's timestamp (RecordTime). A
+// record that Where leaves out is errNotMatched, with no reason: it is
+// neither counted nor dead-lettered.
+func (a *Aggregator) extract(ctx context.Context, r *kgo.Record) (key string, at time.Time, reason Reason, err error) {
 	var vals [2]any // key, time
 	ok := false
-	if x, can := a.cfg.Decoder.(codec.Extractor); can {
+	if x, can := a.cfg.Decoder.(codec.Extractor); can && a.cfg.Where == nil {
 		// Only the key and the time are built; a record it cannot answer
 		// for is decoded in full below.
-		if ok, err = x.Extract(raw, a.keyTime, vals[:]); err != nil {
+		if ok, err = x.Extract(r.Value, a.keyTime, vals[:]); err != nil {
 			return "", time.Time{}, ReasonDecode, err
 		}
 	}
 	var timeErr error
 	if !ok {
-		v, err := a.wait.decode(ctx, a.cfg.Decoder, raw)
+		v, err := a.wait.decode(ctx, a.cfg.Decoder, r.Value)
 		if err != nil {
 			return "", time.Time{}, ReasonDecode, err
+		}
+		if a.cfg.Where != nil {
+			match, err := a.cfg.Where.Match(v)
+			if err != nil {
+				return "", time.Time{}, ReasonPredicate, err
+			}
+			if !match {
+				return "", time.Time{}, "", errNotMatched
+			}
 		}
 		if vals[0], err = a.cfg.Key.Lookup(v); err != nil {
 			return "", time.Time{}, ReasonKey, fmt.Errorf("group key: %w", err)
 		}
-		vals[1], timeErr = a.cfg.Time.Lookup(v)
+		if !a.cfg.RecordTime {
+			vals[1], timeErr = a.cfg.Time.Lookup(v)
+		}
 	}
 	key, err = codec.KeyString(vals[0])
 	if err != nil {
@@ -517,10 +560,13 @@ func (a *Aggregator) extract(ctx context.Context, raw []byte) (key string, at ti
 			return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, ErrRowKeyLike)
 		}
 	}
+	if a.cfg.RecordTime {
+		return key, time.UnixMilli(r.Timestamp.UnixMilli()).UTC(), "", nil
+	}
 	if timeErr != nil {
 		return "", time.Time{}, ReasonTime, fmt.Errorf("event time: %w", timeErr)
 	}
-	at, err = windows.ParseTime(vals[1])
+	at, err = a.cfg.TimeFormat.Parse(vals[1])
 	if err != nil {
 		return "", time.Time{}, ReasonTime, fmt.Errorf("event time %q: %w", a.cfg.Time, err)
 	}

@@ -78,7 +78,7 @@ func (s *rekeyStep) restoreClock(ctx context.Context, p int32, next int64) (wind
 	// What the rekey step read: committed records (no open transaction
 	// lies below next, which it read).
 	err = kafka.ReadRange(ctx, a.cfg.Kafka, a.cfg.Input, p, cp.Offset+1, next, kgo.ReadCommitted(), func(r *kgo.Record) {
-		if _, at, _, err := a.extract(ctx, r.Value); err == nil {
+		if _, at, _, err := a.extract(ctx, r); err == nil {
 			clock.Observe(r.Offset, at)
 		} else {
 			clock.Skip(r.Offset)

@@ -143,6 +143,20 @@ func TestReplayWithOtherBatches(t *testing.T) {
 // by key.
 func waitCounted(t *testing.T, kc kafka.Config, group, input string, n int64) map[string]int64 {
 	t.Helper()
+	rows := map[string]int64{}
+	for rowKey, count := range waitRows(t, kc, group, input, n) {
+		k, _, err := windows.ParseRowKey(rowKey)
+		if err != nil {
+			t.Error(err)
+		}
+		rows[k] = count
+	}
+	return rows
+}
+
+// waitRows is waitCounted by row key (key and window start).
+func waitRows(t *testing.T, kc kafka.Config, group, input string, n int64) map[string]int64 {
+	t.Helper()
 	opts, _ := kc.Kgo()
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -185,11 +199,7 @@ func waitCounted(t *testing.T, kc kafka.Config, group, input string, n int64) ma
 		if wire.IsWatermarkRow(string(r.Key)) || row.UnmarshalBinary(r.Value) != nil {
 			return
 		}
-		k, _, err := windows.ParseRowKey(string(r.Key))
-		if err != nil {
-			t.Error(err)
-		}
-		rows[k] = row.Count
+		rows[string(r.Key)] = row.Count
 	})
 	if err != nil {
 		t.Fatal(err)

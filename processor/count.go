@@ -427,7 +427,7 @@ func (s *countStep) lateUpdate(ctx goka.Context, u wire.Update, closed time.Time
 		if listed != nil {
 			return
 		}
-		key, at, _, err := a.extract(ctx.Context(), r.Value)
+		key, at, _, err := a.extract(ctx.Context(), r)
 		if err != nil {
 			return
 		}

@@ -251,7 +251,7 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 	// yet (the schema registry does not answer) stops the step with
 	// nothing of it admitted, so neither it nor anything after it commits;
 	// it is read again.
-	key, at, reason, xerr := a.extract(ctx, in.Value)
+	key, at, reason, xerr := a.extract(ctx, in.Record)
 	if errors.Is(xerr, codec.ErrUnavailable) {
 		return fmt.Errorf("%s/%d offset %d: %w", in.Topic, p, offset, xerr)
 	}
@@ -276,6 +276,13 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 	a.stats.read.Add(1)
 	if a.cfg.ObserveLatency != nil && (b.oldest.IsZero() || in.Timestamp.Before(b.oldest)) {
 		b.oldest = in.Timestamp
+	}
+	if errors.Is(xerr, errNotMatched) {
+		a.stats.rejected.Add(1)
+		if clock != nil {
+			s.observeClock(in, clock, time.Time{}, false, last)
+		}
+		return nil
 	}
 	if xerr != nil {
 		a.alarm.deadLettered(reason, xerr, a.stats.read.Load(), a.stats.deadLettered.Add(1))

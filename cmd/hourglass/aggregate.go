@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/metrics"
+	"github.com/hourglass-stream/hourglass/predicate"
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/spf13/cobra"
@@ -19,7 +21,10 @@ import (
 type aggregateFlags struct {
 	cfg         processor.AggregateConfig
 	key, timeF  string
+	timeFormat  string
+	where       string
 	window, hop time.Duration
+	offset      time.Duration
 	gap         time.Duration
 	start, emit string
 	codecs      codecFlags
@@ -34,9 +39,12 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.cfg.Group, "group", "", "group name: the consumer group, <group>-table, <group>-dlq (required)")
 	f.StringVar(&a.cfg.Input, "input", "", "input topic (required)")
 	f.StringVar(&a.key, "key", "", "group key field, a dotted path such as action or diaSource.filterName (required)")
-	f.StringVar(&a.timeF, "time", "", "event time field: epoch s or ms, RFC 3339, or 2006-01-02 15:04:05[.fff] UTC (required)")
+	f.StringVar(&a.timeF, "time", "", "event time field, read as --time-format says; or @timestamp for each record's Kafka timestamp (required)")
+	f.StringVar(&a.timeFormat, "time-format", "auto", "how --time is read: auto (epoch s or ms, RFC 3339, or 2006-01-02 15:04:05[.fff] UTC; a number before 1973 is ambiguous and dead-lettered), unix, unix_ms, unix_us, rfc3339, mjd (Modified Julian Date), jd (Julian Date), or a Go layout such as 2006-01-02T15:04:05 (UTC unless it has a zone)")
+	f.StringVar(&a.where, "where", "", "count only records matching this expression (the filter's expr-lang dialect, e.g. 'diaSource.snr > 5'); the others are neither counted nor dead-lettered (rejected_total)")
 	f.DurationVar(&a.window, "window", 0, "window size, e.g. 1h (required unless --session-gap)")
 	f.DurationVar(&a.hop, "hop", 0, "hopping windows: advance by this (must divide --window); default tumbling")
+	f.DurationVar(&a.offset, "window-offset", 0, "windows start this long after the multiples of their hop since the Unix epoch: --window 24h --window-offset 12h runs from noon UTC to noon (an observing night)")
 	f.DurationVar(&a.gap, "session-gap", 0, "session windows instead of --window: events of a key less than this apart share a session; a bridging event merges two")
 	f.StringVar(&a.cfg.Output, "output", "", "topic receiving every changed row as JSON (compacted; default none)")
 	f.StringVar(&a.emit, "emit", "complete", "output mode: complete (every change; the table keeps every row), update (every change; --retain may expire rows) or final (each window once, when the watermark closes it; needs --watermark and --output)")
@@ -54,6 +62,28 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&a.createInput, "create-input", false, "create the input topic if it is missing (without it a missing input is an error: a typo must not idle for ever)")
 	f.DurationVar(&a.cfg.BatchLinger, "batch-linger", processor.DefaultBatchLinger, "collect an input partition's records this long into one batch, written as one update per row (adds up to this much latency)")
 	f.IntVar(&a.cfg.BatchMax, "batch-max", processor.DefaultBatchMax, "most records in a batch; 1 writes an update per event")
+}
+
+// recordTimestamp is the --time that takes each record's Kafka timestamp
+// as its event time.
+const recordTimestamp = "@timestamp"
+
+// fieldPath parses the field path of flag: a dotted path whose steps hold
+// none of the characters that say it is something else (a list, an
+// expression, quotes).
+func fieldPath(flag, s string) (codec.Path, error) {
+	if i := strings.IndexAny(s, ", \t\"'()[]=<>!|&"); i >= 0 {
+		hint := ""
+		if s[i] == ',' && flag == "--key" {
+			hint = "; group by one field (several keys are not supported yet)"
+		}
+		return codec.Path{}, fmt.Errorf("%s %q is not a field path (a dotted path such as diaSource.filterName): it holds %q%s", flag, s, s[i], hint)
+	}
+	p, err := codec.ParsePath(s)
+	if err != nil {
+		return codec.Path{}, fmt.Errorf("%s: %w", flag, err)
+	}
+	return p, nil
 }
 
 // required are the flags without a default.
@@ -76,13 +106,26 @@ func (a *aggregateFlags) config(ctx context.Context, g *globals, clientID string
 	if cfg.Decoder, err = a.codecs.decoder(); err != nil {
 		return cfg, err
 	}
-	if cfg.Key, err = codec.ParsePath(a.key); err != nil {
-		return cfg, fmt.Errorf("--key: %w", err)
+	if cfg.Key, err = fieldPath("--key", a.key); err != nil {
+		return cfg, err
 	}
-	if cfg.Time, err = codec.ParsePath(a.timeF); err != nil {
-		return cfg, fmt.Errorf("--time: %w", err)
+	if a.timeF == recordTimestamp {
+		cfg.RecordTime = true
+		if a.flags.Changed("time-format") {
+			return cfg, fmt.Errorf("--time-format reads a field; --time %s takes the records' timestamps", recordTimestamp)
+		}
+	} else if cfg.Time, err = fieldPath("--time", a.timeF); err != nil {
+		return cfg, err
 	}
-	cfg.Windows = windows.Spec{Size: a.window, Hop: a.hop, Gap: a.gap}
+	if cfg.TimeFormat, err = windows.ParseTimeFormat(a.timeFormat); err != nil {
+		return cfg, err
+	}
+	if a.flags.Changed("where") {
+		if cfg.Where, err = predicate.Compile(a.where, cfg.Decoder.Schema()); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.Windows = windows.Spec{Size: a.window, Hop: a.hop, Gap: a.gap, Offset: a.offset}
 	if a.window == 0 && a.gap == 0 {
 		return cfg, fmt.Errorf("set --window (tumbling or, with --hop, hopping windows) or --session-gap")
 	}

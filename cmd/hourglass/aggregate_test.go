@@ -1,0 +1,30 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFieldPath: --key and --time take dotted field paths; a list or an
+// expression is a start-up error instead of a dead letter per record.
+func TestFieldPath(t *testing.T) {
+	for _, ok := range []string{"action", "diaSource.filterName", "prv_diaSources.0.snr", "user-agent"} {
+		if p, err := fieldPath("--key", ok); err != nil || p.String() != ok {
+			t.Errorf("%q: %v, %v", ok, p, err)
+		}
+	}
+	for bad, says := range map[string]string{
+		"action,site":  "several keys",
+		"action site":  "not a field path",
+		"snr > 5":      "not a field path",
+		"a..b":         "empty step",
+		"":             "empty field path",
+		"len(x)":       "not a field path",
+		`"action"`:     "not a field path",
+		"diaSource[0]": "not a field path",
+	} {
+		if _, err := fieldPath("--key", bad); err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("%q: %v, want an error saying %q", bad, err, says)
+		}
+	}
+}
