@@ -283,7 +283,7 @@ func TestBackfillNightsCLI(t *testing.T) {
 	run(t, "ingest", brokers, "--topic", input, dir)
 	out := run(t, "backfill", brokers, "--group", group, "--input", input, "--key", "band", "--time", "mjd", "--time-format", "mjd",
 		"--window", "24h", "--window-offset", "12h", "--where", "snr > 5 && angsep(ra, decl, 351.57, 0.126) < 2.5/3600", "--log-level", "error")
-	if !strings.HasPrefix(out, "backfilled 7 records into "+group) {
+	if !strings.HasPrefix(out, "backfilled 7 records into "+group) || !strings.HasSuffix(out, "(3 counted, 1 dead-lettered, 3 rejected by --where)\n") {
 		t.Errorf("backfill printed %q", out)
 	}
 	got := run(t, "query", brokers, "--group", group, "--format", "csv")

@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -512,9 +513,12 @@ func TestMistakesAreLoud(t *testing.T) {
 	})
 	p.stop(t)
 
-	out, err := exec.Command(binary(t), "filter", brokers, "--group", e.name("f"), "--input", input, "--output", e.name("out"),
-		"--where", "sin(diaSource.ra) > 0").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "unknown function sin()") {
-		t.Fatalf("--where sin(...): %v, want a start-up error naming the function:\n%s", err, out)
+	// A filter that starts would run for ever: a deadline makes that a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary(t), "filter", brokers, "--group", e.name("f"), "--input", input, "--output", e.name("out"),
+		"--where", "sinh(diaSource.ra) > 0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown function sinh()") {
+		t.Fatalf("--where sinh(...): %v, want a start-up error naming the function:\n%s", err, out)
 	}
 }

@@ -177,7 +177,7 @@ share the work. A stop and restart never loses or repeats a count.`,
 			if err := observe.startAggregator(cmd, cfg, reg, agg); err != nil {
 				return err
 			}
-			slog.Info("aggregating", "group", cfg.Group, "input", cfg.Input, "key", flags.key, "time", flags.timeF, "windows", cfg.Windows.String(), "emit", cfg.Emit.String(), "output", cfg.Output)
+			slog.Info("aggregating", "group", cfg.Group, "input", cfg.Input, "key", flags.key, "time", flags.timeF, "time_format", cfg.TimeFormat.String(), "where", flags.where, "windows", cfg.Windows.String(), "emit", cfg.Emit.String(), "output", cfg.Output)
 			err = agg.Run(cmd.Context())
 			logStopped(agg.Stats())
 			return err
@@ -195,5 +195,5 @@ share the work. A stop and restart never loses or repeats a count.`,
 
 func logStopped(st processor.AggregateStats) {
 	slog.Info("stopped", "read", st.Read, "updates", st.Updates, "applied", st.Applied, "duplicates_skipped", st.Duplicates,
-		"dead_lettered", st.DeadLettered, "beyond_until", st.Beyond, "kept_on_recovery", st.KeptOnRecovery)
+		"dead_lettered", st.DeadLettered, "rejected", st.Rejected, "beyond_until", st.Beyond, "kept_on_recovery", st.KeptOnRecovery)
 }

@@ -88,8 +88,12 @@ Kafka timestamps are when records were produced (or appended), not event time.`,
 				return err
 			}
 			logStopped(sum.Stats)
-			fmt.Fprintf(cmd.OutOrStdout(), "backfilled %d records into %s in %s (%d counted, %d dead-lettered)\n",
-				sum.Records, cfg.Group, sum.Took.Round(time.Millisecond), sum.Stats.Applied, sum.Stats.DeadLettered)
+			rejected := ""
+			if cfg.Where != nil {
+				rejected = fmt.Sprintf(", %d rejected by --where", sum.Stats.Rejected)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "backfilled %d records into %s in %s (%d counted, %d dead-lettered%s)\n",
+				sum.Records, cfg.Group, sum.Took.Round(time.Millisecond), sum.Stats.Applied, sum.Stats.DeadLettered, rejected)
 			return nil
 		},
 	}
