@@ -345,6 +345,10 @@ func TestCLIAlertNotebook(t *testing.T) {
 			t.Errorf("output alert with ra %v (%s)", ra, rec.ValueEncoding)
 		}
 	}
+	// It has joined its group: ready.
+	if body, err := httpGet("http://" + metricsAddr + "/readyz"); err != nil || strings.TrimSpace(body) != `{"ready":true}` {
+		t.Errorf("filter /readyz: %s %v", body, err)
+	}
 	labels := fmt.Sprintf(`{group=%q}`, group)
 	eventually(t, 30*time.Second, func() string {
 		m, err := httpGet("http://" + metricsAddr + "/metrics")

@@ -248,3 +248,92 @@ func lastLines(b []byte, n int) string {
 	}
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// httpStatus returns the status code and body of GET url.
+func httpStatus(url string) (int, string, error) {
+	res, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), err
+}
+
+// TestServeBeforeAggregate: serve started before its group's table exists
+// (the order a deployment starts them in) stays up: /healthz 200, /readyz
+// and the API 503 saying why, until aggregate has made the table and the
+// view has caught up; then it serves the table. aggregate's own /readyz
+// turns 200 once both its steps have joined their groups. Before, serve
+// exited at once with "no group table".
+func TestServeBeforeAggregate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	events, dir := writeData(t, 1000, 2, 67)
+	input, group := e.name("events"), e.name("hourly")
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	serveAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	srv := startProc(t, "serve", brokers, "--group", group, "--listen", serveAddr, "--log-level", "warn")
+	base := "http://" + serveAddr
+	eventually(t, 30*time.Second, func() string {
+		code, body, err := httpStatus(base + "/readyz")
+		switch {
+		case err != nil:
+			return err.Error()
+		case code != http.StatusServiceUnavailable || !strings.Contains(body, "no group table"):
+			return fmt.Sprintf("/readyz before the table: %d %s", code, body)
+		}
+		return ""
+	})
+	if code, body, err := httpStatus(base + "/healthz"); err != nil || code != http.StatusOK {
+		t.Fatalf("/healthz: %d %s %v", code, body, err)
+	}
+	if code, body, err := httpStatus(base + "/api/windows"); err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "no group table") {
+		t.Fatalf("/api/windows before the table: %d %s %v", code, body, err)
+	}
+
+	run(t, "ingest", brokers, "--topic", input, dir)
+	agg := startProc(t, "aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time",
+		"--window", "1h", "--metrics-listen", metricsAddr, "--log-level", "warn")
+	eventually(t, 60*time.Second, func() string {
+		code, body, err := httpStatus("http://" + metricsAddr + "/readyz")
+		if err != nil || code != http.StatusOK || strings.TrimSpace(body) != `{"ready":true}` {
+			return fmt.Sprintf("aggregate /readyz: %d %s %v", code, body, err)
+		}
+		return ""
+	})
+	if code, _, err := httpStatus("http://" + metricsAddr + "/healthz"); err != nil || code != http.StatusOK {
+		t.Errorf("aggregate /healthz: %d %v", code, err)
+	}
+	want := expected(events)
+	eventually(t, 60*time.Second, func() string {
+		if code, body, err := httpStatus(base + "/readyz"); err != nil || code != http.StatusOK {
+			return fmt.Sprintf("serve /readyz: %d %s %v", code, body, err)
+		}
+		body, err := httpGet(base + "/api/windows")
+		if err != nil {
+			return err.Error()
+		}
+		var resp struct {
+			Rows []struct {
+				Key         string `json:"key"`
+				WindowStart string `json:"window_start"`
+				Count       int64  `json:"count"`
+			} `json:"rows"`
+		}
+		if err := json.Unmarshal([]byte(body), &resp); err != nil {
+			return err.Error()
+		}
+		got := map[string]int64{}
+		for _, r := range resp.Rows {
+			start, err := time.Parse(time.RFC3339, r.WindowStart)
+			if err != nil {
+				return err.Error()
+			}
+			got[fmt.Sprintf("%s|%d", r.Key, start.Unix())] = r.Count
+		}
+		return diff(got, want)
+	})
+	agg.stop(t)
+	srv.stop(t)
+}

@@ -7,6 +7,7 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -250,15 +251,41 @@ func Handler(g prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Listen serves /metrics of reg on addr until ctx ends. It returns once
-// the listener is bound, with the address it got.
-func Listen(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) (string, error) {
+// Health adds to mux GET /healthz, which answers 200 while the process
+// serves (liveness), and GET /readyz, which answers 200 when ready says
+// so and 503 with its reason otherwise (readiness), both as JSON.
+func Health(mux *http.ServeMux, ready func() (bool, string)) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := ready()
+		if !ok {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "why": why})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Listen serves /metrics of reg, /healthz and /readyz (see Health) on addr
+// until ctx ends. It returns once the listener is bound, with the address
+// it got.
+func Listen(ctx context.Context, addr string, reg *prometheus.Registry, ready func() (bool, string), log *slog.Logger) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("--metrics-listen: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", Handler(reg))
+	Health(mux, ready)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

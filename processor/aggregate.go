@@ -241,12 +241,13 @@ type aggregateCounters struct {
 // Aggregator counts events per group key and window into a Goka group
 // table. Create it with NewAggregator and start it with Run.
 type Aggregator struct {
-	cfg   AggregateConfig
-	log   *slog.Logger
-	stats aggregateCounters
-	wait  *waiter // the schema registry's outages
-	alarm alarm   // dead letters that likely mean a mistake
-	count *countStep
+	cfg    AggregateConfig
+	log    *slog.Logger
+	stats  aggregateCounters
+	wait   *waiter // the schema registry's outages
+	alarm  alarm   // dead letters that likely mean a mistake
+	count  *countStep
+	health *health
 
 	// The topology, found by ensureTopics before each run.
 	sources        int32 // input partitions
@@ -292,6 +293,7 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	}
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	a.count = newCountStep(a)
+	a.health = newHealth("rekey", "count")
 	timeFlags := fmt.Sprintf("--time %s --time-format %s", cfg.Time, cfg.TimeFormat)
 	if cfg.RecordTime {
 		timeFlags = "--time @timestamp"
@@ -347,7 +349,13 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	return nil
 }
 
-func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) error {
+func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) (err error) {
+	a.health.begin()
+	defer func() {
+		if err != nil {
+			a.health.fail(err)
+		}
+	}()
 	if err := a.ensureTopics(); err != nil {
 		return err
 	}
@@ -589,3 +597,7 @@ func (a *Aggregator) Watermark() (wm time.Time, ok bool) { return a.count.waterm
 func (a *Aggregator) WatermarkWaiting() (partitions []int32, why string) {
 	return a.count.watermarkWaiting()
 }
+
+// Ready reports whether the aggregator does its work (both steps have
+// joined their consumer groups, no outage) and, if not, why: /readyz.
+func (a *Aggregator) Ready() (bool, string) { return a.health.state() }

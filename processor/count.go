@@ -104,6 +104,7 @@ func (s *countStep) partitionLocked(q int32) *countPartition {
 // partitions this process holds from now on. Goka calls it before it sets
 // the partitions up.
 func (s *countStep) assign(assignment goka.Assignment) {
+	s.a.health.join("count")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for q, cp := range s.parts {

@@ -99,6 +99,7 @@ type AlertFilter struct {
 	log                                   *slog.Logger
 	wait                                  *waiter // the schema registry's outages
 	alarm                                 alarm   // dead letters that likely mean a mistake
+	health                                *health
 	read, matched, rejected, deadLettered atomic.Int64
 	writeErrors                           atomic.Int64
 }
@@ -113,7 +114,7 @@ func NewAlertFilter(cfg AlertFilterConfig) (*AlertFilter, error) {
 		log = slog.Default()
 	}
 	log = log.With("group", cfg.Group)
-	return &AlertFilter{cfg: cfg, log: log, wait: newWaiter(cfg.MaxOutage, log),
+	return &AlertFilter{cfg: cfg, log: log, wait: newWaiter(cfg.MaxOutage, log), health: newHealth("filter"),
 		alarm: alarm{log: log, hint: fmt.Sprintf("--where %s and --codec %s against the records", cfg.Where, cfg.Decoder.Name())}}, nil
 }
 
@@ -135,7 +136,13 @@ func (f *AlertFilter) Run(ctx context.Context) error {
 	return nil
 }
 
-func (f *AlertFilter) runOnce(ctx context.Context) error {
+func (f *AlertFilter) runOnce(ctx context.Context) (err error) {
+	f.health.begin()
+	defer func() {
+		if err != nil {
+			f.health.fail(err)
+		}
+	}()
 	adm, err := kafka.NewAdmin(f.cfg.Kafka.Brokers, f.cfg.Sarama)
 	if err != nil {
 		return err
@@ -153,8 +160,13 @@ func (f *AlertFilter) runOnce(ctx context.Context) error {
 		kafka.Topic{Name: f.cfg.Output, Partitions: parts}, kafka.Topic{Name: DeadLetterTopic(f.cfg.Group), Partitions: parts}); err != nil {
 		return err
 	}
-	return runTransactGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, filterStep{f}, &f.writeErrors, f.log)
+	return runTransactGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, filterStep{f}, &f.writeErrors, f.log,
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { f.health.join("filter") }))
 }
+
+// Ready reports whether the filter does its work (its consumer group
+// joined, no outage) and, if not, why: /readyz.
+func (f *AlertFilter) Ready() (bool, string) { return f.health.state() }
 
 // filterStep is the txnStep of the filter.
 type filterStep struct{ f *AlertFilter }

@@ -105,6 +105,7 @@ func (s *rekeyStep) all() []*rekeyPartition {
 // assigned marks partitions assigned anew; it runs on the client's
 // goroutine, perhaps while a poll's records are handled.
 func (s *rekeyStep) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	s.a.health.join("rekey")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range assigned[s.a.cfg.Input] {

@@ -80,9 +80,9 @@ func newTransactSession(kc kafka.Config, group, topic string, start Start, part 
 
 // runTransactGroup runs step on topic as consumer group group, one
 // transaction per poll, until ctx ends (nil, after ending the transaction
-// under way) or the step or a transaction fails.
-func runTransactGroup(ctx context.Context, kc kafka.Config, group, topic string, start Start, step txnStep, failures *atomic.Int64, log *slog.Logger) error {
-	sess, err := newTransactSession(kc, group, topic, start, kafka.KeyPartitioner(fnv.New32a))
+// under way) or the step or a transaction fails. opts go to the session.
+func runTransactGroup(ctx context.Context, kc kafka.Config, group, topic string, start Start, step txnStep, failures *atomic.Int64, log *slog.Logger, opts ...kgo.Opt) error {
+	sess, err := newTransactSession(kc, group, topic, start, kafka.KeyPartitioner(fnv.New32a), opts...)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type View interface {
 //	GET /api/windows?key=&from=&to=  {"rows":[{"key","window_start","window_end","count"}...], "recovered":bool, "lag":n}
 //	GET /api/totals                  {"rows":[{"key","total"}...], "recovered":bool, "lag":n}
 //	GET /metrics                     Prometheus, from gatherer
+//	GET /healthz, /readyz            liveness; readiness: the view holds the table
 //	GET /                            the live chart
 //
 // Anything else is 404, other methods 405: it changes nothing.
@@ -66,6 +67,15 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 		writeJSON(w, http.StatusOK, freshness(r.Context(), group, v, totals))
 	})
 	mux.Handle("GET /metrics", metrics.Handler(gatherer))
+	metrics.Health(mux, func() (bool, string) {
+		if r, ok := v.(interface{ Ready() (bool, string) }); ok {
+			return r.Ready()
+		}
+		if !v.Recovered() {
+			return false, "recovering the table from its changelog"
+		}
+		return true, ""
+	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")

@@ -31,6 +31,7 @@ func (o *observeFlags) register(f *pflag.FlagSet) {
 type processorStats struct {
 	fields func() []any
 	rates  func() map[string]int64
+	ready  func() (bool, string) // /readyz
 }
 
 // start serves the metrics of reg (after register has added the
@@ -43,12 +44,12 @@ func (o *observeFlags) start(ctx context.Context, kc kafka.Config, reg *promethe
 	}
 	register(lag)
 	if o.listen != "" {
-		addr, err := metrics.Listen(ctx, o.listen, reg, slog.Default())
+		addr, err := metrics.Listen(ctx, o.listen, reg, st.ready, slog.Default())
 		if err != nil {
 			lag.Close()
 			return err
 		}
-		slog.Info("serving metrics", "url", "http://"+addr+"/metrics")
+		slog.Info("serving metrics", "url", "http://"+addr+"/metrics", "health", "http://"+addr+"/healthz", "ready", "http://"+addr+"/readyz")
 	}
 	go func() {
 		defer lag.Close()
@@ -93,6 +94,7 @@ func (o *observeFlags) startAggregator(cmd *cobra.Command, cfg processor.Aggrega
 				st := agg.Stats()
 				return map[string]int64{"read": st.Read, "counted": st.Applied}
 			},
+			ready: agg.Ready,
 		})
 }
 
@@ -111,6 +113,7 @@ func (o *observeFlags) startFilter(cmd *cobra.Command, cfg processor.AlertFilter
 				st := f.Stats()
 				return map[string]int64{"read": st.Read, "matched": st.Matched}
 			},
+			ready: f.Ready,
 		})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/serve"
 	"github.com/hourglass-stream/hourglass/table"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
@@ -29,6 +30,10 @@ func newServe(g *globals) *cobra.Command {
 
 Every API answer also says "recovered" (the view holds the whole table) and
 "lag" (table records it has not read yet), so readers know how fresh it is.
+It may start before the group's table exists (before aggregate, as a
+deployment starts them): until the view has the table and has caught up,
+the API answers 503 and GET /readyz says why; GET /healthz answers 200
+while it runs.
 It binds 127.0.0.1 unless told otherwise; the page needs nothing from the
 internet.`,
 		Example: `  hourglass serve --group hourly
@@ -41,13 +46,22 @@ internet.`,
 				return err
 			}
 			ctx := cmd.Context()
-			v, err := table.OpenView(ctx, table.ViewConfig{Kafka: kc, Sarama: sc, Group: group})
-			if err != nil {
-				return err
-			}
-			defer v.Close()
 			reg := metrics.NewRegistry()
-			metrics.RegisterView(reg, group, v)
+			v := serve.NewLateView("opening the view of " + table.Topic(group))
+			octx, stop := context.WithCancel(ctx)
+			var tv *table.View
+			opened := make(chan struct{})
+			go func() {
+				defer close(opened)
+				tv = openView(octx, table.ViewConfig{Kafka: kc, Sarama: sc, Group: group}, v, reg)
+			}()
+			defer func() {
+				stop()
+				<-opened
+				if tv != nil {
+					tv.Close()
+				}
+			}()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("--listen: %w", err)
@@ -70,8 +84,40 @@ internet.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&group, "group", "", "group whose table to serve (required)")
+	cmd.Flags().StringVar(&group, "group", "", "group whose table to serve (required; it may not exist yet)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "host:port to listen on (port 0: a free port)")
 	_ = cmd.MarkFlagRequired("group")
 	return cmd
+}
+
+// openView opens cfg's view, trying again every few seconds while the
+// table does not exist or Kafka does not answer, until ctx ends (nil). The
+// view goes to late too, and its metrics to reg.
+func openView(ctx context.Context, cfg table.ViewConfig, late *serve.LateView, reg prometheus.Registerer) *table.View {
+	logged := ""
+	for {
+		tv, err := table.OpenView(ctx, cfg)
+		if err == nil {
+			metrics.RegisterView(reg, cfg.Group, tv)
+			late.Set(tv)
+			if logged != "" {
+				slog.Info("the table is there: serving it", "group", cfg.Group)
+			}
+			return tv
+		}
+		late.Waiting(err.Error())
+		if msg := err.Error(); msg != logged {
+			logged = msg
+			level := slog.LevelWarn
+			if errors.Is(err, table.ErrNoTable) {
+				level = slog.LevelInfo
+			}
+			slog.Log(ctx, level, "waiting for the table; /readyz answers 503 meanwhile", "group", cfg.Group, "why", msg)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second): // polling interval: the table appears when aggregate first runs
+		}
+	}
 }
