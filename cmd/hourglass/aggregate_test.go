@@ -28,3 +28,17 @@ func TestFieldPath(t *testing.T) {
 		}
 	}
 }
+
+// TestLogFormat: --log-format takes text or json; anything else is an
+// error naming both.
+func TestLogFormat(t *testing.T) {
+	defer func() { _ = setupLogging("info", "text") }()
+	for _, ok := range []string{"text", "json"} {
+		if err := setupLogging("info", ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	if err := setupLogging("info", "yaml"); err == nil || !strings.Contains(err.Error(), "want text or json") {
+		t.Errorf("yaml: %v", err)
+	}
+}

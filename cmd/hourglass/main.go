@@ -42,9 +42,10 @@ func oneLine(err error) string {
 
 // globals are the flags every command has.
 type globals struct {
-	brokers  string
-	logLevel string
-	security kafka.Security
+	brokers   string
+	logLevel  string
+	logFormat string
+	security  kafka.Security
 	// passwordFile holds the SASL password; without it the password comes
 	// from HOURGLASS_SASL_PASSWORD. Never a flag value: it would show in ps.
 	passwordFile string
@@ -94,7 +95,7 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 		SilenceErrors: true,
 		Version:       readBuildInfo().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := setupLogging(g.logLevel); err != nil {
+			if err := setupLogging(g.logLevel, g.logFormat); err != nil {
 				return err
 			}
 			if tlsErr != nil && !cmd.Flags().Changed("tls") {
@@ -105,6 +106,7 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	}
 	root.PersistentFlags().StringVar(&g.brokers, "brokers", os.Getenv("HOURGLASS_BROKERS"), "Kafka bootstrap brokers host:port[,host:port] (env HOURGLASS_BROKERS)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log lines on stderr as text (key=value) or json (one object per line, for log collectors)")
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.security.SASLMechanism, "sasl-mechanism", os.Getenv("HOURGLASS_SASL_MECHANISM"), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env HOURGLASS_SASL_MECHANISM)")
 	pf.StringVar(&g.security.SASLUser, "sasl-user", os.Getenv("HOURGLASS_SASL_USER"), "SASL user name (env HOURGLASS_SASL_USER)")
@@ -136,12 +138,20 @@ func envBool(name string) (bool, error) {
 	return b, nil
 }
 
-func setupLogging(level string) error {
+func setupLogging(level, format string) error {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, opts)))
+	case "json":
+		slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, opts)))
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", format)
+	}
 	return nil
 }
 
