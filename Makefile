@@ -10,7 +10,7 @@ FUZZTIME ?=
 LSST_ALERT_PACKET := 30.2026.2700
 LSST_SCHEMAS := .cache/lsst-alert-packet/lsst/alert/packet/schema/11/1
 
-.PHONY: all build demo test test-kafka test-browser unit integration fuzz bench bench-kafka lint cross release clean lsst-schemas interop-client
+.PHONY: all build demo test test-kafka test-browser unit integration fuzz bench bench-kafka lint cross release units image test-image clean lsst-schemas interop-client
 
 # The release, stamped into the binary (hourglass version); the commit and
 # dirty flag come from the build info (-buildvcs).
@@ -32,6 +32,21 @@ release:
 			-ldflags "-s -w -X main.version=$(VERSION)" -o $$out ./cmd/hourglass || exit 1; \
 	done
 
+## units: the systemd units of deploy/systemd pass systemd-analyze verify
+units: build
+	scripts/verify-units.sh $(BIN)
+
+## image: the OCI image of deploy/Containerfile from the linux/amd64 release binary,
+## with the first of buildah, podman or docker found
+image: release
+	@tool=$$(command -v buildah || command -v podman || command -v docker) || { echo "image: needs buildah, podman or docker"; exit 1; }; \
+	echo "$$tool build -t hourglass:$(VERSION)"; \
+	$$tool build -f deploy/Containerfile --build-arg VERSION=$(VERSION) --build-arg ARCH=amd64 -t hourglass:$(VERSION) .
+
+## test-image: builds the image with buildah and runs the binary inside it (scripts/image-test.sh)
+test-image: release
+	scripts/image-test.sh $(VERSION)
+
 ## cross: every package compiles for $(CROSS_PLATFORMS) too (run by make test)
 cross:
 	@for p in $(CROSS_PLATFORMS); do \
@@ -44,7 +59,7 @@ demo: build
 	./$(BIN) demo
 
 ## test: vet, unit and integration tests (embedded broker), brief fuzzing
-test: lsst-schemas interop-client lint cross unit integration fuzz
+test: lsst-schemas interop-client lint cross units unit integration fuzz
 
 ## test-kafka: the integration suite against real Apache Kafka (KRaft, fetched from Maven
 ## Central), then the replication tests against a 3-node cluster
