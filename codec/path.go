@@ -3,6 +3,7 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -89,4 +90,28 @@ func KeyString(v any) (string, error) {
 	default:
 		return "", fmt.Errorf("%T is %w", v, ErrNotScalar)
 	}
+}
+
+// Number returns a decoded numeric value (any integer or float type a
+// decoder produces) as a float64, and whether it is a finite number.
+// Integers beyond 2^53 lose precision.
+func Number(v any) (float64, bool) {
+	var f float64
+	switch x := v.(type) {
+	case int64:
+		f = float64(x)
+	case int:
+		f = float64(x)
+	case int32:
+		f = float64(x)
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	case *big.Int:
+		f, _ = new(big.Float).SetInt(x).Float64()
+	default:
+		return 0, false
+	}
+	return f, !math.IsNaN(f) && !math.IsInf(f, 0)
 }

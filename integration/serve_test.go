@@ -53,6 +53,33 @@ func metricValue(exposition, name, labels string) (float64, bool) {
 	return 0, false
 }
 
+// windowsResponse is serve's answer to GET /api/windows.
+type windowsResponse struct {
+	Group string `json:"group"`
+	Rows  []struct {
+		Key         string `json:"key"`
+		WindowStart string `json:"window_start"`
+		WindowEnd   string `json:"window_end"`
+		Count       int64  `json:"count"`
+	} `json:"rows"`
+	Recovered bool  `json:"recovered"`
+	Lag       int64 `json:"lag"`
+}
+
+// counts returns the rows' counts by "key|window start (epoch s)", as
+// expected builds them.
+func (w windowsResponse) counts() (map[string]int64, error) {
+	got := map[string]int64{}
+	for _, r := range w.Rows {
+		start, err := time.Parse(time.RFC3339, r.WindowStart)
+		if err != nil {
+			return nil, err
+		}
+		got[fmt.Sprintf("%s|%d", r.Key, start.Unix())] = r.Count
+	}
+	return got, nil
+}
+
 // TestServe runs aggregate (with --metrics-listen) and serve as processes
 // and checks the JSON API, both metrics endpoints, query --sql, and, with
 // Chromium, that the page draws one bar per row.
@@ -83,17 +110,6 @@ func TestServe(t *testing.T) {
 	srv := startProc(t, "serve", brokers, "--group", group, "--listen", serveAddr, "--log-level", "warn")
 	base := "http://" + serveAddr
 
-	type windowsResponse struct {
-		Group string `json:"group"`
-		Rows  []struct {
-			Key         string `json:"key"`
-			WindowStart string `json:"window_start"`
-			WindowEnd   string `json:"window_end"`
-			Count       int64  `json:"count"`
-		} `json:"rows"`
-		Recovered bool  `json:"recovered"`
-		Lag       int64 `json:"lag"`
-	}
 	var last windowsResponse
 	eventually(t, 60*time.Second, func() string {
 		body, err := httpGet(base + "/api/windows")
@@ -107,13 +123,9 @@ func TestServe(t *testing.T) {
 		if !last.Recovered || last.Lag != 0 {
 			return fmt.Sprintf("recovered %v, lag %d", last.Recovered, last.Lag)
 		}
-		got := map[string]int64{}
-		for _, r := range last.Rows {
-			start, err := time.Parse(time.RFC3339, r.WindowStart)
-			if err != nil {
-				return err.Error()
-			}
-			got[fmt.Sprintf("%s|%d", r.Key, start.Unix())] = r.Count
+		got, err := last.counts()
+		if err != nil {
+			return err.Error()
 		}
 		return diff(got, want)
 	})
@@ -314,23 +326,13 @@ func TestServeBeforeAggregate(t *testing.T) {
 		if err != nil {
 			return err.Error()
 		}
-		var resp struct {
-			Rows []struct {
-				Key         string `json:"key"`
-				WindowStart string `json:"window_start"`
-				Count       int64  `json:"count"`
-			} `json:"rows"`
-		}
+		var resp windowsResponse
 		if err := json.Unmarshal([]byte(body), &resp); err != nil {
 			return err.Error()
 		}
-		got := map[string]int64{}
-		for _, r := range resp.Rows {
-			start, err := time.Parse(time.RFC3339, r.WindowStart)
-			if err != nil {
-				return err.Error()
-			}
-			got[fmt.Sprintf("%s|%d", r.Key, start.Unix())] = r.Count
+		got, err := resp.counts()
+		if err != nil {
+			return err.Error()
 		}
 		return diff(got, want)
 	})

@@ -3,9 +3,9 @@ package predicate
 import (
 	"fmt"
 	"math"
-	"math/big"
 
 	"github.com/expr-lang/expr"
+	"github.com/hourglass-stream/hourglass/codec"
 )
 
 // Functions an expression may call besides expr-lang's builtins: the
@@ -58,7 +58,7 @@ func functionOptions() []expr.Option {
 			}
 			x := make([]float64, len(args))
 			for i, a := range args {
-				v, ok := toFloat(a)
+				v, ok := codec.Number(a)
 				if !ok {
 					return nil, fmt.Errorf("%s: argument %d is %s, not a number", name, i+1, describe(a))
 				}
@@ -68,25 +68,6 @@ func functionOptions() []expr.Option {
 		}))
 	}
 	return opts
-}
-
-func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case *big.Int:
-		f, _ := new(big.Float).SetInt(x).Float64()
-		return f, true
-	}
-	return 0, false
 }
 
 func describe(v any) string {

@@ -37,12 +37,7 @@ func TestFinalRowAfterFailedWrite(t *testing.T) {
 	// Produce requests name topics by ID (v13 on): the output is made here,
 	// to know its ID.
 	kc := kafka.Config{Brokers: c.ListenAddrs(), ClientID: "hourglass-test"}
-	opts, _ := kc.Kgo()
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	sc, cl := testClients(t, kc)
 	ctx := context.Background()
 	adm := kadm.NewClient(cl)
 	created, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, output)
@@ -77,10 +72,6 @@ func TestFinalRowAfterFailedWrite(t *testing.T) {
 		return resp, nil, true // once: handling drops the control
 	})
 
-	sc, err := kc.Sarama()
-	if err != nil {
-		t.Fatal(err)
-	}
 	input, group := "final-events", "final"
 	if _, err := adm.CreateTopic(ctx, 1, 1, nil, input); err != nil {
 		t.Fatal(err)

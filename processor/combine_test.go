@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hourglass-stream/hourglass/broker"
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
@@ -69,26 +68,12 @@ func TestBatchListsOffsets(t *testing.T) {
 // without the batch log it had before) counts [1400, 1999] twice.
 func TestReplayWithOtherBatches(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	b, err := broker.Start(broker.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	kc := kafka.Config{Brokers: []string{b.Addr()}, ClientID: "hourglass-test"}
-	sc, err := kc.Sarama()
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc := embeddedBroker(t)
 	// 3,100 events on one partition, keys a and b alternating, all in one
 	// window: two rows of 1,550, written in two parts.
 	const first, n = 2000, 3100
 	input, group := "replay-events", "replay"
-	opts, _ := kc.Kgo()
-	cl, err := kgo.NewClient(append(opts, kgo.DefaultProduceTopic(input))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	sc, cl := testClients(t, kc, kgo.DefaultProduceTopic(input))
 	adm := kadm.NewClient(cl)
 	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, input); err != nil {
 		t.Fatal(err)

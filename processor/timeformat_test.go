@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hourglass-stream/hourglass/broker"
 	"github.com/hourglass-stream/hourglass/codec"
-	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/predicate"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -20,22 +18,8 @@ import (
 // mjd reads Modified Julian Dates, --window-offset 12h makes nights run
 // from noon UTC; --time @timestamp counts by the records' timestamps.
 func TestWhereTimeFormatOffset(t *testing.T) {
-	b, err := broker.Start(broker.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	kc := kafka.Config{Brokers: []string{b.Addr()}, ClientID: "hourglass-test"}
-	sc, err := kc.Sarama()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, _ := kc.Kgo()
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	kc := embeddedBroker(t)
+	sc, cl := testClients(t, kc)
 	ctx := context.Background()
 	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 1, nil, "sky-events", "stamped-events"); err != nil {
 		t.Fatal(err)

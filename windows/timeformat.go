@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hourglass-stream/hourglass/codec"
 )
 
 // TimeFormat says how an event time field is read (--time-format). The
@@ -150,25 +151,11 @@ func (f TimeFormat) Parse(v any) (time.Time, error) {
 // Integers beyond 2^53 lose precision, far below a millisecond for any
 // epoch count within years 0-9999 but microseconds.
 func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case float64:
-		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
-	case float32:
-		return float64(x), !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0)
-	case *big.Int:
-		f, _ := new(big.Float).SetInt(x).Float64()
-		return f, true
-	case string:
-		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+	if s, ok := v.(string); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
 	}
-	return 0, false
+	return codec.Number(v)
 }
 
 // unitOf names how TimeAuto read the number v.
