@@ -187,9 +187,7 @@ share the work. A stop and restart never loses or repeats a count.`,
 	flags.register(f)
 	f.StringVar(&flags.start, "start", "earliest", "where a new group starts reading: earliest or latest")
 	observe.register(f)
-	for _, name := range requiredAggregateFlags {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	requireFlags(cmd, requiredAggregateFlags...)
 	return cmd
 }
 

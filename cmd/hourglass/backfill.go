@@ -103,9 +103,7 @@ Kafka timestamps are when records were produced (or appended), not event time.`,
 	f.StringVar(&until, "until", "now", "where to stop: now (the end offsets at start), or a time (records before it)")
 	f.BoolVar(&follow, "then-follow", false, "keep aggregating live after catching up")
 	observe.register(f)
-	for _, name := range requiredAggregateFlags {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	requireFlags(cmd, requiredAggregateFlags...)
 	return cmd
 }
 
@@ -167,7 +165,7 @@ the replay rebuilds the table from scratch.`,
 	f.BoolVar(&cfg.DropState, "drop-state", false, "also delete the table, so that a replay rebuilds it")
 	f.StringVar(&cfg.StateDir, "state-dir", "", "with --drop-state, also empty this --state-dir of the group's processes")
 	f.BoolVar(&cfg.Yes, "yes", false, "carry the plan out")
-	_ = cmd.MarkFlagRequired("group")
-	_ = cmd.MarkFlagRequired("to")
+	requireFlags(cmd, "group")
+	requireFlags(cmd, "to")
 	return cmd
 }

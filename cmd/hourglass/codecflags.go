@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/kafka"
@@ -26,10 +25,10 @@ func (c *codecFlags) register(f *pflag.FlagSet, what, def string) {
 	f.StringVar(&c.spec.Name, "codec", def, what+": json, pyliteral (Python str(dict) text) or avro")
 	f.StringVar(&c.spec.Schema, "schema", "", "avro: the .avsc file (or directory) of schemaless records; sibling .avsc files supply named types")
 	f.StringVar(&c.spec.SchemaDir, "schema-dir", "", "avro: Confluent wire-format records, schema id N read from N.avsc (or N/) here")
-	f.StringVar(&c.spec.Registry, "schema-registry", os.Getenv("HOURGLASS_SCHEMA_REGISTRY"), "avro: Confluent wire-format records, schema ids resolved at this registry URL (env HOURGLASS_SCHEMA_REGISTRY)")
-	f.StringVar(&c.spec.RegistryUser, "schema-registry-user", os.Getenv("HOURGLASS_SCHEMA_REGISTRY_USER"), "schema registry basic-auth user (env HOURGLASS_SCHEMA_REGISTRY_USER); the password from --schema-registry-password-file or "+registryPasswordEnv)
-	f.StringVar(&c.registryPasswordFile, "schema-registry-password-file", os.Getenv("HOURGLASS_SCHEMA_REGISTRY_PASSWORD_FILE"), "file holding the schema registry password (default: the "+registryPasswordEnv+" environment variable)")
-	f.StringVar(&c.spec.RegistryCA, "schema-registry-ca", os.Getenv("HOURGLASS_SCHEMA_REGISTRY_CA"), "PEM file of CAs to trust for an https schema registry instead of the system's")
+	f.StringVar(&c.spec.Registry, "schema-registry", "", "avro: Confluent wire-format records, schema ids resolved at this registry URL (env HOURGLASS_SCHEMA_REGISTRY)")
+	f.StringVar(&c.spec.RegistryUser, "schema-registry-user", "", "schema registry basic-auth user (env HOURGLASS_SCHEMA_REGISTRY_USER); the password from --schema-registry-password-file or "+registryPasswordEnv)
+	f.StringVar(&c.registryPasswordFile, "schema-registry-password-file", "", "file holding the schema registry password (default: the "+registryPasswordEnv+" environment variable)")
+	f.StringVar(&c.spec.RegistryCA, "schema-registry-ca", "", "PEM file of CAs to trust for an https schema registry instead of the system's")
 }
 
 func (c *codecFlags) decoder() (codec.Decoder, error) {

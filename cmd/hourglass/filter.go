@@ -74,8 +74,6 @@ Run several with the same --group to share the partitions.`,
 	fl.BoolVar(&cfg.CreateInput, "create-input", false, "create the input topic (8 partitions) if it is missing (without it a missing input is an error)")
 	codecs.register(fl, "input record codec", "json")
 	observe.register(fl)
-	for _, name := range []string{"group", "input", "output", "where"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	requireFlags(cmd, "group", "input", "output", "where")
 	return cmd
 }

@@ -78,6 +78,6 @@ picking up new files until SIGINT. Creates the topic if it is missing.`,
 	f.DurationVar(&cfg.TriggerInterval, "trigger-interval", 0, "least time between the starts of two triggers")
 	f.BoolVar(&cfg.Watch, "watch", false, "keep picking up new files until SIGINT/SIGTERM")
 	f.Int32Var(&partitions, "partitions", 0, "partitions of the topic if it has to be created (0: the broker's num.partitions)")
-	_ = cmd.MarkFlagRequired("topic")
+	requireFlags(cmd, "topic")
 	return cmd
 }

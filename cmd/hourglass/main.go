@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -42,10 +41,11 @@ func oneLine(err error) string {
 
 // globals are the flags every command has.
 type globals struct {
-	brokers   string
-	logLevel  string
-	logFormat string
-	security  kafka.Security
+	brokers    string
+	logLevel   string
+	logFormat  string
+	configFile string
+	security   kafka.Security
 	// passwordFile holds the SASL password; without it the password comes
 	// from HOURGLASS_SASL_PASSWORD. Never a flag value: it would show in ps.
 	passwordFile string
@@ -84,7 +84,6 @@ const passwordEnv = "HOURGLASS_SASL_PASSWORD"
 
 func newRoot() (*cobra.Command, *globals) {
 	g := &globals{}
-	var tlsErr error // a junk HOURGLASS_TLS, reported when a command runs
 	root := &cobra.Command{
 		Use:   "hourglass",
 		Short: "Exact event-time window counts over Kafka, on Goka",
@@ -95,47 +94,34 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 		SilenceErrors: true,
 		Version:       readBuildInfo().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := setupLogging(g.logLevel, g.logFormat); err != nil {
+			if err := applyConfig(cmd, g.configFile); err != nil {
 				return err
 			}
-			if tlsErr != nil && !cmd.Flags().Changed("tls") {
-				return tlsErr
+			if err := checkRequired(cmd); err != nil {
+				return err
+			}
+			if err := setupLogging(g.logLevel, g.logFormat); err != nil {
+				return err
 			}
 			return g.startProfile()
 		},
 	}
-	root.PersistentFlags().StringVar(&g.brokers, "brokers", os.Getenv("HOURGLASS_BROKERS"), "Kafka bootstrap brokers host:port[,host:port] (env HOURGLASS_BROKERS)")
+	root.PersistentFlags().StringVar(&g.configFile, "config", "", "read flags from this YAML, TOML or JSON file (keys are flag names); the command line, then HOURGLASS_<FLAG> environment variables, take precedence")
+	root.PersistentFlags().StringVar(&g.brokers, "brokers", "", "Kafka bootstrap brokers host:port[,host:port] (env HOURGLASS_BROKERS)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log lines on stderr as text (key=value) or json (one object per line, for log collectors)")
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.security.SASLMechanism, "sasl-mechanism", os.Getenv("HOURGLASS_SASL_MECHANISM"), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env HOURGLASS_SASL_MECHANISM)")
-	pf.StringVar(&g.security.SASLUser, "sasl-user", os.Getenv("HOURGLASS_SASL_USER"), "SASL user name (env HOURGLASS_SASL_USER)")
-	pf.StringVar(&g.passwordFile, "sasl-password-file", os.Getenv("HOURGLASS_SASL_PASSWORD_FILE"), "file holding the SASL password (default: the HOURGLASS_SASL_PASSWORD environment variable)")
-	tlsEnv, err := envBool("HOURGLASS_TLS")
-	tlsErr = err
-	pf.BoolVar(&g.security.TLS, "tls", tlsEnv, "connect to Kafka over TLS (env HOURGLASS_TLS: true or false, 1 or 0)")
-	pf.StringVar(&g.security.TLSCA, "tls-ca", os.Getenv("HOURGLASS_TLS_CA"), "PEM file of CA certificates to trust instead of the system's (env HOURGLASS_TLS_CA)")
-	pf.StringVar(&g.security.TLSCert, "tls-cert", os.Getenv("HOURGLASS_TLS_CERT"), "PEM client certificate for mutual TLS (env HOURGLASS_TLS_CERT)")
-	pf.StringVar(&g.security.TLSKey, "tls-key", os.Getenv("HOURGLASS_TLS_KEY"), "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
+	pf.StringVar(&g.security.SASLMechanism, "sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env HOURGLASS_SASL_MECHANISM)")
+	pf.StringVar(&g.security.SASLUser, "sasl-user", "", "SASL user name (env HOURGLASS_SASL_USER)")
+	pf.StringVar(&g.passwordFile, "sasl-password-file", "", "file holding the SASL password (default: the HOURGLASS_SASL_PASSWORD environment variable)")
+	pf.BoolVar(&g.security.TLS, "tls", false, "connect to Kafka over TLS (env HOURGLASS_TLS: true or false, 1 or 0)")
+	pf.StringVar(&g.security.TLSCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's (env HOURGLASS_TLS_CA)")
+	pf.StringVar(&g.security.TLSCert, "tls-cert", "", "PEM client certificate for mutual TLS (env HOURGLASS_TLS_CERT)")
+	pf.StringVar(&g.security.TLSKey, "tls-key", "", "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
 	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof FILE)")
 	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newBackfill(g), newReset(g), newVersion())
 	root.SetVersionTemplate("{{.Version}}\n")
 	return root, g
-}
-
-// envBool reads a boolean environment variable as strconv.ParseBool does
-// (1, t, true, 0, f, false, …); unset or empty is false, anything else an
-// error naming the variable.
-func envBool(name string) (bool, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s=%q: want true or false (or 1 or 0)", name, v)
-	}
-	return b, nil
 }
 
 func setupLogging(level, format string) error {

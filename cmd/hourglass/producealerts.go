@@ -106,6 +106,6 @@ filters and previous sources, from --seed. Formats: avro (schemaless; see
 	f.Uint32Var(&schemaID, "schema-id", 1, "schema id written in Confluent wire format")
 	f.StringVar(&writeSchema, "write-schema", "", "also write the alert schema's .avsc files into this directory")
 	f.Int32Var(&partitions, "partitions", 8, "partitions of the topic if it has to be created")
-	_ = cmd.MarkFlagRequired("topic")
+	requireFlags(cmd, "topic")
 	return cmd
 }

@@ -93,7 +93,7 @@ with times as RFC 3339 UTC text, and prints its result with its own columns.
 	fl.StringVar(&query, "sql", "", "run this SQL query over the table windows(key, window_start, window_end, count)")
 	fl.StringVar(&format, "format", "table", "table, csv or json (one object per line)")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up if the view has not recovered by then")
-	_ = cmd.MarkFlagRequired("group")
+	requireFlags(cmd, "group")
 	return cmd
 }
 

@@ -86,7 +86,7 @@ internet.`,
 	}
 	cmd.Flags().StringVar(&group, "group", "", "group whose table to serve (required; it may not exist yet)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "host:port to listen on (port 0: a free port)")
-	_ = cmd.MarkFlagRequired("group")
+	requireFlags(cmd, "group")
 	return cmd
 }
 

@@ -89,7 +89,7 @@ it started (or after --max records). --codec json shows decoded values.`,
 	f.BoolVar(&cfg.Uncommitted, "read-uncommitted", false, "show records of open and aborted transactions too (by default only committed records, as the filter's readers see them)")
 	f.StringVar(&format, "format", "table", "table or json (one object per line)")
 	codecs.register(f, "show values raw (none) or decoded", "none")
-	_ = cmd.MarkFlagRequired("topic")
+	requireFlags(cmd, "topic")
 	return cmd
 }
 
