@@ -16,6 +16,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/internal/gokautil"
+	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka"
@@ -225,6 +226,59 @@ func (v *View) Rows(f Filter) ([]windows.Result, error) {
 	}
 	SortResults(rows)
 	return rows, nil
+}
+
+// Progress is how far event time has got, from the table's watermark
+// rows (aggregations with --watermark).
+type Progress struct {
+	// ClosedTo is how far every table partition has closed windows: the
+	// earliest of the partitions' closing watermarks. Zero before any.
+	ClosedTo time.Time
+	// Latest holds, per input partition, the largest event time its marks
+	// report, and Ended the input partitions of a bounded run that ended.
+	Latest map[int32]time.Time
+	Ended  []int32
+	// Partitions counts the table partitions with a watermark row.
+	Partitions int
+}
+
+// Progress reads the table's watermark rows; ok is false when it has none
+// (no --watermark).
+func (v *View) Progress() (p Progress, ok bool, err error) {
+	it, err := v.iterator()
+	if err != nil {
+		return p, false, fmt.Errorf("read view: %w", err)
+	}
+	defer it.Release()
+	p.Latest = map[int32]time.Time{}
+	ended := map[int32]bool{}
+	for it.Next() {
+		if !wire.IsWatermarkRow(it.Key()) {
+			continue
+		}
+		val, err := it.Value()
+		w, isRow := val.(wire.WatermarkRow)
+		if err != nil || !isRow {
+			continue
+		}
+		p.Partitions++
+		if p.Partitions == 1 || w.Closed.Before(p.ClosedTo) {
+			p.ClosedTo = w.Closed
+		}
+		for src, m := range w.Marks {
+			if m.Max.After(p.Latest[src]) {
+				p.Latest[src] = m.Max
+			}
+			if m.Ended {
+				ended[src] = true
+			}
+		}
+	}
+	for src := range ended {
+		p.Ended = append(p.Ended, src)
+	}
+	sort.Slice(p.Ended, func(i, j int) bool { return p.Ended[i] < p.Ended[j] })
+	return p, p.Partitions > 0, it.Err()
 }
 
 // skip reports a row that cannot be read: one bad row never makes the
