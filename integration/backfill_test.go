@@ -19,6 +19,7 @@ import (
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -296,5 +297,56 @@ func TestBackfillNightsCLI(t *testing.T) {
 	}
 	if n := len(e.readTopic(processor.DeadLetterTopic(group))); n != 1 {
 		t.Errorf("%d dead letters, want 1 (the record without an MJD)", n)
+	}
+}
+
+// TestTopicSettingsCLI: --topic-config reaches the topics a group creates
+// (over hourglass's own retention of the repartition topic), -X settings
+// are taken, and a cleanup.policy or an unknown -X setting is refused at
+// start-up.
+func TestTopicSettingsCLI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, dir := writeData(t, 200, 1, 79)
+	input, group := e.name("events"), e.name("hourly")
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	run(t, "ingest", brokers, "--topic", input, dir)
+	args := []string{"backfill", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn"}
+	for bad, says := range map[string]string{
+		"--topic-config=cleanup.policy=delete": "cleanup.policy",
+		"-Xacks=all":                           "unknown Kafka client setting",
+		"-Xsession.timeout.ms=soon":            "milliseconds",
+	} {
+		out, err := exec.Command(binary(t), append(args, bad)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), says) {
+			t.Errorf("%s: %v: %s", bad, err, out)
+		}
+	}
+	run(t, append(args, "--topic-config", "retention.ms=3600000", "--topic-config", "max.message.bytes=2000000",
+		"-X", "session.timeout.ms=30000", "-X", "client.rack=r1")...)
+	opts, err := e.kafka.Kgo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	described, err := kadm.NewClient(cl).DescribeTopicConfigs(context.Background(), processor.RepartitionTopic(group), processor.DeadLetterTopic(group), processor.TableTopic(group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range described {
+		got := map[string]string{}
+		for _, c := range rc.Configs {
+			got[c.Key] = c.MaybeValue()
+		}
+		if got["retention.ms"] != "3600000" || got["max.message.bytes"] != "2000000" {
+			t.Errorf("%s: retention.ms %s, max.message.bytes %s; want 3600000 and 2000000", rc.Name, got["retention.ms"], got["max.message.bytes"])
+		}
+		if want := map[bool]string{true: "compact", false: "delete"}[rc.Name == processor.TableTopic(group)]; got["cleanup.policy"] != want {
+			t.Errorf("%s: cleanup.policy %s, want %s", rc.Name, got["cleanup.policy"], want)
+		}
 	}
 }

@@ -29,6 +29,9 @@ type Config struct {
 	ClientID string
 	// Security is SASL and TLS; the zero value is plaintext.
 	Security Security
+	// Settings are client settings passed through (-X), on top of
+	// hourglass's own.
+	Settings Settings
 }
 
 // ParseBrokers splits a comma-separated broker list, dropping blanks.
@@ -88,6 +91,10 @@ func (c Config) Sarama() (*sarama.Config, error) {
 	// on every rebalance after a crash and never rejoin.
 	cfg.Consumer.Group.Rebalance.Timeout = GroupRebalanceTimeout
 	cfg.Net.ReadTimeout = 45 * time.Second
+	if err := c.Settings.applySarama(cfg); err != nil {
+		return nil, err
+	}
+	cfg.Net.ReadTimeout = max(cfg.Net.ReadTimeout, cfg.Consumer.Group.Rebalance.Timeout+5*time.Second)
 	if err := c.Security.applySarama(cfg); err != nil {
 		return nil, err
 	}
@@ -106,11 +113,16 @@ const (
 	GroupRebalanceTimeout = 20 * time.Second
 )
 
-// GroupOpts are GroupSessionTimeout and its companions for franz-go.
-func GroupOpts() []kgo.Opt {
-	return []kgo.Opt{
+// GroupOpts are GroupSessionTimeout and its companions for franz-go, as
+// c's Settings change them.
+func (c Config) GroupOpts() ([]kgo.Opt, error) {
+	set, err := c.Settings.kgoOpts(true)
+	if err != nil {
+		return nil, err
+	}
+	return append([]kgo.Opt{
 		kgo.SessionTimeout(GroupSessionTimeout),
 		kgo.HeartbeatInterval(GroupHeartbeat),
 		kgo.RebalanceTimeout(GroupRebalanceTimeout),
-	}
+	}, set...), nil
 }

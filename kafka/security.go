@@ -225,6 +225,11 @@ func (c Config) Kgo() ([]kgo.Opt, error) {
 		id = "hourglass"
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(id)}
+	set, err := c.Settings.kgoOpts(false)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, set...)
 	tc, err := s.TLSConfig()
 	if err != nil {
 		return nil, err

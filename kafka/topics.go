@@ -24,6 +24,27 @@ type Topic struct {
 	// Retention is retention.ms for non-compacted topics. Zero means the
 	// broker default; negative means forever.
 	Retention time.Duration
+	// Replication is the replication factor to create with; zero means
+	// the broker's default.replication.factor.
+	Replication int16
+	// Configs are more topic configs to create with (--topic-config), over
+	// those hourglass sets; cleanup.policy is hourglass's to choose.
+	Configs map[string]string
+}
+
+// ErrTopicConfig is wrapped when --topic-config or --replication-factor
+// would create a topic hourglass cannot use.
+var ErrTopicConfig = errors.New("bad topic config")
+
+// ValidateTopicSettings checks --replication-factor and --topic-config.
+func ValidateTopicSettings(replication int16, configs map[string]string) error {
+	if replication < 0 {
+		return fmt.Errorf("%w: --replication-factor %d: want 1 or more (0: the broker's default)", ErrTopicConfig, replication)
+	}
+	if _, ok := configs["cleanup.policy"]; ok {
+		return fmt.Errorf("%w: --topic-config cleanup.policy: hourglass compacts the tables and outputs and deletes the rest, and needs it so", ErrTopicConfig)
+	}
+	return nil
 }
 
 // ErrPartitionMismatch is wrapped when existing topics that must be
@@ -74,6 +95,9 @@ func (a *Admin) Ensure(t Topic) (partitions int32, created bool, err error) {
 	if t.Partitions <= 0 && t.Partitions != BrokerDefault {
 		return 0, false, fmt.Errorf("create topic %s: partitions must be positive, got %d", t.Name, t.Partitions)
 	}
+	if err := ValidateTopicSettings(t.Replication, t.Configs); err != nil {
+		return 0, false, fmt.Errorf("create topic %s: %w", t.Name, err)
+	}
 	entries := map[string]*string{}
 	set := func(k, v string) { entries[k] = &v }
 	if t.Compacted {
@@ -87,9 +111,16 @@ func (a *Admin) Ensure(t Topic) (partitions int32, created bool, err error) {
 			set("retention.ms", strconv.FormatInt(t.Retention.Milliseconds(), 10))
 		}
 	}
+	for k, v := range t.Configs {
+		set(k, v)
+	}
+	replication := t.Replication
+	if replication == 0 {
+		replication = -1 // the broker's default.replication.factor
+	}
 	err = a.admin.CreateTopic(t.Name, &sarama.TopicDetail{
 		NumPartitions:     t.Partitions,
-		ReplicationFactor: -1, // the broker's default.replication.factor
+		ReplicationFactor: replication,
 		ConfigEntries:     entries,
 	}, false)
 	if errors.Is(err, sarama.ErrTopicAlreadyExists) {

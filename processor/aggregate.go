@@ -84,6 +84,11 @@ type AggregateConfig struct {
 	// table, output, dead letters) when they are created. Zero means the
 	// input's partition count. Existing topics keep theirs.
 	Partitions int32
+	// TopicReplication and TopicConfigs are the replication factor (zero:
+	// the broker's default) and more configs of the topics the group
+	// creates: internal ones, --output, --late-topic.
+	TopicReplication int16
+	TopicConfigs     map[string]string
 	// InputPartitions is used only to create the input topic when it is
 	// missing. Zero means 8.
 	InputPartitions int32
@@ -182,6 +187,9 @@ func (c *AggregateConfig) validate() error {
 	}
 	if c.BatchMax > MaxBatchMax {
 		errs = append(errs, fmt.Errorf("--batch-max %d: at most %d", c.BatchMax, MaxBatchMax))
+	}
+	if err := kafka.ValidateTopicSettings(c.TopicReplication, c.TopicConfigs); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Partitions < 0 || c.InputPartitions < 0 {
 		errs = append(errs, errors.New("partition counts must be positive"))
@@ -456,6 +464,7 @@ func (a *Aggregator) ensureTopics() error {
 		topics = append(topics, kafka.Topic{Name: a.cfg.LateTopic, Partitions: in})
 	}
 	for _, t := range topics {
+		t.Replication, t.Configs = a.cfg.TopicReplication, a.cfg.TopicConfigs
 		n, created, err := adm.Ensure(t)
 		if err != nil {
 			return err

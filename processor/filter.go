@@ -47,7 +47,12 @@ type AlertFilterConfig struct {
 	// CreateInput creates the input topic (8 partitions) when it is
 	// missing; without it a missing input is an error.
 	CreateInput bool
-	Logger      *slog.Logger
+	// TopicReplication and TopicConfigs are the replication factor (zero:
+	// the broker's default) and more configs of the output and dead-letter
+	// topics when the filter creates them.
+	TopicReplication int16
+	TopicConfigs     map[string]string
+	Logger           *slog.Logger
 }
 
 func (c *AlertFilterConfig) validate() error {
@@ -68,6 +73,9 @@ func (c *AlertFilterConfig) validate() error {
 	}
 	if c.Decoder == nil || c.Where == nil {
 		errs = append(errs, errors.New("no codec or predicate"))
+	}
+	if err := kafka.ValidateTopicSettings(c.TopicReplication, c.TopicConfigs); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.OutputCodec {
 	case "":
@@ -156,8 +164,10 @@ func (f *AlertFilter) runOnce(ctx context.Context) (err error) {
 	if parts == 0 {
 		parts = in
 	}
+	rf, configs := f.cfg.TopicReplication, f.cfg.TopicConfigs
 	if _, err := kafka.EnsureTopics(f.cfg.Kafka.Brokers, f.cfg.Sarama,
-		kafka.Topic{Name: f.cfg.Output, Partitions: parts}, kafka.Topic{Name: DeadLetterTopic(f.cfg.Group), Partitions: parts}); err != nil {
+		kafka.Topic{Name: f.cfg.Output, Partitions: parts, Replication: rf, Configs: configs},
+		kafka.Topic{Name: DeadLetterTopic(f.cfg.Group), Partitions: parts, Replication: rf, Configs: configs}); err != nil {
 		return err
 	}
 	return runTransactGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, filterStep{f}, &f.writeErrors, f.log,

@@ -62,7 +62,11 @@ func newTransactSession(kc kafka.Config, group, topic string, start Start, part 
 	if start == StartLatest {
 		reset = kgo.NewOffset().AtEnd()
 	}
-	base = append(append(base, kafka.GroupOpts()...),
+	groupOpts, err := kc.GroupOpts()
+	if err != nil {
+		return nil, err
+	}
+	base = append(append(base, groupOpts...),
 		kgo.TransactionalID(transactionalID(group)),
 		kgo.TransactionTimeout(TxnTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

@@ -32,6 +32,7 @@ type aggregateFlags struct {
 	inParts     int32
 	createInput bool
 	closer      windows.Closer
+	topics      topicFlags
 	flags       *pflag.FlagSet
 }
 
@@ -62,6 +63,7 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&a.createInput, "create-input", false, "create the input topic if it is missing (without it a missing input is an error: a typo must not idle for ever)")
 	f.DurationVar(&a.cfg.BatchLinger, "batch-linger", processor.DefaultBatchLinger, "collect an input partition's records this long into one batch, written as one update per row (adds up to this much latency)")
 	f.IntVar(&a.cfg.BatchMax, "batch-max", processor.DefaultBatchMax, "most records in a batch; 1 writes an update per event")
+	a.topics.register(f, "the group's topics (internal ones, --output, --late-topic)")
 }
 
 // recordTimestamp is the --time that takes each record's Kafka timestamp
@@ -141,6 +143,9 @@ func (a *aggregateFlags) config(ctx context.Context, g *globals, clientID string
 		return cfg, err
 	}
 	cfg.Partitions, cfg.InputPartitions, cfg.CreateInput = a.partitions, a.inParts, a.createInput
+	if cfg.TopicReplication, cfg.TopicConfigs, err = a.topics.parse(); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 

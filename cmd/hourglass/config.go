@@ -116,3 +116,28 @@ func checkRequired(cmd *cobra.Command) error {
 	}
 	return nil
 }
+
+// topicFlags are --replication-factor and --topic-config, for the topics
+// a processor creates.
+type topicFlags struct {
+	replication int16
+	configs     []string
+}
+
+func (t *topicFlags) register(f *pflag.FlagSet, which string) {
+	f.Int16Var(&t.replication, "replication-factor", 0, "replication factor of "+which+" when created (default: the broker's default.replication.factor)")
+	f.StringArrayVar(&t.configs, "topic-config", nil, "a topic config of "+which+" when created, key=value (repeatable), e.g. min.insync.replicas=2")
+}
+
+// parse returns the replication factor and the topic configs.
+func (t *topicFlags) parse() (int16, map[string]string, error) {
+	configs := map[string]string{}
+	for _, kv := range t.configs {
+		k, v, ok := strings.Cut(kv, "=")
+		if k = strings.TrimSpace(k); !ok || k == "" {
+			return 0, nil, fmt.Errorf("--topic-config %q: want key=value", kv)
+		}
+		configs[k] = strings.TrimSpace(v)
+	}
+	return t.replication, configs, nil
+}

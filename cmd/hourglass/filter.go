@@ -15,6 +15,7 @@ func newFilter(g *globals) *cobra.Command {
 		where, outCodec string
 		start           string
 		observe         observeFlags
+		topics          topicFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "filter --group G --input T --output T --where EXPR [flags]",
@@ -42,6 +43,9 @@ Run several with the same --group to share the partitions.`,
 				return err
 			}
 			cfg.OutputCodec = processor.OutputCodec(outCodec)
+			if cfg.TopicReplication, cfg.TopicConfigs, err = topics.parse(); err != nil {
+				return err
+			}
 			if cfg.Start, err = processor.ParseStart(start); err != nil {
 				return err
 			}
@@ -72,6 +76,7 @@ Run several with the same --group to share the partitions.`,
 	fl.DurationVar(&cfg.MaxOutage, "max-outage", processor.DefaultMaxOutage, "keep retrying this long while Kafka is unreachable, then exit non-zero")
 	fl.Int32Var(&cfg.Partitions, "partitions", 0, "partitions of the output and dead-letter topics when created (default: as the input)")
 	fl.BoolVar(&cfg.CreateInput, "create-input", false, "create the input topic (8 partitions) if it is missing (without it a missing input is an error)")
+	topics.register(fl, "the output and dead-letter topics")
 	codecs.register(fl, "input record codec", "json")
 	observe.register(fl)
 	requireFlags(cmd, "group", "input", "output", "where")

@@ -45,6 +45,7 @@ type globals struct {
 	logLevel   string
 	logFormat  string
 	configFile string
+	settings   []string // -X
 	security   kafka.Security
 	// passwordFile holds the SASL password; without it the password comes
 	// from HOURGLASS_SASL_PASSWORD. Never a flag value: it would show in ps.
@@ -118,6 +119,7 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	pf.StringVar(&g.security.TLSCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's (env HOURGLASS_TLS_CA)")
 	pf.StringVar(&g.security.TLSCert, "tls-cert", "", "PEM client certificate for mutual TLS (env HOURGLASS_TLS_CERT)")
 	pf.StringVar(&g.security.TLSKey, "tls-key", "", "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
+	pf.StringArrayVarP(&g.settings, "kafka-setting", "X", nil, "a Kafka client setting, key=value, as kcat's -X (repeatable): "+strings.Join(kafka.SettingNames(), "; "))
 	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof FILE)")
 	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newBackfill(g), newReset(g), newStatus(g), newVersion())
 	root.SetVersionTemplate("{{.Version}}\n")
@@ -147,6 +149,11 @@ func setupLogging(level, format string) error {
 // kafka.CheckTimeout (at once on SIGINT).
 func (g *globals) kafkaConfig(ctx context.Context, clientID string) (kafka.Config, error) {
 	kc := kafka.Config{Brokers: kafka.ParseBrokers(g.brokers), ClientID: clientID, Security: g.security}
+	settings, err := kafka.ParseSettings(g.settings)
+	if err != nil {
+		return kc, err
+	}
+	kc.Settings = settings
 	if kc.Security.SASLMechanism != "" {
 		pw, err := kafka.ReadPassword(g.passwordFile, passwordEnv)
 		if err != nil {
