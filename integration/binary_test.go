@@ -182,7 +182,15 @@ func TestCLIPipeline(t *testing.T) {
 
 	// A filtered query: Open rows of windows starting in [03:00, 05:00).
 	got := run(t, "query", brokers, "--group", group, "--key", "Open",
+		"--window-from", "2016-07-26T03:00:00Z", "--window-to", "2016-07-26 05:00:00", "--format", "json")
+	// --from and --to, the old names, still work, with a warning.
+	cmd := exec.Command(binary(t), "query", brokers, "--group", group, "--key", "Open",
 		"--from", "2016-07-26T03:00:00Z", "--to", "2016-07-26 05:00:00", "--format", "json")
+	var oldErr bytes.Buffer
+	cmd.Stderr = &oldErr
+	if old, err := cmd.Output(); err != nil || string(old) != got || !strings.Contains(oldErr.String(), "use --window-from") {
+		t.Errorf("query --from/--to: %v, %q (stderr %q); want %q and a deprecation warning", err, old, oldErr.String(), got)
+	}
 	var starts []string
 	sc := bufio.NewScanner(strings.NewReader(got))
 	for sc.Scan() {

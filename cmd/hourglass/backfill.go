@@ -45,10 +45,10 @@ func newBackfill(g *globals) *cobra.Command {
 		follow      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "backfill --group G --input T --key EXPR --time EXPR --window D [--from earliest|TIME] [--until now|TIME] [--then-follow]",
+		Use:   "backfill --group G --input T --key EXPR --time EXPR --window D [--since earliest|TIME] [--until now|TIME] [--then-follow]",
 		Short: "Replay a bounded part of the input into a new group, with progress, and exit",
 		Long: `Runs the aggregation into --group, which must be new or empty (no table
-records, no committed offsets, no members), over the input records from --from
+records, no committed offsets, no members), over the input records from --since
 (earliest, or the first record whose Kafka timestamp is at or after a time,
 resolved per partition with offsets-for-times) up to the end offsets taken at
 start (--until now) or the offsets of an --until time. It exits 0 once every
@@ -59,11 +59,11 @@ stderr: redrawn in place on a terminal, a line every 5 s otherwise.
 Kafka timestamps are when records were produced (or appended), not event time.`,
 		Example: `  hourglass backfill --group hourly-v2 --input events --key action --time time --window 1h
   hourglass backfill --group since-june --input events --key action --time time --window 1h \
-      --from 2026-06-01T00:00:00Z --until 2026-07-01T00:00:00Z
+      --since 2026-06-01T00:00:00Z --until 2026-07-01T00:00:00Z
   hourglass backfill --group hourly-v2 --input events --key action --time time --window 1h --then-follow`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fromP, err := parsePoint("--from", from, true, false)
+			fromP, err := parsePoint("--since", from, true, false)
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,9 @@ Kafka timestamps are when records were produced (or appended), not event time.`,
 	}
 	f := cmd.Flags()
 	flags.register(f)
-	f.StringVar(&from, "from", "earliest", "where to start: earliest, or a time (first record with a Kafka timestamp at or after it)")
+	f.StringVar(&from, "since", "earliest", "where to start: earliest, or a time (the first record with a Kafka timestamp at or after it)")
+	f.StringVar(&from, "from", "earliest", "")
+	_ = f.MarkDeprecated("from", "use --since (a record timestamp)")
 	f.StringVar(&until, "until", "now", "where to stop: now (the end offsets at start), or a time (records before it)")
 	f.BoolVar(&follow, "then-follow", false, "keep aggregating live after catching up")
 	observe.register(f)

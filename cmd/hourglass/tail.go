@@ -20,7 +20,7 @@ func newTail(g *globals) *cobra.Command {
 		codecs       codecFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "tail --topic T [--from earliest|latest] [--max N] [--follow] [--format table|json]",
+		Use:   "tail --topic T [--start earliest|latest] [--max N] [--follow] [--format table|json]",
 		Short: "Print the raw records of a topic",
 		Long: `Prints records as Kafka stores them: key, value, topic, partition, offset,
 timestamp and timestamp type. Values that are not valid UTF-8 are printed in
@@ -28,7 +28,7 @@ base64 and marked so. Without --follow it stops at the end offsets it saw when
 it started (or after --max records). --codec json shows decoded values.`,
 		Example: `  hourglass tail --topic events --max 5
   hourglass tail --topic demo-dlq --format json
-  hourglass tail --topic hourly-counts --from latest --follow`,
+  hourglass tail --topic hourly-counts --start latest --follow`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch from {
@@ -36,7 +36,7 @@ it started (or after --max records). --codec json shows decoded values.`,
 			case "latest":
 				cfg.Latest = true
 			default:
-				return fmt.Errorf("--from %q: want earliest or latest", from)
+				return fmt.Errorf("--start %q: want earliest or latest", from)
 			}
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
@@ -83,7 +83,9 @@ it started (or after --max records). --codec json shows decoded values.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Topic, "topic", "", "topic to read (required)")
-	f.StringVar(&from, "from", "earliest", "earliest or latest")
+	f.StringVar(&from, "start", "earliest", "the offset to read from: earliest or latest")
+	f.StringVar(&from, "from", "earliest", "")
+	_ = f.MarkDeprecated("from", "use --start (the offset to read from)")
 	f.IntVar(&cfg.Max, "max", 0, "stop after N records (0: no limit)")
 	f.BoolVar(&cfg.Follow, "follow", false, "keep printing new records until SIGINT")
 	f.BoolVar(&cfg.Uncommitted, "read-uncommitted", false, "show records of open and aborted transactions too (by default only committed records, as the filter's readers see them)")
