@@ -56,6 +56,15 @@ func (l *LateView) Rows(f table.Filter) ([]windows.Result, error) {
 	return v.Rows(f)
 }
 
+// Select reads a page of the view's rows.
+func (l *LateView) Select(q table.Query) (table.Page, error) {
+	v, why := l.get()
+	if v == nil {
+		return table.Page{}, fmt.Errorf("%w: %s", ErrNotYet, why)
+	}
+	return v.Select(q)
+}
+
 // Recovered reports whether there is a view holding the whole table.
 func (l *LateView) Recovered() bool {
 	v, _ := l.get()

@@ -7,7 +7,10 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/metrics"
@@ -22,13 +25,22 @@ var indexHTML []byte
 // View is what the handler reads: table.View.
 type View interface {
 	Rows(table.Filter) ([]windows.Result, error)
+	Select(table.Query) (table.Page, error)
 	Recovered() bool
 	Lag(context.Context) (int64, error)
 }
 
+// DefaultLimit and MaxLimit bound the rows of one /api/windows answer.
+const (
+	DefaultLimit = 1000
+	MaxLimit     = 100000
+)
+
 // Handler serves, for one group:
 //
-//	GET /api/windows?key=&from=&to=  {"rows":[{"key","window_start","window_end","count"}...], "recovered":bool, "lag":n}
+//	GET /api/windows?key=&from=&to=&limit=&order=&cursor=
+//	                                 {"rows":[{"key","window_start","window_end","count","final"}...],
+//	                                  "next":cursor, "watermark":time|null, "recovered":bool, "lag":n}
 //	GET /api/totals                  {"rows":[{"key","total"}...], "recovered":bool, "lag":n}
 //	GET /metrics                     Prometheus, from gatherer
 //	GET /healthz, /readyz            liveness; readiness: the view holds the table
@@ -38,21 +50,30 @@ type View interface {
 func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/windows", func(w http.ResponseWriter, r *http.Request) {
-		f, err := parseFilter(r)
+		q, err := parseQuery(r)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
-		rows, err := v.Rows(f)
+		page, err := v.Select(q)
+		if errors.Is(err, table.ErrBadCursor) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
 		}
-		out := make([]windowJSON, len(rows))
-		for i, r := range rows {
-			out[i] = windowJSON{Key: r.Key, WindowStart: windows.FormatTime(r.WindowStart), WindowEnd: windows.FormatTime(r.WindowEnd), Count: r.Count}
+		out := make([]windowJSON, len(page.Rows))
+		for i, r := range page.Rows {
+			out[i] = windowJSON{Key: r.Key, WindowStart: windows.FormatTime(r.WindowStart), WindowEnd: windows.FormatTime(r.WindowEnd), Count: r.Count, Final: r.Final}
 		}
-		writeJSON(w, http.StatusOK, freshness(r.Context(), group, v, out))
+		resp := windowsResponse{response: freshness(r.Context(), group, v, out), Next: page.Next}
+		if !page.ClosedTo.IsZero() {
+			wm := windows.FormatTime(page.ClosedTo)
+			resp.Watermark = &wm
+		}
+		writeJSON(w, http.StatusOK, resp)
 	})
 	mux.HandleFunc("GET /api/totals", func(w http.ResponseWriter, r *http.Request) {
 		rows, err := v.Rows(table.Filter{})
@@ -89,6 +110,16 @@ type windowJSON struct {
 	WindowStart string `json:"window_start"`
 	WindowEnd   string `json:"window_end"`
 	Count       int64  `json:"count"`
+	Final       bool   `json:"final"`
+}
+
+// windowsResponse is /api/windows' answer: a page of rows, the cursor of
+// the next (absent after the last), and how far windows are closed (null
+// without --watermark, or before any closing).
+type windowsResponse struct {
+	response
+	Next      string  `json:"next,omitempty"`
+	Watermark *string `json:"watermark"`
 }
 
 type response struct {
@@ -108,6 +139,32 @@ func freshness(ctx context.Context, group string, v View, rows any) response {
 		lag = -1
 	}
 	return response{Group: group, Rows: rows, Recovered: v.Recovered(), Lag: lag}
+}
+
+// parseQuery reads /api/windows' parameters: the filter, limit (default
+// DefaultLimit, at most MaxLimit), order (newest, the default, or oldest)
+// and cursor.
+func parseQuery(r *http.Request) (table.Query, error) {
+	f, err := parseFilter(r)
+	if err != nil {
+		return table.Query{}, err
+	}
+	q := table.Query{Filter: f, Limit: DefaultLimit, Cursor: r.URL.Query().Get("cursor")}
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			return q, fmt.Errorf("limit %q: want 1 to %d", s, MaxLimit)
+		}
+		q.Limit = n
+	}
+	switch o := r.URL.Query().Get("order"); o {
+	case "", "newest":
+	case "oldest":
+		q.Oldest = true
+	default:
+		return q, fmt.Errorf("order %q: want newest or oldest", o)
+	}
+	return q, nil
 }
 
 func parseFilter(r *http.Request) (table.Filter, error) {

@@ -27,6 +27,16 @@ func (f fakeView) Rows(flt table.Filter) ([]windows.Result, error) {
 	}
 	return out, nil
 }
+func (f fakeView) Select(q table.Query) (table.Page, error) {
+	rows, _ := f.Rows(q.Filter)
+	var out []table.Row
+	for _, r := range rows {
+		out = append(out, table.Row{Result: r, Final: r.WindowStart.Hour() == 0})
+	}
+	p, err := table.Paginate(out, q)
+	p.ClosedTo = time.Date(2016, 7, 26, 1, 0, 0, 0, time.UTC)
+	return p, err
+}
 func (fakeView) Recovered() bool                    { return true }
 func (fakeView) Lag(context.Context) (int64, error) { return 3, nil }
 
@@ -58,9 +68,12 @@ func get(t *testing.T, url string) (int, string) {
 func TestAPI(t *testing.T) {
 	s := server(t)
 	for _, tc := range []struct{ path, want string }{
-		{"/api/windows", `{"group":"hourly","rows":[{"key":"Close","window_start":"2016-07-26T00:00:00Z","window_end":"2016-07-26T01:00:00Z","count":2},{"key":"Open","window_start":"2016-07-26T00:00:00Z","window_end":"2016-07-26T01:00:00Z","count":5},{"key":"Open","window_start":"2016-07-26T01:00:00Z","window_end":"2016-07-26T02:00:00Z","count":7}],"recovered":true,"lag":3}`},
-		{"/api/windows?key=Open&from=2016-07-26T01:00:00Z", `{"group":"hourly","rows":[{"key":"Open","window_start":"2016-07-26T01:00:00Z","window_end":"2016-07-26T02:00:00Z","count":7}],"recovered":true,"lag":3}`},
-		{"/api/windows?key=none", `{"group":"hourly","rows":[],"recovered":true,"lag":3}`},
+		// Newest window first, with the final flag and the watermark.
+		{"/api/windows", `{"group":"hourly","rows":[{"key":"Open","window_start":"2016-07-26T01:00:00Z","window_end":"2016-07-26T02:00:00Z","count":7,"final":false},{"key":"Close","window_start":"2016-07-26T00:00:00Z","window_end":"2016-07-26T01:00:00Z","count":2,"final":true},{"key":"Open","window_start":"2016-07-26T00:00:00Z","window_end":"2016-07-26T01:00:00Z","count":5,"final":true}],"recovered":true,"lag":3,"watermark":"2016-07-26T01:00:00Z"}`},
+		{"/api/windows?order=oldest&limit=2", `{"group":"hourly","rows":[{"key":"Close","window_start":"2016-07-26T00:00:00Z","window_end":"2016-07-26T01:00:00Z","count":2,"final":true},{"key":"Open","window_start":"2016-07-26T00:00:00Z","window_end":"2016-07-26T01:00:00Z","count":5,"final":true}],"recovered":true,"lag":3,"next":"WzE0Njk0OTEyMDAwMDAsMTQ2OTQ5NDgwMDAwMCwiT3BlbiJd","watermark":"2016-07-26T01:00:00Z"}`},
+		{"/api/windows?order=oldest&limit=2&cursor=WzE0Njk0OTEyMDAwMDAsMTQ2OTQ5NDgwMDAwMCwiT3BlbiJd", `{"group":"hourly","rows":[{"key":"Open","window_start":"2016-07-26T01:00:00Z","window_end":"2016-07-26T02:00:00Z","count":7,"final":false}],"recovered":true,"lag":3,"watermark":"2016-07-26T01:00:00Z"}`},
+		{"/api/windows?key=Open&from=2016-07-26T01:00:00Z", `{"group":"hourly","rows":[{"key":"Open","window_start":"2016-07-26T01:00:00Z","window_end":"2016-07-26T02:00:00Z","count":7,"final":false}],"recovered":true,"lag":3,"watermark":"2016-07-26T01:00:00Z"}`},
+		{"/api/windows?key=none", `{"group":"hourly","rows":[],"recovered":true,"lag":3,"watermark":"2016-07-26T01:00:00Z"}`},
 		{"/api/totals", `{"group":"hourly","rows":[{"key":"Close","total":2},{"key":"Open","total":12}],"recovered":true,"lag":3}`},
 	} {
 		code, body := get(t, s.URL+tc.path)
@@ -68,8 +81,10 @@ func TestAPI(t *testing.T) {
 			t.Errorf("GET %s: %d %s\nwant %s", tc.path, code, body, tc.want)
 		}
 	}
-	if code, body := get(t, s.URL+"/api/windows?from=yesterday"); code != 400 || !strings.Contains(body, "error") {
-		t.Errorf("bad from: %d %s", code, body)
+	for _, bad := range []string{"from=yesterday", "limit=0", "limit=100001", "limit=ten", "order=random", "cursor=nope"} {
+		if code, body := get(t, s.URL+"/api/windows?"+bad); code != 400 || !strings.Contains(body, "error") {
+			t.Errorf("%s: %d %s", bad, code, body)
+		}
 	}
 }
 

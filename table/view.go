@@ -6,6 +6,8 @@ package table
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -170,62 +172,171 @@ func (f Filter) match(r windows.Result) bool {
 		(f.To.IsZero() || r.WindowStart.Before(f.To))
 }
 
-// Rows returns the rows of the table that f selects, ordered by window
-// start, then key.
-func (v *View) Rows(f Filter) ([]windows.Result, error) {
+// Row is a result row with its state: Final once the watermark has
+// closed its window and the final row is written (--emit final).
+type Row struct {
+	windows.Result
+	Final bool `json:"final"`
+}
+
+// scan calls fn for every result row f selects, in no order, and returns
+// how far windows are closed (the earliest closing over the partitions'
+// watermark rows; zero without --watermark).
+func (v *View) scan(f Filter, fn func(Row)) (closedTo time.Time, err error) {
 	it, err := v.iterator()
 	if err != nil {
-		return nil, fmt.Errorf("read view: %w", err)
+		return time.Time{}, fmt.Errorf("read view: %w", err)
 	}
 	defer it.Release()
-	var rows []windows.Result
 	// A session moving to a row of its own is in its key's row too until
 	// the key's row without it arrives: it counts once.
-	sessions := map[string]windows.Result{}
+	sessions := map[string]Row{}
 	own := map[string]bool{}
+	watermarks := 0
 	for it.Next() {
 		val, err := it.Value()
 		if err != nil {
 			v.skip(it.Key(), err)
 			continue
 		}
-		if val == nil {
-			continue // deleted row
-		}
-		if ss, ok := val.(windows.Sessions); ok {
-			for _, x := range ss.List {
-				r := windows.Result{Key: it.Key(), WindowStart: x.Window.Start, WindowEnd: x.Window.End, Count: x.Count}
-				if f.match(r) {
-					sessions[windows.RowKey(r.Key, x.Window)] = r
+		switch x := val.(type) {
+		case nil: // a deleted row
+		case wire.WatermarkRow:
+			if watermarks == 0 || x.Closed.Before(closedTo) {
+				closedTo = x.Closed
+			}
+			watermarks++
+		case windows.Sessions:
+			for _, s := range x.List {
+				r := Row{Result: windows.Result{Key: it.Key(), WindowStart: s.Window.Start, WindowEnd: s.Window.End, Count: s.Count}, Final: s.State == windows.Final}
+				if f.match(r.Result) {
+					sessions[windows.RowKey(r.Key, s.Window)] = r
 				}
 			}
-			continue
-		}
-		row, ok := val.(windows.Row)
-		if !ok {
-			continue // a partition's watermark row
-		}
-		key, _, err := windows.ParseRowKey(it.Key())
-		if err != nil {
-			v.skip(it.Key(), err)
-			continue
-		}
-		r := windows.Result{Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count}
-		if f.match(r) {
-			rows = append(rows, r)
-			own[it.Key()] = true
+		case windows.Row:
+			key, _, err := windows.ParseRowKey(it.Key())
+			if err != nil {
+				v.skip(it.Key(), err)
+				continue
+			}
+			r := Row{Result: windows.Result{Key: key, WindowStart: x.Window.Start, WindowEnd: x.Window.End, Count: x.Count}, Final: x.State == windows.Final}
+			if f.match(r.Result) {
+				fn(r)
+				own[it.Key()] = true
+			}
 		}
 	}
 	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("read view: %w", err)
+		return time.Time{}, fmt.Errorf("read view: %w", err)
 	}
 	for k, r := range sessions {
 		if !own[k] {
-			rows = append(rows, r)
+			fn(r)
 		}
+	}
+	return closedTo, nil
+}
+
+// Rows returns the rows of the table that f selects, ordered by window
+// start, then key.
+func (v *View) Rows(f Filter) ([]windows.Result, error) {
+	var rows []windows.Result
+	if _, err := v.scan(f, func(r Row) { rows = append(rows, r.Result) }); err != nil {
+		return nil, err
 	}
 	SortResults(rows)
 	return rows, nil
+}
+
+// Query selects a page of rows: those Filter selects, newest window first
+// (or Oldest first), at most Limit (0: all), after the row Cursor names.
+type Query struct {
+	Filter
+	Limit  int
+	Oldest bool
+	Cursor string // from a Page's Next; empty: from the first row
+}
+
+// Page is one page of a Query's rows, Next the cursor of the page after
+// it (empty: none), and ClosedTo how far windows are closed (zero without
+// --watermark).
+type Page struct {
+	Rows     []Row
+	Next     string
+	ClosedTo time.Time
+}
+
+// Select reads a page of rows.
+func (v *View) Select(q Query) (Page, error) {
+	var rows []Row
+	closedTo, err := v.scan(q.Filter, func(r Row) { rows = append(rows, r) })
+	if err != nil {
+		return Page{}, err
+	}
+	p, err := Paginate(rows, q)
+	p.ClosedTo = closedTo
+	return p, err
+}
+
+// ErrBadCursor is wrapped when a Query's cursor is not one of Select's.
+var ErrBadCursor = errors.New("bad cursor")
+
+// Paginate orders rows as q asks and cuts its page: Select's, for views
+// of other kinds too. A cursor is the order position (window start, window
+// end, key) of the last row given.
+func Paginate(rows []Row, q Query) (Page, error) {
+	before := func(a, b Row) bool { // a comes first
+		if !a.WindowStart.Equal(b.WindowStart) {
+			return a.WindowStart.Before(b.WindowStart) == q.Oldest
+		}
+		if !a.WindowEnd.Equal(b.WindowEnd) {
+			return a.WindowEnd.Before(b.WindowEnd) == q.Oldest
+		}
+		return a.Key < b.Key
+	}
+	sort.Slice(rows, func(i, j int) bool { return before(rows[i], rows[j]) })
+	if q.Cursor != "" {
+		last, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		i := sort.Search(len(rows), func(i int) bool { return before(last, rows[i]) })
+		rows = rows[i:]
+	}
+	var p Page
+	if q.Limit > 0 && len(rows) > q.Limit {
+		rows = rows[:q.Limit]
+		p.Next = encodeCursor(rows[len(rows)-1])
+	}
+	p.Rows = rows
+	if p.Rows == nil {
+		p.Rows = []Row{}
+	}
+	return p, nil
+}
+
+func encodeCursor(r Row) string {
+	b, _ := json.Marshal([]any{r.WindowStart.UnixMilli(), r.WindowEnd.UnixMilli(), r.Key})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (Row, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var parts []json.RawMessage
+	if err == nil {
+		err = json.Unmarshal(b, &parts)
+	}
+	var start, end int64
+	var key string
+	if err == nil && len(parts) == 3 {
+		err = errors.Join(json.Unmarshal(parts[0], &start), json.Unmarshal(parts[1], &end), json.Unmarshal(parts[2], &key))
+	} else if err == nil {
+		err = errors.New("not three parts")
+	}
+	if err != nil {
+		return Row{}, fmt.Errorf("%w %q: %v", ErrBadCursor, s, err)
+	}
+	return Row{Result: windows.Result{Key: key, WindowStart: time.UnixMilli(start).UTC(), WindowEnd: time.UnixMilli(end).UTC()}}, nil
 }
 
 // Progress is how far event time has got, from the table's watermark

@@ -23,9 +23,14 @@ func newServe(g *globals) *cobra.Command {
 		Short: "Serve a group's table over HTTP: JSON API, Prometheus metrics, a live chart",
 		Long: `Keeps a Goka view of <group>-table current and serves it, read-only:
 
-  GET /api/windows?key=&from=&to=   rows {"key","window_start","window_end","count"}
+  GET /api/windows?key=&from=&to=&limit=&order=&cursor=
+                                    rows {"key","window_start","window_end","count","final"},
+                                    newest window first (order=oldest: oldest), at most
+                                    limit (default 1000, at most 100000), "next": the cursor
+                                    of the page after, "watermark": how far windows are closed
   GET /api/totals                   rows {"key","total"}
   GET /metrics                      Prometheus (hourglass_view_*, Go runtime)
+  GET /healthz, /readyz             liveness; readiness (the view has the table)
   GET /                             a page charting counts per window per key, updated every second
 
 Every API answer also says "recovered" (the view holds the whole table) and
