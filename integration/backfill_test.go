@@ -19,7 +19,6 @@ import (
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -324,16 +323,7 @@ func TestTopicSettingsCLI(t *testing.T) {
 	}
 	run(t, append(args, "--topic-config", "retention.ms=3600000", "--topic-config", "max.message.bytes=2000000",
 		"-X", "session.timeout.ms=30000", "-X", "client.rack=r1")...)
-	opts, err := e.kafka.Kgo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	described, err := kadm.NewClient(cl).DescribeTopicConfigs(context.Background(), processor.RepartitionTopic(group), processor.DeadLetterTopic(group), processor.TableTopic(group))
+	described, err := e.admin(t).DescribeTopicConfigs(context.Background(), processor.RepartitionTopic(group), processor.DeadLetterTopic(group), processor.TableTopic(group))
 	if err != nil {
 		t.Fatal(err)
 	}

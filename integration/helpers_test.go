@@ -387,9 +387,9 @@ func writeData(t testing.TB, events, files int, seed uint64) ([]demo.Event, stri
 	return evs, dir
 }
 
-// committedAt waits until group has committed offset at (or past) on
-// topic/partition.
-func (e *env) committedAt(t testing.TB, group, topic string, partition int32, at int64) {
+// admin returns an admin client of the test's cluster, closed with the
+// test.
+func (e *env) admin(t testing.TB) *kadm.Client {
 	t.Helper()
 	opts, err := e.kafka.Kgo()
 	if err != nil {
@@ -399,8 +399,15 @@ func (e *env) committedAt(t testing.TB, group, topic string, partition int32, at
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
+// committedAt waits until group has committed offset at (or past) on
+// topic/partition.
+func (e *env) committedAt(t testing.TB, group, topic string, partition int32, at int64) {
+	t.Helper()
+	adm := e.admin(t)
 	eventually(t, 30*time.Second, func() string {
 		offs, err := adm.FetchOffsets(context.Background(), group)
 		if err != nil {
