@@ -69,8 +69,8 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 			out[i] = windowJSON{Key: r.Key, WindowStart: windows.FormatTime(r.WindowStart), WindowEnd: windows.FormatTime(r.WindowEnd), Count: r.Count, Final: r.Final}
 		}
 		resp := windowsResponse{response: freshness(r.Context(), group, v, out), Next: page.Next}
-		if !page.ClosedTo.IsZero() {
-			wm := windows.FormatTime(page.ClosedTo)
+		if closed := page.Progress.ClosedTo; !closed.IsZero() {
+			wm := windows.FormatTime(closed)
 			resp.Watermark = &wm
 		}
 		writeJSON(w, http.StatusOK, resp)

@@ -34,7 +34,7 @@ func (f fakeView) Select(q table.Query) (table.Page, error) {
 		out = append(out, table.Row{Result: r, Final: r.WindowStart.Hour() == 0})
 	}
 	p, err := table.Paginate(out, q)
-	p.ClosedTo = time.Date(2016, 7, 26, 1, 0, 0, 0, time.UTC)
+	p.Progress.ClosedTo = time.Date(2016, 7, 26, 1, 0, 0, 0, time.UTC)
 	return p, err
 }
 func (fakeView) Recovered() bool                    { return true }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -180,19 +181,17 @@ type Row struct {
 }
 
 // scan calls fn for every result row f selects, in no order, and returns
-// how far windows are closed (the earliest closing over the partitions'
-// watermark rows; zero without --watermark).
-func (v *View) scan(f Filter, fn func(Row)) (closedTo time.Time, err error) {
+// the event-time progress the partitions' watermark rows record.
+func (v *View) scan(f Filter, fn func(Row)) (p Progress, err error) {
 	it, err := v.iterator()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("read view: %w", err)
+		return p, fmt.Errorf("read view: %w", err)
 	}
 	defer it.Release()
 	// A session moving to a row of its own is in its key's row too until
 	// the key's row without it arrives: it counts once.
 	sessions := map[string]Row{}
 	own := map[string]bool{}
-	watermarks := 0
 	for it.Next() {
 		val, err := it.Value()
 		if err != nil {
@@ -202,10 +201,7 @@ func (v *View) scan(f Filter, fn func(Row)) (closedTo time.Time, err error) {
 		switch x := val.(type) {
 		case nil: // a deleted row
 		case wire.WatermarkRow:
-			if watermarks == 0 || x.Closed.Before(closedTo) {
-				closedTo = x.Closed
-			}
-			watermarks++
+			p.add(x)
 		case windows.Sessions:
 			for _, s := range x.List {
 				r := Row{Result: windows.Result{Key: it.Key(), WindowStart: s.Window.Start, WindowEnd: s.Window.End, Count: s.Count}, Final: s.State == windows.Final}
@@ -227,14 +223,15 @@ func (v *View) scan(f Filter, fn func(Row)) (closedTo time.Time, err error) {
 		}
 	}
 	if err := it.Err(); err != nil {
-		return time.Time{}, fmt.Errorf("read view: %w", err)
+		return Progress{}, fmt.Errorf("read view: %w", err)
 	}
 	for k, r := range sessions {
 		if !own[k] {
 			fn(r)
 		}
 	}
-	return closedTo, nil
+	slices.Sort(p.Ended)
+	return p, nil
 }
 
 // Rows returns the rows of the table that f selects, ordered by window
@@ -258,23 +255,23 @@ type Query struct {
 }
 
 // Page is one page of a Query's rows, Next the cursor of the page after
-// it (empty: none), and ClosedTo how far windows are closed (zero without
-// --watermark).
+// it (empty: none), and the table's event-time Progress, read in the same
+// pass.
 type Page struct {
 	Rows     []Row
 	Next     string
-	ClosedTo time.Time
+	Progress Progress
 }
 
 // Select reads a page of rows.
 func (v *View) Select(q Query) (Page, error) {
 	var rows []Row
-	closedTo, err := v.scan(q.Filter, func(r Row) { rows = append(rows, r) })
+	progress, err := v.scan(q.Filter, func(r Row) { rows = append(rows, r) })
 	if err != nil {
 		return Page{}, err
 	}
 	p, err := Paginate(rows, q)
-	p.ClosedTo = closedTo
+	p.Progress = progress
 	return p, err
 }
 
@@ -349,47 +346,28 @@ type Progress struct {
 	// report, and Ended the input partitions of a bounded run that ended.
 	Latest map[int32]time.Time
 	Ended  []int32
-	// Partitions counts the table partitions with a watermark row.
+	// Partitions counts the table partitions with a watermark row: none
+	// without --watermark.
 	Partitions int
 }
 
-// Progress reads the table's watermark rows; ok is false when it has none
-// (no --watermark).
-func (v *View) Progress() (p Progress, ok bool, err error) {
-	it, err := v.iterator()
-	if err != nil {
-		return p, false, fmt.Errorf("read view: %w", err)
+// add takes one table partition's watermark row into account.
+func (p *Progress) add(w wire.WatermarkRow) {
+	p.Partitions++
+	if p.Partitions == 1 || w.Closed.Before(p.ClosedTo) {
+		p.ClosedTo = w.Closed
 	}
-	defer it.Release()
-	p.Latest = map[int32]time.Time{}
-	ended := map[int32]bool{}
-	for it.Next() {
-		if !wire.IsWatermarkRow(it.Key()) {
-			continue
+	if p.Latest == nil {
+		p.Latest = map[int32]time.Time{}
+	}
+	for src, m := range w.Marks {
+		if m.Max.After(p.Latest[src]) {
+			p.Latest[src] = m.Max
 		}
-		val, err := it.Value()
-		w, isRow := val.(wire.WatermarkRow)
-		if err != nil || !isRow {
-			continue
-		}
-		p.Partitions++
-		if p.Partitions == 1 || w.Closed.Before(p.ClosedTo) {
-			p.ClosedTo = w.Closed
-		}
-		for src, m := range w.Marks {
-			if m.Max.After(p.Latest[src]) {
-				p.Latest[src] = m.Max
-			}
-			if m.Ended {
-				ended[src] = true
-			}
+		if m.Ended && !slices.Contains(p.Ended, src) {
+			p.Ended = append(p.Ended, src)
 		}
 	}
-	for src := range ended {
-		p.Ended = append(p.Ended, src)
-	}
-	sort.Slice(p.Ended, func(i, j int) bool { return p.Ended[i] < p.Ended[j] })
-	return p, p.Partitions > 0, it.Err()
 }
 
 // skip reports a row that cannot be read: one bad row never makes the

@@ -171,14 +171,13 @@ func readStatus(ctx context.Context, kc kafka.Config, cfg table.ViewConfig, late
 	if err := v.WaitRecovered(ctx); err != nil {
 		return nil, fmt.Errorf("read %s: %w", st.Table.Topic, err)
 	}
-	rows, err := v.Rows(table.Filter{})
+	// The rows and the watermark rows, in one pass over the table.
+	page, err := v.Select(table.Query{})
 	if err != nil {
 		return nil, err
 	}
-	st.Table.Rows, st.Table.Recovered, st.Table.Unreadable = len(rows), v.Recovered(), v.Unreadable()
-	if p, ok, err := v.Progress(); err != nil {
-		return nil, err
-	} else if ok {
+	st.Table.Rows, st.Table.Recovered, st.Table.Unreadable = len(page.Rows), v.Recovered(), v.Unreadable()
+	if p := page.Progress; p.Partitions > 0 {
 		et := &eventTime{ClosedTo: formatOrNone(p.ClosedTo), Latest: map[int32]string{}, Ended: p.Ended}
 		for src, t := range p.Latest {
 			et.Latest[src] = formatOrNone(t)
