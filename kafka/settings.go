@@ -23,8 +23,8 @@ type Settings map[string]string
 type setting struct {
 	doc    string
 	sarama func(c *sarama.Config, v string) error
-	kgo    func(v string) (kgo.Opt, error) // nil: no franz-go counterpart
-	group  bool                            // a consumer group timing: GroupOpts
+	kgo    func(v string) (kgo.Opt, error)
+	group  bool // a consumer group timing: GroupOpts
 }
 
 // opt makes a franz-go option constructor of a narrower option type one
@@ -49,61 +49,43 @@ func bytesOf(v string) (int32, error) {
 	return int32(n), nil
 }
 
-// durationSetting is a setting in milliseconds.
-func durationSetting(doc string, s func(*sarama.Config, time.Duration), k func(time.Duration) kgo.Opt, group bool) setting {
+// typed is a setting whose value parses as T, set on sarama by s and made
+// a franz-go option by k.
+func typed[T any](doc string, parse func(string) (T, error), s func(*sarama.Config, T), k func(T) kgo.Opt, group bool) setting {
 	return setting{doc: doc, group: group,
 		sarama: func(c *sarama.Config, v string) error {
-			d, err := millis(v)
+			x, err := parse(v)
 			if err == nil {
-				s(c, d)
+				s(c, x)
 			}
 			return err
 		},
 		kgo: func(v string) (kgo.Opt, error) {
-			d, err := millis(v)
-			if err != nil || k == nil {
+			x, err := parse(v)
+			if err != nil {
 				return nil, err
 			}
-			return k(d), nil
-		}}
-}
-
-// bytesSetting is a setting in bytes.
-func bytesSetting(doc string, s func(*sarama.Config, int32), k func(int32) kgo.Opt) setting {
-	return setting{doc: doc,
-		sarama: func(c *sarama.Config, v string) error {
-			n, err := bytesOf(v)
-			if err == nil && s != nil {
-				s(c, n)
-			}
-			return err
-		},
-		kgo: func(v string) (kgo.Opt, error) {
-			n, err := bytesOf(v)
-			if err != nil || k == nil {
-				return nil, err
-			}
-			return k(n), nil
+			return k(x), nil
 		}}
 }
 
 var settings = map[string]setting{
-	"session.timeout.ms": durationSetting("consumer group session timeout (default 10000)",
+	"session.timeout.ms": typed("consumer group session timeout (default 10000)", millis,
 		func(c *sarama.Config, d time.Duration) { c.Consumer.Group.Session.Timeout = d }, opt(kgo.SessionTimeout), true),
-	"heartbeat.interval.ms": durationSetting("consumer group heartbeat (default 3000)",
+	"heartbeat.interval.ms": typed("consumer group heartbeat (default 3000)", millis,
 		func(c *sarama.Config, d time.Duration) { c.Consumer.Group.Heartbeat.Interval = d }, opt(kgo.HeartbeatInterval), true),
-	"rebalance.timeout.ms": durationSetting("how long a rebalance waits for members (default 20000)",
+	"rebalance.timeout.ms": typed("how long a rebalance waits for members (default 20000)", millis,
 		func(c *sarama.Config, d time.Duration) { c.Consumer.Group.Rebalance.Timeout = d }, opt(kgo.RebalanceTimeout), true),
-	"fetch.max.wait.ms": durationSetting("how long a fetch waits for fetch.min.bytes",
+	"fetch.max.wait.ms": typed("how long a fetch waits for fetch.min.bytes", millis,
 		func(c *sarama.Config, d time.Duration) { c.Consumer.MaxWaitTime = d }, opt(kgo.FetchMaxWait), false),
-	"metadata.max.age.ms": durationSetting("how often metadata is refreshed",
+	"metadata.max.age.ms": typed("how often metadata is refreshed", millis,
 		func(c *sarama.Config, d time.Duration) { c.Metadata.RefreshFrequency = d }, kgo.MetadataMaxAge, false),
-	"fetch.min.bytes": bytesSetting("the least a fetch waits for",
-		func(c *sarama.Config, n int32) { c.Consumer.Fetch.Min = n }, opt(kgo.FetchMinBytes)),
-	"fetch.max.bytes": bytesSetting("the most one fetch returns",
-		func(c *sarama.Config, n int32) { c.Consumer.Fetch.Max = n }, opt(kgo.FetchMaxBytes)),
-	"max.partition.fetch.bytes": bytesSetting("the most one fetch returns of a partition",
-		func(c *sarama.Config, n int32) { c.Consumer.Fetch.Default = n }, opt(kgo.FetchMaxPartitionBytes)),
+	"fetch.min.bytes": typed("the least a fetch waits for", bytesOf,
+		func(c *sarama.Config, n int32) { c.Consumer.Fetch.Min = n }, opt(kgo.FetchMinBytes), false),
+	"fetch.max.bytes": typed("the most one fetch returns", bytesOf,
+		func(c *sarama.Config, n int32) { c.Consumer.Fetch.Max = n }, opt(kgo.FetchMaxBytes), false),
+	"max.partition.fetch.bytes": typed("the most one fetch returns of a partition", bytesOf,
+		func(c *sarama.Config, n int32) { c.Consumer.Fetch.Default = n }, opt(kgo.FetchMaxPartitionBytes), false),
 	"client.rack": {doc: "the rack of this process: consumers fetch from a replica in it (KIP-392)",
 		sarama: func(c *sarama.Config, v string) error { c.RackID = v; return nil },
 		kgo:    func(v string) (kgo.Opt, error) { return kgo.Rack(v), nil }},
@@ -122,18 +104,27 @@ func SettingNames() []string {
 	return names
 }
 
-// ParseSettings reads -X values, key=value each.
-func ParseSettings(kvs []string) (Settings, error) {
-	out := Settings{}
+// ParseKeyValues reads the key=value values of a repeatable flag (-X,
+// --topic-config); a later key wins.
+func ParseKeyValues(flag string, kvs []string) (map[string]string, error) {
+	out := map[string]string{}
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("-X %q: want key=value", kv)
+		if k = strings.TrimSpace(k); !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: want key=value", flag, kv)
 		}
-		out[k] = v
+		out[k] = strings.TrimSpace(v)
 	}
-	return out, out.Validate()
+	return out, nil
+}
+
+// ParseSettings reads -X values, key=value each.
+func ParseSettings(kvs []string) (Settings, error) {
+	out, err := ParseKeyValues("-X", kvs)
+	if err != nil {
+		return nil, err
+	}
+	return out, Settings(out).Validate()
 }
 
 // Validate checks every setting's name and value.
@@ -175,16 +166,14 @@ func (s Settings) kgoOpts(group bool) ([]kgo.Opt, error) {
 	var opts []kgo.Opt
 	for k, v := range s {
 		def, ok := settings[k]
-		if !ok || def.group != group || def.kgo == nil {
+		if !ok || def.group != group {
 			continue
 		}
 		o, err := def.kgo(v)
 		if err != nil {
 			return nil, fmt.Errorf("-X %s: %w", k, err)
 		}
-		if o != nil {
-			opts = append(opts, o)
-		}
+		opts = append(opts, o)
 	}
 	return opts, nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -131,13 +132,6 @@ func (t *topicFlags) register(f *pflag.FlagSet, which string) {
 
 // parse returns the replication factor and the topic configs.
 func (t *topicFlags) parse() (int16, map[string]string, error) {
-	configs := map[string]string{}
-	for _, kv := range t.configs {
-		k, v, ok := strings.Cut(kv, "=")
-		if k = strings.TrimSpace(k); !ok || k == "" {
-			return 0, nil, fmt.Errorf("--topic-config %q: want key=value", kv)
-		}
-		configs[k] = strings.TrimSpace(v)
-	}
-	return t.replication, configs, nil
+	configs, err := kafka.ParseKeyValues("--topic-config", t.configs)
+	return t.replication, configs, err
 }
