@@ -256,23 +256,27 @@ func Handler(g prometheus.Gatherer) http.Handler {
 // so and 503 with its reason otherwise (readiness), both as JSON.
 func Health(mux *http.ServeMux, ready func() (bool, string)) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, why := ready()
 		if !ok {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "why": why})
+			WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "why": why})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+		WriteJSON(w, http.StatusOK, map[string]any{"ready": true})
 	})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers status with v as JSON, not cached (the answers of
+// hourglass's HTTP endpoints).
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
 
 // Listen serves /metrics of reg, /healthz and /readyz (see Health) on addr

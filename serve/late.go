@@ -84,11 +84,8 @@ func (l *LateView) Lag(ctx context.Context) (int64, error) {
 // (recovered), and if not why.
 func (l *LateView) Ready() (bool, string) {
 	v, why := l.get()
-	switch {
-	case v == nil:
+	if v == nil {
 		return false, why
-	case !v.Recovered():
-		return false, "recovering the table from its changelog"
 	}
-	return true, ""
+	return ready(v)
 }

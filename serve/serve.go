@@ -6,7 +6,6 @@ package serve
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -52,16 +51,16 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 	mux.HandleFunc("GET /api/windows", func(w http.ResponseWriter, r *http.Request) {
 		q, err := parseQuery(r)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			metrics.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
 		page, err := v.Select(q)
 		if errors.Is(err, table.ErrBadCursor) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			metrics.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
 		if err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			metrics.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
 		}
 		out := make([]windowJSON, len(page.Rows))
@@ -73,29 +72,26 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 			wm := windows.FormatTime(closed)
 			resp.Watermark = &wm
 		}
-		writeJSON(w, http.StatusOK, resp)
+		metrics.WriteJSON(w, http.StatusOK, resp)
 	})
 	mux.HandleFunc("GET /api/totals", func(w http.ResponseWriter, r *http.Request) {
 		rows, err := v.Rows(table.Filter{})
 		if err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			metrics.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
 		}
 		totals := table.Totals(rows)
 		if totals == nil {
 			totals = []table.Total{}
 		}
-		writeJSON(w, http.StatusOK, freshness(r.Context(), group, v, totals))
+		metrics.WriteJSON(w, http.StatusOK, freshness(r.Context(), group, v, totals))
 	})
 	mux.Handle("GET /metrics", metrics.Handler(gatherer))
 	metrics.Health(mux, func() (bool, string) {
 		if r, ok := v.(interface{ Ready() (bool, string) }); ok {
 			return r.Ready()
 		}
-		if !v.Recovered() {
-			return false, "recovering the table from its changelog"
-		}
-		return true, ""
+		return ready(v)
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -103,6 +99,14 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 		_, _ = w.Write(indexHTML)
 	})
 	return readOnly(mux)
+}
+
+// ready says whether v is ready to serve (recovered) and if not why.
+func ready(v View) (bool, string) {
+	if !v.Recovered() {
+		return false, "recovering the table from its changelog"
+	}
+	return true, ""
 }
 
 type windowJSON struct {
@@ -182,15 +186,6 @@ func parseFilter(r *http.Request) (table.Filter, error) {
 		}
 	}
 	return f, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
 }
 
 // readOnly refuses every method but GET and HEAD.
