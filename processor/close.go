@@ -77,10 +77,7 @@ func (s *countStep) dueWatermarks(now time.Time) map[int32]time.Time {
 	defer s.mu.Unlock()
 	// Windows end on Offset plus multiples of the hop (the size for
 	// tumbling ones); session ends fall anywhere.
-	step := a.cfg.Windows.Hop
-	if step == 0 {
-		step = a.cfg.Windows.Size
-	}
+	step := a.cfg.Windows.Step()
 	if a.cfg.Windows.IsSession() {
 		step = time.Millisecond
 	}

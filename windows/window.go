@@ -105,8 +105,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("%w: hop %v does not divide the window size %v", ErrBadSpec, s.Hop, s.Size)
 	case s.Hop > 0 && s.Size/s.Hop > MaxWindowsPerEvent:
 		return fmt.Errorf("%w: window %v every %v puts each event in %d windows; at most %d are allowed (a longer hop)", ErrBadSpec, s.Size, s.Hop, s.Size/s.Hop, MaxWindowsPerEvent)
-	case s.Offset < 0 || s.Offset >= s.hop():
-		return fmt.Errorf("%w: window offset %v must be at least 0 and less than %v, the time between window starts", ErrBadSpec, s.Offset, s.hop())
+	case s.Offset < 0 || s.Offset >= s.Step():
+		return fmt.Errorf("%w: window offset %v must be at least 0 and less than %v, the time between window starts", ErrBadSpec, s.Offset, s.Step())
 	case s.Offset%time.Millisecond != 0:
 		return fmt.Errorf("%w: window offset %v is not a whole number of milliseconds", ErrBadSpec, s.Offset)
 	}
@@ -136,7 +136,9 @@ func InRange(ws []Window) error {
 	return nil
 }
 
-func (s Spec) hop() time.Duration {
+// Step is the time between window starts: the hop, or the size of
+// tumbling windows (zero for session windows).
+func (s Spec) Step() time.Duration {
 	if s.Hop == 0 {
 		return s.Size
 	}
@@ -152,7 +154,7 @@ func (s Spec) Assign(dst []Window, t time.Time) []Window {
 		t = time.UnixMilli(t.UnixMilli()).UTC()
 		return append(dst, Window{Start: t, End: t.Add(s.Gap)})
 	}
-	hop := s.hop()
+	hop := s.Step()
 	// The last window containing t starts at t floored to the hop; the
 	// earlier ones start hop, 2*hop, ... before it while they still reach t.
 	last := floor(t.Add(-s.Offset), hop).Add(s.Offset)

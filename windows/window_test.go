@@ -80,14 +80,14 @@ func TestAssignExhaustive(t *testing.T) {
 		for ms := int64(-50); ms <= 50; ms++ {
 			at := time.UnixMilli(ms)
 			got := spec.Assign(nil, at)
-			if want := int(spec.Size / spec.hop()); len(got) != want {
+			if want := int(spec.Size / spec.Step()); len(got) != want {
 				t.Fatalf("%+v at %d ms: %d windows, want %d", spec, ms, len(got), want)
 			}
 			for _, w := range got {
 				if !w.Contains(at) {
 					t.Fatalf("%+v at %d ms: %v does not contain it", spec, ms, w)
 				}
-				if w.Start.UnixMilli()%spec.hop().Milliseconds() != 0 {
+				if w.Start.UnixMilli()%spec.Step().Milliseconds() != 0 {
 					t.Fatalf("%+v: window %v is not aligned", spec, w)
 				}
 			}
