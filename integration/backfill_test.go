@@ -179,10 +179,8 @@ func ingestConfig(topic string) ingest.Config { return ingest.Config{Topic: topi
 func TestBackfillCLI(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	events, dir := writeData(t, 2000, 2, 93)
-	input, group := e.name("events"), e.name("hourly")
-	brokers := "--brokers=" + strings.Join(cluster, ",")
-	run(t, "ingest", brokers, "--topic", input, dir)
+	events, input, brokers := e.ingestCLI(t, 2000, 2, 93)
+	group := e.name("hourly")
 	args := []string{"backfill", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn"}
 	if out := run(t, args...); !strings.HasPrefix(out, "backfilled 2000 records into "+group) {
 		t.Errorf("backfill printed %q", out)
@@ -306,10 +304,8 @@ func TestBackfillNightsCLI(t *testing.T) {
 func TestTopicSettingsCLI(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, dir := writeData(t, 200, 1, 79)
-	input, group := e.name("events"), e.name("hourly")
-	brokers := "--brokers=" + strings.Join(cluster, ",")
-	run(t, "ingest", brokers, "--topic", input, dir)
+	_, input, brokers := e.ingestCLI(t, 200, 1, 79)
+	group := e.name("hourly")
 	args := []string{"backfill", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn"}
 	for bad, says := range map[string]string{
 		"--topic-config=cleanup.policy=delete": "cleanup.policy",

@@ -374,6 +374,17 @@ func (e *env) outputMatches(topic string, want map[string]int64) func() string {
 
 // writeData generates a data set shaped like the classic one and writes it
 // as files into a new directory.
+// ingestCLI writes n events in files (writeData) and sends them with
+// `hourglass ingest` into a new input topic of the test; it returns the
+// events, the topic and the --brokers flag for more commands.
+func (e *env) ingestCLI(t *testing.T, n, files int, seed uint64) (events []demo.Event, input, brokers string) {
+	t.Helper()
+	events, dir := writeData(t, n, files, seed)
+	input, brokers = e.name("events"), "--brokers="+strings.Join(cluster, ",")
+	run(t, "ingest", brokers, "--topic", input, dir)
+	return events, input, brokers
+}
+
 func writeData(t testing.TB, events, files int, seed uint64) ([]demo.Event, string) {
 	t.Helper()
 	evs := demo.Generate(demo.DataSpec{Events: events, Files: files, Seed: seed})

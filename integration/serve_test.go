@@ -86,12 +86,10 @@ func (w windowsResponse) counts() (map[string]int64, error) {
 func TestServe(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	events, dir := writeData(t, 3000, 2, 61)
+	events, input, brokers := e.ingestCLI(t, 3000, 2, 61)
 	bad := filepath.Join(t.TempDir(), "bad.txt")
 	writeFile(t, bad, "not json\n{\"time\": \"soon\", \"action\": \"Open\"}\n{\"action\": \"Close\"}\n")
-	input, group := e.name("events"), e.name("hourly")
-	brokers := "--brokers=" + strings.Join(cluster, ",")
-	run(t, "ingest", brokers, "--topic", input, dir)
+	group := e.name("hourly")
 	run(t, "ingest", brokers, "--topic", input, "--format", "lines", bad)
 
 	metricsAddr, serveAddr := freeAddr(t), freeAddr(t)

@@ -17,12 +17,10 @@ import (
 func TestStatus(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	events, dir := writeData(t, 2000, 2, 71)
+	events, input, brokers := e.ingestCLI(t, 2000, 2, 71)
 	bad := filepath.Join(t.TempDir(), "bad.txt")
 	writeFile(t, bad, "not json\n{\"action\": \"Close\"}\n")
-	input, group := e.name("events"), e.name("hourly")
-	brokers := "--brokers=" + strings.Join(cluster, ",")
-	run(t, "ingest", brokers, "--topic", input, dir)
+	group := e.name("hourly")
 	run(t, "ingest", brokers, "--topic", input, "--format", "lines", bad)
 	parts, err := e.partitions(input)
 	if err != nil {
