@@ -1,15 +1,18 @@
 // Package serve is hourglass's read-only HTTP face of a group table: a JSON
 // API over a Goka view, Prometheus metrics, and a page that charts counts
-// per window per key, live, with no asset from outside the binary.
+// per window per key, live, with no asset from outside the binary (the
+// chart is uPlot, vendored in static/uplot: make vendor-uplot).
 package serve
 
 import (
 	"context"
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hourglass-stream/hourglass/metrics"
@@ -18,8 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-//go:embed static/index.html
-var indexHTML []byte
+//go:embed static
+var static embed.FS
+
+// pageCSP lets the page load its own script, style and uPlot, and nothing
+// else: no inline script, no other origin.
+const pageCSP = "default-src 'self'; img-src 'self' data:"
 
 // View is what the handler reads: table.View.
 type View interface {
@@ -44,6 +51,7 @@ const (
 //	GET /metrics                     Prometheus, from gatherer
 //	GET /healthz, /readyz            liveness; readiness: the view holds the table
 //	GET /                            the live chart
+//	GET /static/...                  its script, style and uPlot
 //
 // Anything else is 404, other methods 405: it changes nothing.
 func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
@@ -93,11 +101,20 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 		}
 		return ready(v)
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
-		_, _ = w.Write(indexHTML)
+	files, _ := fs.Sub(static, "static")
+	assets := http.FileServerFS(files)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", pageCSP)
+		http.ServeFileFS(w, r, files, "index.html")
 	})
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "" || strings.HasSuffix(p, "/") || p == "index.html" { // files only: no listings
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Security-Policy", pageCSP)
+		assets.ServeHTTP(w, r)
+	})))
 	return readOnly(mux)
 }
 

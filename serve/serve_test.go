@@ -99,6 +99,40 @@ func TestPageMetricsAndReadOnly(t *testing.T) {
 			t.Errorf("the page loads an asset from outside: %s", external)
 		}
 	}
+	// The page's own script, style and uPlot, from the binary; no listings,
+	// and a policy that allows no inline script and no other origin.
+	for path, want := range map[string]string{
+		"/static/page.js":                 "hourglassChart",
+		"/static/page.css":                "#chart",
+		"/static/uplot/uPlot.iife.min.js": "uPlot",
+		"/static/uplot/uPlot.min.css":     ".uplot",
+	} {
+		res, err := http.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d, %d bytes, want %q in it", path, res.StatusCode, len(b), want)
+		}
+		if csp := res.Header.Get("Content-Security-Policy"); csp != pageCSP {
+			t.Errorf("%s: Content-Security-Policy %q", path, csp)
+		}
+	}
+	for _, path := range []string{"/static/", "/static/uplot/", "/static/index.html", "/static/nope.js"} {
+		if code, _ := get(t, s.URL+path); code != 404 {
+			t.Errorf("%s: %d, want 404", path, code)
+		}
+	}
+	res, err := http.Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if csp := res.Header.Get("Content-Security-Policy"); strings.Contains(csp, "unsafe") || !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("page: Content-Security-Policy %q", csp)
+	}
 	if code, body := get(t, s.URL+"/metrics"); code != 200 || !strings.Contains(body, "hourglass_test_gauge 0") {
 		t.Errorf("metrics: %d %s", code, body)
 	}
