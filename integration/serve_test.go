@@ -1,16 +1,12 @@
 package integration
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,8 +77,8 @@ func (w windowsResponse) counts() (map[string]int64, error) {
 }
 
 // TestServe runs aggregate (with --metrics-listen) and serve as processes
-// and checks the JSON API, both metrics endpoints, query --sql, and, with
-// Chromium, that the page draws one bar per row.
+// and checks the JSON API, both metrics endpoints and query --sql
+// (TestServePage checks the page).
 func TestServe(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -180,7 +176,6 @@ func TestServe(t *testing.T) {
 		t.Errorf("query --sql ordered rows: %d lines, want %d", lines, len(want)+1)
 	}
 
-	browserChart(t, base+"/", len(want))
 	srv.stop(t)
 	agg.stop(t)
 }
@@ -193,70 +188,6 @@ func countAction(want map[string]int64, action string) int64 {
 		}
 	}
 	return n
-}
-
-// browserChart loads the page in headless Chromium, waits (in virtual
-// time) for the chart, and wants one bar per row; it saves a screenshot in
-// $HOURGLASS_ARTIFACTS (or the test's temporary directory). Without
-// Chromium it skips, unless HOURGLASS_REQUIRE_BROWSER is set (make
-// test-browser).
-func browserChart(t *testing.T, url string, rows int) {
-	t.Helper()
-	chromium := os.Getenv("HOURGLASS_CHROMIUM")
-	if chromium == "" {
-		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if p, err := exec.LookPath(name); err == nil {
-				chromium = p
-				break
-			}
-		}
-	}
-	if chromium == "" {
-		if os.Getenv("HOURGLASS_REQUIRE_BROWSER") != "" {
-			t.Fatal("no Chromium: install Debian's chromium or set HOURGLASS_CHROMIUM")
-		}
-		t.Log("no Chromium: the browser check is skipped (make test-browser runs it)")
-		return
-	}
-	profile := t.TempDir()
-	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-		"--user-data-dir=" + profile, "--virtual-time-budget=5000", "--window-size=1280,800"}
-	bars := regexp.MustCompile(`<rect class="bar"`)
-	eventually(t, 90*time.Second, func() string {
-		out, err := exec.Command(chromium, append(args, "--dump-dom", url)...).Output()
-		if err != nil {
-			return "chromium --dump-dom: " + err.Error()
-		}
-		if n := len(bars.FindAll(out, -1)); n != rows {
-			return fmt.Sprintf("the page drew %d bars, want %d", n, rows)
-		}
-		return ""
-	})
-	dir := os.Getenv("HOURGLASS_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(dir, "serve-chart.png")
-	cmd := exec.Command(chromium, append(args, "--screenshot="+shot, url)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chromium --screenshot: %v\n%s", err, lastLines(out, 5))
-	}
-	if fi, err := os.Stat(shot); err != nil || fi.Size() < 1000 {
-		t.Fatalf("screenshot %s: %v", shot, err)
-	}
-	t.Logf("screenshot: %s", shot)
-}
-
-func lastLines(b []byte, n int) string {
-	var lines []string
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // httpStatus returns the status code and body of GET url.
