@@ -62,3 +62,28 @@ func (r *Reader) Rest() []byte { return r.data }
 
 // Len returns how many bytes are left unread.
 func (r *Reader) Len() int { return len(r.data) }
+
+// Bytes reads the next n bytes (a length read before them, say); fewer
+// left, or a negative n, is ErrBad.
+func (r *Reader) Bytes(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.data) {
+		r.err = ErrBad
+		return nil
+	}
+	b := r.data[:n:n]
+	r.data = r.data[n:]
+	return b
+}
+
+// LenBytes reads an unsigned varint length and that many bytes.
+func (r *Reader) LenBytes() []byte {
+	n := r.Uvarint()
+	if n > uint64(len(r.data)) {
+		r.err = ErrBad
+		return nil
+	}
+	return r.Bytes(int(n))
+}

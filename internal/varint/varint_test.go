@@ -37,3 +37,22 @@ func TestReaderRoundTripsAndRefusesLongForms(t *testing.T) {
 		}
 	}
 }
+
+func TestBytes(t *testing.T) {
+	r := NewReader([]byte{3, 'a', 'b', 'c', 'd'})
+	if got := string(r.LenBytes()); got != "abc" || r.Err() != nil {
+		t.Fatalf("LenBytes: %q, %v", got, r.Err())
+	}
+	if got := string(r.Bytes(1)); got != "d" || r.Len() != 0 {
+		t.Fatalf("Bytes(1): %q, %d left", got, r.Len())
+	}
+	for _, data := range [][]byte{{4, 'a', 'b', 'c'}, {0x80}} {
+		r := NewReader(data)
+		if b := r.LenBytes(); b != nil || r.Err() != ErrBad {
+			t.Errorf("LenBytes of %v: %q, %v; want ErrBad", data, b, r.Err())
+		}
+	}
+	if r := NewReader([]byte{1}); r.Bytes(2) != nil || r.Err() != ErrBad {
+		t.Error("Bytes past the end: no ErrBad")
+	}
+}

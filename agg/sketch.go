@@ -1,0 +1,161 @@
+package agg
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
+	"github.com/DataDog/sketches-go/ddsketch/store"
+	"github.com/axiomhq/hyperloglog"
+	"github.com/hourglass-stream/hourglass/internal/varint"
+)
+
+// Distinct is count_distinct: a HyperLogLog of the values, each hashed
+// with its type (1 and "1" differ; 1 and 1.0 do not).
+type Distinct struct {
+	hll     *hyperloglog.Sketch
+	scratch []byte
+}
+
+func newDistinct() *Distinct { return &Distinct{hll: hyperloglog.New14()} }
+
+func (d *Distinct) Add(v any) error {
+	var buf [1 + 8]byte
+	var b []byte
+	switch x := v.(type) {
+	case string:
+		d.scratch = append(append(d.scratch[:0], 's'), x...)
+		d.hll.Insert(d.scratch)
+		return nil
+	case bool:
+		b = append(buf[:0], 'b', 0)
+		if x {
+			b[1] = 1
+		}
+	default:
+		n, err := numberOf(v)
+		if err != nil {
+			return fmt.Errorf("%w: %s cannot be counted distinct", ErrValue, describe(v))
+		}
+		b = n.canonical(buf[:0])
+	}
+	d.hll.Insert(b)
+	return nil
+}
+
+func (d *Distinct) Merge(o State) error {
+	x, ok := o.(*Distinct)
+	if !ok {
+		return mismatch(d, o)
+	}
+	return d.hll.Merge(x.hll)
+}
+
+func (d *Distinct) Value() any { return json.Number(strconv.FormatUint(d.hll.Estimate(), 10)) }
+
+func (d *Distinct) AppendBinary(b []byte) ([]byte, error) {
+	h, err := d.hll.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return append(binary.AppendUvarint(b, uint64(len(h))), h...), nil
+}
+
+func (d *Distinct) UnmarshalBinary(b []byte) error {
+	r := varint.NewReader(b)
+	h := r.LenBytes()
+	if err := done(r); err != nil {
+		return err
+	}
+	d.hll = hyperloglog.New14()
+	if err := d.hll.UnmarshalBinary(h); err != nil {
+		return fmt.Errorf("%w: %w", ErrState, err)
+	}
+	return nil
+}
+
+// The sketches of pNN: 1% relative accuracy, at most maxBins bins for
+// each sign (a few kB at most), collapsing the lowest.
+const (
+	relativeAccuracy = 0.01
+	maxBins          = 2048
+)
+
+// Quantiles is pNN: a DDSketch of the values, read at Q.
+type Quantiles struct {
+	q float64
+	s *ddsketch.DDSketch
+}
+
+func newSketch() *ddsketch.DDSketch {
+	s, err := ddsketch.LogCollapsingLowestDenseDDSketch(relativeAccuracy, maxBins)
+	if err != nil {
+		panic(err) // constant arguments
+	}
+	return s
+}
+
+func newQuantiles(q float64) *Quantiles { return &Quantiles{q: q, s: newSketch()} }
+
+func (p *Quantiles) Add(v any) error {
+	n, err := numberOf(v)
+	if err != nil {
+		return err
+	}
+	f := n.f
+	if n.isInt {
+		f, _ = n.exact().Float64()
+	}
+	if err := p.s.Add(f); err != nil {
+		return fmt.Errorf("%w: %v: %w", ErrValue, f, err)
+	}
+	return nil
+}
+
+func (p *Quantiles) Merge(o State) error {
+	x, ok := o.(*Quantiles)
+	if !ok || x.q != p.q {
+		return mismatch(p, o)
+	}
+	return p.s.MergeWith(x.s)
+}
+
+// Value is the sketch's value at Q (within 1% of a value of rank Q), or
+// nil without values.
+func (p *Quantiles) Value() any {
+	if p.s.IsEmpty() {
+		return nil
+	}
+	v, err := p.s.GetValueAtQuantile(p.q)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+func (p *Quantiles) AppendBinary(b []byte) ([]byte, error) {
+	var enc []byte
+	p.s.Encode(&enc, false)
+	return append(binary.AppendUvarint(b, uint64(len(enc))), enc...), nil
+}
+
+func (p *Quantiles) UnmarshalBinary(b []byte) error {
+	r := varint.NewReader(b)
+	enc := r.LenBytes()
+	if err := done(r); err != nil {
+		return err
+	}
+	m, err := mapping.NewLogarithmicMapping(relativeAccuracy)
+	if err != nil {
+		return err
+	}
+	s, err := ddsketch.DecodeDDSketch(enc, func() store.Store { return store.NewCollapsingLowestDenseStore(maxBins) }, m)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrState, err)
+	}
+	p.s = s
+	return nil
+}
