@@ -1,7 +1,6 @@
 package agg
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/DataDog/sketches-go/ddsketch/store"
 	"github.com/axiomhq/hyperloglog"
-	"github.com/hourglass-stream/hourglass/internal/varint"
 )
 
 // Distinct is count_distinct: a HyperLogLog of the values, each hashed
@@ -56,22 +54,13 @@ func (d *Distinct) Merge(o State) error {
 
 func (d *Distinct) Value() any { return json.Number(strconv.FormatUint(d.hll.Estimate(), 10)) }
 
-func (d *Distinct) AppendBinary(b []byte) ([]byte, error) {
-	h, err := d.hll.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	return append(binary.AppendUvarint(b, uint64(len(h))), h...), nil
-}
+// AppendBinary appends the HyperLogLog's own encoding (sparse while
+// small).
+func (d *Distinct) AppendBinary(b []byte) ([]byte, error) { return d.hll.AppendBinary(b) }
 
 func (d *Distinct) UnmarshalBinary(b []byte) error {
-	r := varint.NewReader(b)
-	h := r.LenBytes()
-	if err := done(r); err != nil {
-		return err
-	}
 	d.hll = hyperloglog.New14()
-	if err := d.hll.UnmarshalBinary(h); err != nil {
+	if err := d.hll.UnmarshalBinary(b); err != nil {
 		return fmt.Errorf("%w: %w", ErrState, err)
 	}
 	return nil
@@ -136,23 +125,18 @@ func (p *Quantiles) Value() any {
 	return v
 }
 
+// AppendBinary appends the DDSketch's own encoding.
 func (p *Quantiles) AppendBinary(b []byte) ([]byte, error) {
-	var enc []byte
-	p.s.Encode(&enc, false)
-	return append(binary.AppendUvarint(b, uint64(len(enc))), enc...), nil
+	p.s.Encode(&b, false)
+	return b, nil
 }
 
 func (p *Quantiles) UnmarshalBinary(b []byte) error {
-	r := varint.NewReader(b)
-	enc := r.LenBytes()
-	if err := done(r); err != nil {
-		return err
-	}
 	m, err := mapping.NewLogarithmicMapping(relativeAccuracy)
 	if err != nil {
 		return err
 	}
-	s, err := ddsketch.DecodeDDSketch(enc, func() store.Store { return store.NewCollapsingLowestDenseStore(maxBins) }, m)
+	s, err := ddsketch.DecodeDDSketch(b, func() store.Store { return store.NewCollapsingLowestDenseStore(maxBins) }, m)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrState, err)
 	}
