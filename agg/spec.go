@@ -47,18 +47,27 @@ const (
 type Spec struct {
 	Func  Func
 	Field codec.Path // none for count
-	Q     float64    // the quantile of pNN, in (0, 1)
+	P     int        // NN of pNN, 1 to 99
+	Q     float64    // the quantile of pNN: P/100
 	Name  string
+	text  string // String, made once
 }
 
 // String is the spec as --agg takes it.
 func (s Spec) String() string {
+	if s.text != "" {
+		return s.text
+	}
+	return s.format()
+}
+
+func (s Spec) format() string {
 	f := string(s.Func)
 	if s.Func == Count {
 		return withName(f, s.Name, "count")
 	}
 	if s.Func == Quantile {
-		f = "p" + strconv.FormatFloat(s.Q*100, 'f', -1, 64)
+		f = "p" + strconv.Itoa(s.P)
 	}
 	call := f + "(" + s.Field.String() + ")"
 	return withName(call, s.Name, defaultName(f, s.Field.String()))
@@ -86,7 +95,7 @@ var reserved = map[string]bool{"key": true, "window_start": true, "window_end": 
 // optionally "... as name". count comes first whether it is listed or
 // not; names must be unique identifiers.
 func Parse(lists []string) ([]Spec, error) {
-	specs := []Spec{{Func: Count, Name: "count"}}
+	specs := []Spec{{Func: Count, Name: "count", text: "count"}}
 	seen := map[string]bool{"count": true}
 	for _, list := range lists {
 		for _, item := range strings.Split(list, ",") {
@@ -115,13 +124,15 @@ func parseItem(item string) (Spec, error) {
 	if name, ok := strings.CutPrefix(item, "count"); ok && (name == "" || strings.HasPrefix(name, " ")) {
 		name = strings.TrimSpace(name)
 		if name == "" {
-			return Spec{Func: Count, Name: "count"}, nil
+			return Spec{Func: Count, Name: "count", text: "count"}, nil
 		}
 		n, ok := strings.CutPrefix(name, "as ")
 		if !ok {
 			return Spec{}, errors.New(`want count, or count as NAME`)
 		}
-		return Spec{Func: Count, Name: strings.TrimSpace(n)}, checkName(strings.TrimSpace(n))
+		s := Spec{Func: Count, Name: strings.TrimSpace(n)}
+		s.text = s.format()
+		return s, checkName(s.Name)
 	}
 	m := itemRE.FindStringSubmatch(item)
 	if m == nil {
@@ -140,11 +151,12 @@ func parseItem(item string) (Spec, error) {
 		if !ok || err != nil || n < 1 || n > 99 {
 			return Spec{}, fmt.Errorf("unknown function %q: want sum, avg, min, max, count_distinct or p1 to p99", m[1])
 		}
-		s.Func, s.Q = Quantile, float64(n)/100
+		s.Func, s.P, s.Q = Quantile, n, float64(n)/100
 	}
 	if s.Name == "" {
 		s.Name = defaultName(m[1], path.String())
 	}
+	s.text = s.format()
 	return s, checkName(s.Name)
 }
 

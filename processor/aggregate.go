@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/internal/gokautil"
 	"github.com/hourglass-stream/hourglass/internal/wire"
@@ -64,6 +65,9 @@ type AggregateConfig struct {
 	Where *predicate.Predicate
 	// Decoder decodes input values; nil means JSON.
 	Decoder codec.Decoder
+	// Aggs are the aggregates beyond count (--agg, agg.Parse: count
+	// first); empty or count alone: rows count only.
+	Aggs []agg.Spec
 	// Windows assigns events to windows; required.
 	Windows windows.Spec
 	// Output, if set, receives every change of a row as a JSON OutputRow
@@ -149,6 +153,9 @@ func (c *AggregateConfig) validate() error {
 	}
 	if err := c.Windows.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if len(c.Aggs) > 1 && c.Windows.IsSession() {
+		errs = append(errs, errors.New("--agg beyond count needs tumbling or hopping windows: session windows count only, for now"))
 	}
 	for _, t := range []string{TableTopic(c.Group), RepartitionTopic(c.Group), DeadLetterTopic(c.Group), WatermarkTopic(c.Group)} {
 		if t == c.Input || t == c.Output || t == c.LateTopic {
@@ -237,6 +244,9 @@ type AggregateStats struct {
 	// WriteErrors counts writes of the rekey step that failed (their
 	// records are read again).
 	WriteErrors int64
+	// Nulls counts the --agg field values that were null or missing in
+	// counted records: their aggregates skipped them.
+	Nulls int64
 }
 
 type aggregateCounters struct {
@@ -244,6 +254,7 @@ type aggregateCounters struct {
 	rejected                                                                 atomic.Int64
 	late, marks, expired, writeErrors                                        atomic.Int64
 	sessionsMoved, sessionsClosedEarly                                       atomic.Int64
+	nulls                                                                    atomic.Int64
 }
 
 // Aggregator counts events per group key and window into a Goka group
@@ -264,7 +275,12 @@ type Aggregator struct {
 	checkpointKeys []string // per input partition: its key in WatermarkTopic
 	tableKeys      []string // per table partition: its watermark row key
 
-	keyTime *codec.PathSet // Key and Time, for a codec.Extractor
+	keyTime *codec.PathSet // Key, Time and the aggregates' fields, for a codec.Extractor
+	// The aggregates' fields (agg.Fields) and, per aggregate beyond count,
+	// the index of its field.
+	fields   []codec.Path
+	fieldOf  []int
+	aggSpecs []agg.Spec // cfg.Aggs less count
 }
 
 // NewAggregator checks cfg and returns an Aggregator ready to Run.
@@ -295,9 +311,24 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 		}
 		cfg.Watermark = &c
 	}
-	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group), keyTime: codec.NewPathSet(cfg.Key, cfg.Time)}
-	if cfg.RecordTime {
+	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group)}
+	if len(cfg.Aggs) > 1 {
+		paths, index := agg.Fields(cfg.Aggs)
+		for _, p := range paths {
+			path, _ := codec.ParsePath(p)
+			a.fields = append(a.fields, path)
+		}
+		a.fieldOf, a.aggSpecs = index[1:], cfg.Aggs[1:]
+	}
+	// Extract fills key, time (the key again for RecordTime, when
+	// fields follow), then the fields.
+	switch {
+	case cfg.RecordTime && a.fields == nil:
 		a.keyTime = codec.NewPathSet(cfg.Key)
+	case cfg.RecordTime:
+		a.keyTime = codec.NewPathSet(append([]codec.Path{cfg.Key, cfg.Key}, a.fields...)...)
+	default:
+		a.keyTime = codec.NewPathSet(append([]codec.Path{cfg.Key, cfg.Time}, a.fields...)...)
 	}
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	a.count = newCountStep(a)
@@ -330,6 +361,7 @@ func (a *Aggregator) Stats() AggregateStats {
 		Unavailable:  a.wait.waits.Load(),
 		WriteErrors:  a.stats.writeErrors.Load(),
 
+		Nulls:               a.stats.nulls.Load(),
 		KeptOnRecovery:      a.stats.keptOnRecovery.Load(),
 		SessionsMoved:       a.stats.sessionsMoved.Load(),
 		SessionsClosedEarly: a.stats.sessionsClosedEarly.Load(),
@@ -530,12 +562,30 @@ var errNotMatched = errors.New("not matched by --where")
 // record that Where leaves out is errNotMatched, with no reason: it is
 // neither counted nor dead-lettered.
 func (a *Aggregator) extract(ctx context.Context, r *kgo.Record) (key string, at time.Time, reason Reason, err error) {
-	var vals [2]any // key, time
+	return a.extractValues(ctx, r, nil)
+}
+
+// extractValues is extract, and sets values[i] (when values is not nil:
+// len(a.fields) long) to the value of the aggregates' field i, nil when
+// null or missing. A value of the wrong type for an aggregate is reason
+// ReasonValue.
+func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, values []any) (key string, at time.Time, reason Reason, err error) {
+	var buf [8]any // key, time, fields
+	vals := buf[:]
+	if n := 2 + len(a.fields); n > len(buf) {
+		vals = make([]any, n)
+	} else {
+		vals = buf[:n]
+	}
+	if a.cfg.RecordTime && a.fields == nil {
+		vals = vals[:1] // keyTime is the key alone
+	}
 	ok := false
 	if x, can := a.cfg.Decoder.(codec.Extractor); can && a.cfg.Where == nil {
-		// Only the key and the time are built; a record it cannot answer
-		// for is decoded in full below.
-		if ok, err = x.Extract(r.Value, a.keyTime, vals[:]); err != nil {
+		// Only the key, the time and the fields are built; a record it
+		// cannot answer for (a field missing, say) is decoded in full
+		// below.
+		if ok, err = x.Extract(r.Value, a.keyTime, vals); err != nil {
 			return "", time.Time{}, ReasonDecode, err
 		}
 	}
@@ -560,6 +610,18 @@ func (a *Aggregator) extract(ctx context.Context, r *kgo.Record) (key string, at
 		if !a.cfg.RecordTime {
 			vals[1], timeErr = a.cfg.Time.Lookup(v)
 		}
+		for i, f := range a.fields {
+			// A missing field is null: the aggregate skips it.
+			vals[2+i], _ = f.Lookup(v)
+		}
+	}
+	if values != nil {
+		for i, s := range a.aggSpecs {
+			if err := s.Check(vals[2+a.fieldOf[i]]); err != nil {
+				return "", time.Time{}, ReasonValue, fmt.Errorf("%s of %s: %w", s.Name, s.Field, err)
+			}
+		}
+		copy(values, vals[2:])
 	}
 	key, err = codec.KeyString(vals[0])
 	if err != nil {

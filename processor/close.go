@@ -184,7 +184,7 @@ func (s *countStep) visitClose(ctx goka.Context, meta any) {
 			return
 		}
 		if a.cfg.Emit == EmitFinal {
-			state, err := s.finalStep(ctx, q, key, windows.Result{Key: key, WindowStart: v.Window.Start, WindowEnd: v.Window.End, Count: v.Count}, v.State, wm)
+			state, err := s.finalStep(ctx, q, key, v.Result(key), v.State, wm)
 			if err != nil {
 				ctx.Fail(err)
 				return

@@ -50,6 +50,7 @@ type pendingRow struct {
 	delta   int64
 	offsets wire.OffsetList // the row's events in the batch
 	last    int64           // the last of them
+	values  []byte          // their --agg values (agg.AppendValue), in order
 }
 
 // batcher is the combiner of one input partition: its open batch, part of
@@ -81,22 +82,26 @@ func (b *batcher) admit(offset int64) {
 }
 
 // add counts the event at offset, of the open batch, into key's row of
-// window w.
-func (b *batcher) add(key string, w windows.Window, offset int64) {
+// window w, with its encoded --agg values.
+func (b *batcher) add(key string, w windows.Window, offset int64, values []byte) {
 	id := rowID{key, w.Start.UnixMilli()}
 	if i, ok := b.rows[id]; ok {
 		r := &b.pending[i]
 		r.delta++
 		r.offsets = r.offsets.Append(r.last, offset)
 		r.last = offset
+		r.values = append(r.values, values...)
 		return
 	}
 	b.rows[id] = len(b.pending)
 	var list wire.OffsetList
+	var vals []byte
 	if len(b.pending) < cap(b.pending) {
-		list = b.pending[:len(b.pending)+1][len(b.pending)].offsets[:0] // reuse the buffer
+		old := b.pending[:len(b.pending)+1][len(b.pending)] // reuse the buffers
+		list, vals = old.offsets[:0], old.values[:0]
 	}
-	b.pending = append(b.pending, pendingRow{key: key, window: w, delta: 1, offsets: list.Append(b.from-1, offset), last: offset})
+	b.pending = append(b.pending, pendingRow{key: key, window: w, delta: 1, offsets: list.Append(b.from-1, offset), last: offset,
+		values: append(vals, values...)})
 }
 
 // due reports whether the open batch ends with the record just admitted.
@@ -114,8 +119,11 @@ func (s *rekeyStep) flush(rp *rekeyPartition, write func(*kgo.Record)) {
 	topic := RepartitionTopic(a.cfg.Group)
 	for _, r := range b.pending {
 		u := wire.Update{Window: r.window, Delta: r.delta, SourcePartition: rp.p, SourceOffset: b.to, SourceFrom: b.from}
-		if b.from < b.to {
+		if b.from < b.to || len(a.fields) > 0 {
 			u.Offsets = r.offsets
+		}
+		if len(a.fields) > 0 {
+			u.Fields, u.Values = len(a.fields), r.values
 		}
 		rowKey := r.key // session windows: one row per key holds its sessions
 		if !a.cfg.Windows.IsSession() {

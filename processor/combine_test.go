@@ -33,7 +33,7 @@ func TestBatchListsOffsets(t *testing.T) {
 			o := base + 10 + int64(i)*int64(i) // gaps of every size
 			b.admit(o)
 			w := hour.WindowAt(at)
-			b.add(key, w, o)
+			b.add(key, w, o, nil)
 			want[windows.RowKey(key, w)] = append(want[windows.RowKey(key, w)], o)
 		}
 		var got []*kgo.Record

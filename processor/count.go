@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/agg"
+	"github.com/hourglass-stream/hourglass/internal/varint"
 	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
@@ -47,6 +50,7 @@ type countStep struct {
 	visits      atomic.Int64 // closing visits so far
 	finals      finalRows
 	earlyWarned atomic.Int64 // when sessions closed early were last logged (unix ns)
+	columns     []agg.Column // --agg's columns, empty: what rows must hold
 	flushed     chan struct{}
 	flushOnce   sync.Once
 }
@@ -79,7 +83,11 @@ type partitionClock struct {
 }
 
 func newCountStep(a *Aggregator) *countStep {
-	return &countStep{a: a, back: &backReader{kc: a.cfg.Kafka}, parts: map[int32]*countPartition{}, flushed: make(chan struct{})}
+	s := &countStep{a: a, back: &backReader{kc: a.cfg.Kafka}, parts: map[int32]*countPartition{}, flushed: make(chan struct{})}
+	if len(a.cfg.Aggs) > 1 {
+		s.columns = agg.NewColumns(a.cfg.Aggs)
+	}
+	return s
 }
 
 // partition returns table partition q's state, new if q was never seen.
@@ -328,10 +336,69 @@ func (s *countStep) count(ctx goka.Context, msg any) {
 		}
 	}
 	row.Window = u.Window
+	if len(a.aggSpecs) > 0 {
+		if err := s.aggregate(&row, u); err != nil {
+			if errors.Is(err, ErrAggMismatch) {
+				ctx.Fail(err)
+				return
+			}
+			// The update's values do not fit this run's --agg: a rekey
+			// step of other flags wrote it. It is not counted.
+			s.count(ctx, unreadableRecord{raw: wire.AppendUpdate(nil, u), err: err})
+			return
+		}
+	}
 	row.Apply(u.SourcePartition, u.SourceOffset, u.Delta)
 	ctx.SetValue(row)
 	a.stats.applied.Add(u.Delta)
 	s.emitRow(ctx, row)
+}
+
+// ErrAggMismatch is wrapped when a row of the table holds other
+// aggregates than --agg names: the group was run with other flags.
+var ErrAggMismatch = errors.New("the group's rows hold other aggregates than --agg asks for: run it with its --agg, or use a new group (or reset)")
+
+// aggregate adds u's events' values to row's aggregates (row was decoded
+// for this update: after a failure the caller does not store it). A new
+// row gets empty ones.
+func (s *countStep) aggregate(row *windows.Row, u wire.Update) error {
+	a := s.a
+	if row.Aggs == nil && row.Count == 0 && row.Applied == nil {
+		row.Aggs = agg.NewColumns(a.cfg.Aggs)
+	} else if !agg.Same(row.Aggs, s.columns) {
+		return fmt.Errorf("%w: row %s has %s", ErrAggMismatch, row.Window.Start.Format(time.RFC3339), columnNames(row.Aggs))
+	}
+	if u.Fields != len(a.fields) {
+		return fmt.Errorf("an update with %d values per event, for %d fields", u.Fields, len(a.fields))
+	}
+	cols := row.Aggs
+	var err error
+	vals := make([]any, len(a.fields))
+	u.Events(func(_ int64, values []byte) {
+		r := varint.NewReader(values)
+		for i := range vals {
+			if vals[i], err = agg.ReadValue(r); err != nil {
+				return
+			}
+		}
+		for j, c := range cols {
+			if v := vals[a.fieldOf[j]]; v != nil && err == nil {
+				err = c.State.Add(v)
+			}
+		}
+	})
+	return err
+}
+
+func columnNames(cols []agg.Column) string {
+	if len(cols) == 0 {
+		return "count only"
+	}
+	var names []string
+	for _, c := range cols {
+		names = append(names, c.Spec.String())
+	}
+	return strings.Join(names, ", ")
 }
 
 // emitRow writes row, the row of ctx's key, to the output topic, unless
@@ -346,7 +413,7 @@ func (s *countStep) emitRow(ctx goka.Context, row windows.Row) {
 		ctx.Fail(fmt.Errorf("count step: %w", err))
 		return
 	}
-	s.emitResult(ctx, ctx.Key(), windows.Result{Key: key, WindowStart: row.Window.Start, WindowEnd: row.Window.End, Count: row.Count}, false)
+	s.emitResult(ctx, ctx.Key(), row.Result(key), false)
 }
 
 // emitResult writes one result row to the output topic under outKey.

@@ -30,6 +30,7 @@ const (
 	ReasonInternal  Reason = "internal"  // a repartition record hourglass cannot read
 	ReasonPredicate Reason = "predicate" // the --where expression failed on the record
 	ReasonEncode    Reason = "encode"    // the record cannot be written in the output codec
+	ReasonValue     Reason = "value"     // a field of --agg has the wrong type for its aggregate
 )
 
 // maxErrorText bounds the text of HeaderError: an error can quote its

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/agg"
+
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/windows"
@@ -69,6 +71,9 @@ type rekeyPartition struct {
 	clock *sourceClock // nil: restored from its checkpoint at the next record
 	fresh bool         // assigned since its records were last handled
 	ended bool         // a bounded run's partition past its bound
+	// Scratch of the --agg fields: a record's values, and their encoding.
+	values  []any
+	encoded []byte
 }
 
 func newRekeyStep(a *Aggregator) *rekeyStep {
@@ -252,7 +257,15 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 	// yet (the schema registry does not answer) stops the step with
 	// nothing of it admitted, so neither it nor anything after it commits;
 	// it is read again.
-	key, at, reason, xerr := a.extract(ctx, in.Record)
+	var values []any
+	if len(a.fields) > 0 {
+		values = rp.values[:0]
+		for range a.fields {
+			values = append(values, nil)
+		}
+		rp.values = values
+	}
+	key, at, reason, xerr := a.extractValues(ctx, in.Record, values)
 	if errors.Is(xerr, codec.ErrUnavailable) {
 		return fmt.Errorf("%s/%d offset %d: %w", in.Topic, p, offset, xerr)
 	}
@@ -294,6 +307,14 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 		}
 		return nil
 	}
+	enc := rp.encoded[:0]
+	for _, v := range values {
+		if v == nil {
+			a.stats.nulls.Add(1)
+		}
+		enc = agg.AppendValue(enc, v)
+	}
+	rp.encoded = enc
 	var lateBuf [4]windows.Window
 	late := lateBuf[:0]
 	for _, w := range wins {
@@ -301,7 +322,7 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 			late = append(late, w)
 			continue
 		}
-		b.add(key, w, offset)
+		b.add(key, w, offset, enc)
 	}
 	if len(late) > 0 {
 		a.lateEvent(in.emit, in.Key, in.Value, recordSourceHeaders(in.Record), ReasonLate, late, clock.Max.Add(-a.cfg.Watermark.Lateness))

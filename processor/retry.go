@@ -111,7 +111,7 @@ func retryClock(ctx context.Context, log *slog.Logger, maxOutage time.Duration, 
 
 // permanent reports errors that retrying cannot fix.
 func permanent(err error) bool {
-	if errors.Is(err, kafka.ErrPartitionMismatch) || errors.Is(err, ErrStateDirInUse) || errors.Is(err, ErrOutage) || errors.Is(err, ErrNoInput) || errors.Is(kafka.Classify(err), kafka.ErrAuth) {
+	if errors.Is(err, kafka.ErrPartitionMismatch) || errors.Is(err, ErrStateDirInUse) || errors.Is(err, ErrOutage) || errors.Is(err, ErrNoInput) || errors.Is(err, ErrAggMismatch) || errors.Is(kafka.Classify(err), kafka.ErrAuth) {
 		return true
 	}
 	var cfgErr sarama.ConfigurationError

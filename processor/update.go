@@ -61,6 +61,15 @@ type OutputRow struct {
 	Final bool `json:"final"`
 }
 
+// MarshalJSON writes the result's fields, its aggregates, then final.
+func (r OutputRow) MarshalJSON() ([]byte, error) {
+	b, err := r.Result.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return windows.AppendJSONField(b, "final", r.Final)
+}
+
 func encodeOutputRow(r OutputRow) ([]byte, error) {
 	b, err := json.Marshal(r)
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package report prints result rows and totals for people and scripts: an
-// aligned table, CSV (header exactly "key,window_start,window_end,count"),
-// or JSON lines (one object per row).
+// aligned table, CSV (header exactly "key,window_start,window_end,count",
+// then the --agg columns), or JSON lines (one object per row).
 package report
 
 import (
@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 )
@@ -36,59 +37,56 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("format %q: want table, csv or json", s)
 }
 
-// Rows writes result rows in format f.
+// Rows writes result rows in format f, with the --agg columns of the
+// first row after count.
 func Rows(w io.Writer, f Format, rows []windows.Result) error {
-	switch f {
-	case CSV:
-		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"key", "window_start", "window_end", "count"})
-		for _, r := range rows {
-			_ = cw.Write([]string{r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), strconv.FormatInt(r.Count, 10)})
-		}
-		cw.Flush()
-		return cw.Error()
-	case JSON:
-		enc := json.NewEncoder(w)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	default:
-		cells := make([][]string, len(rows))
-		for i, r := range rows {
-			cells[i] = []string{r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), strconv.FormatInt(r.Count, 10)}
-		}
-		return writeTable(w, []string{"key", "window_start", "window_end", "count"}, cells)
+	header := []string{"key", "window_start", "window_end", "count"}
+	if len(rows) > 0 {
+		header = append(header, agg.Names(rows[0].Aggs)...)
 	}
+	cells := make([][]string, len(rows))
+	for i, r := range rows {
+		cells[i] = append([]string{r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), strconv.FormatInt(r.Count, 10)}, agg.Texts(r.Aggs)...)
+	}
+	return write(w, f, header, cells, func(i int) any { return rows[i] })
 }
 
-// Totals writes per-key totals in format f (CSV header "key,total").
+// Totals writes per-key totals in format f (CSV header "key,total", then
+// the --agg columns, merged over the key's windows).
 func Totals(w io.Writer, f Format, totals []table.Total) error {
+	header := []string{"key", "total"}
+	if len(totals) > 0 {
+		header = append(header, agg.Names(totals[0].Aggs)...)
+	}
+	cells := make([][]string, len(totals))
+	for i, t := range totals {
+		cells[i] = append([]string{t.Key, strconv.FormatInt(t.Total, 10)}, agg.Texts(t.Aggs)...)
+	}
+	return write(w, f, header, cells, func(i int) any { return totals[i] })
+}
+
+// write writes cells under header as CSV or a table, or the objects of
+// JSON lines (object(i) for row i).
+func write(w io.Writer, f Format, header []string, cells [][]string, object func(int) any) error {
 	switch f {
 	case CSV:
 		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"key", "total"})
-		for _, t := range totals {
-			_ = cw.Write([]string{t.Key, strconv.FormatInt(t.Total, 10)})
+		_ = cw.Write(header)
+		for _, r := range cells {
+			_ = cw.Write(r)
 		}
 		cw.Flush()
 		return cw.Error()
 	case JSON:
 		enc := json.NewEncoder(w)
-		for _, t := range totals {
-			if err := enc.Encode(t); err != nil {
+		for i := range cells {
+			if err := enc.Encode(object(i)); err != nil {
 				return err
 			}
 		}
 		return nil
 	default:
-		cells := make([][]string, len(totals))
-		for i, t := range totals {
-			cells[i] = []string{t.Key, strconv.FormatInt(t.Total, 10)}
-		}
-		return writeTable(w, []string{"key", "total"}, cells)
+		return writeTable(w, header, cells)
 	}
 }
 

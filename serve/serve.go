@@ -7,6 +7,7 @@ package serve
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
@@ -73,7 +75,7 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 		}
 		out := make([]windowJSON, len(page.Rows))
 		for i, r := range page.Rows {
-			out[i] = windowJSON{Key: r.Key, WindowStart: windows.FormatTime(r.WindowStart), WindowEnd: windows.FormatTime(r.WindowEnd), Count: r.Count, Final: r.Final}
+			out[i] = windowJSON{Key: r.Key, WindowStart: windows.FormatTime(r.WindowStart), WindowEnd: windows.FormatTime(r.WindowEnd), Count: r.Count, Final: r.Final, Aggs: r.Aggs}
 		}
 		resp := windowsResponse{response: freshness(r.Context(), group, v, out), Next: page.Next}
 		if closed := page.Progress.ClosedTo; !closed.IsZero() {
@@ -127,11 +129,29 @@ func ready(v View) (bool, string) {
 }
 
 type windowJSON struct {
-	Key         string `json:"key"`
-	WindowStart string `json:"window_start"`
-	WindowEnd   string `json:"window_end"`
-	Count       int64  `json:"count"`
-	Final       bool   `json:"final"`
+	Key         string       `json:"key"`
+	WindowStart string       `json:"window_start"`
+	WindowEnd   string       `json:"window_end"`
+	Count       int64        `json:"count"`
+	Final       bool         `json:"-"` // after the aggregates
+	Aggs        []agg.Column `json:"-"`
+}
+
+// MarshalJSON writes the row's fields, its --agg columns by name, then
+// final.
+func (r windowJSON) MarshalJSON() ([]byte, error) {
+	type plain windowJSON
+	b, err := json.Marshal(plain(r))
+	for _, c := range r.Aggs {
+		if err != nil {
+			return nil, err
+		}
+		b, err = windows.AppendJSONField(b, c.Spec.Name, c.State.Value())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return windows.AppendJSONField(b, "final", r.Final)
 }
 
 // windowsResponse is /api/windows' answer: a page of rows, the cursor of

@@ -5,17 +5,22 @@
 //	windows(key TEXT, window_start TEXT, window_end TEXT, count INTEGER)
 //
 // with times as RFC 3339 UTC text ("2016-07-26T08:00:00Z"), which sorts and
-// compares in time order and works with SQLite's date functions. Each run
-// has its own database, so a query can change nothing but its own copy.
+// compares in time order and works with SQLite's date functions, and then a
+// column per --agg aggregate, of no declared type so that SQLite keeps each
+// value as it is: an integer, a float, text for an integer beyond 64 bits,
+// or NULL. Each run has its own database, so a query can change nothing but
+// its own copy.
 package sqlquery
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/windows"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
@@ -77,16 +82,27 @@ func load(ctx context.Context, db *sql.DB, rows []windows.Result) error {
 		return fmt.Errorf("sql: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, Schema); err != nil {
+	schema, marks := Schema, "?, ?, ?, ?"
+	if len(rows) > 0 {
+		for _, name := range agg.Names(rows[0].Aggs) {
+			schema = strings.TrimSuffix(schema, ")") + ", " + name + ")" // names are identifiers (agg.Parse)
+			marks += ", ?"
+		}
+	}
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("sql: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO windows VALUES (?, ?, ?, ?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO windows VALUES (`+marks+`)`)
 	if err != nil {
 		return fmt.Errorf("sql: %w", err)
 	}
 	defer ins.Close()
 	for _, r := range rows {
-		if _, err := ins.ExecContext(ctx, r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), r.Count); err != nil {
+		args := []any{r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), r.Count}
+		for _, c := range r.Aggs {
+			args = append(args, sqlValue(c.State.Value()))
+		}
+		if _, err := ins.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("sql: %w", err)
 		}
 	}
@@ -94,4 +110,16 @@ func load(ctx context.Context, db *sql.DB, rows []windows.Result) error {
 		return fmt.Errorf("sql: %w", err)
 	}
 	return nil
+}
+
+// sqlValue is an aggregate's value for SQLite: an integer as int64 when
+// it fits, else as text; a float as it is; null as NULL.
+func sqlValue(v any) any {
+	if n, ok := v.(json.Number); ok {
+		if i, err := n.Int64(); err == nil {
+			return i
+		}
+		return string(n)
+	}
+	return v
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/internal/gokautil"
 	"github.com/hourglass-stream/hourglass/internal/wire"
 	"github.com/hourglass-stream/hourglass/kafka"
@@ -215,7 +216,7 @@ func (v *View) scan(f Filter, fn func(Row)) (p Progress, err error) {
 				v.skip(it.Key(), err)
 				continue
 			}
-			r := Row{Result: windows.Result{Key: key, WindowStart: x.Window.Start, WindowEnd: x.Window.End, Count: x.Count}, Final: x.State == windows.Final}
+			r := Row{Result: x.Result(key), Final: x.State == windows.Final}
 			if f.match(r.Result) {
 				fn(r)
 				own[it.Key()] = true
@@ -425,21 +426,51 @@ func SortResults(rows []windows.Result) {
 	})
 }
 
-// Total is the sum of counts of one key over all its windows.
+// Total is the sum of counts of one key over all its windows, and its
+// aggregates merged over them (the sums summed, the sketches merged).
 type Total struct {
-	Key   string `json:"key"`
-	Total int64  `json:"total"`
+	Key   string       `json:"key"`
+	Total int64        `json:"total"`
+	Aggs  []agg.Column `json:"-"`
 }
 
-// Totals sums rows per key, ordered by key.
-func Totals(rows []windows.Result) []Total {
-	sums := map[string]int64{}
-	for _, r := range rows {
-		sums[r.Key] += r.Count
+// MarshalJSON writes key and total, then each aggregate by name.
+func (t Total) MarshalJSON() ([]byte, error) {
+	type plain Total
+	b, err := json.Marshal(plain(t))
+	for _, c := range t.Aggs {
+		if err != nil {
+			break
+		}
+		b, err = windows.AppendJSONField(b, c.Spec.Name, c.State.Value())
 	}
-	out := make([]Total, 0, len(sums))
-	for k, n := range sums {
-		out = append(out, Total{Key: k, Total: n})
+	return b, err
+}
+
+// Totals sums rows per key, ordered by key, and merges their aggregates.
+func Totals(rows []windows.Result) []Total {
+	at := map[string]int{}
+	var out []Total
+	for _, r := range rows {
+		i, ok := at[r.Key]
+		if !ok {
+			cols, _ := agg.Clone(r.Aggs)
+			at[r.Key], i = len(out), len(out)
+			out = append(out, Total{Key: r.Key, Aggs: cols})
+			out[i].Total = r.Count
+			continue
+		}
+		t := &out[i]
+		t.Total += r.Count
+		if !agg.Same(t.Aggs, r.Aggs) {
+			continue // the count step keeps a table's rows alike
+		}
+		for j, c := range t.Aggs {
+			_ = c.State.Merge(r.Aggs[j].State)
+		}
+	}
+	if out == nil {
+		out = []Total{}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/windows"
 )
 
@@ -47,7 +48,7 @@ func TestFilterAndTotals(t *testing.T) {
 			t.Errorf("%s: %d rows, want %d", tt.name, n, tt.want)
 		}
 	}
-	if got, want := Totals(rows), []Total{{"", 1}, {"Close", 2}, {"Open", 8}}; !reflect.DeepEqual(got, want) {
+	if got, want := Totals(rows), []Total{{Key: "", Total: 1, Aggs: []agg.Column{}}, {Key: "Close", Total: 2, Aggs: []agg.Column{}}, {Key: "Open", Total: 8, Aggs: []agg.Column{}}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Totals = %v, want %v", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/internal/varint"
 )
 
@@ -57,6 +58,14 @@ type Row struct {
 	State RowState
 	// Applied maps source partition to the last applied source offset.
 	Applied map[int32]int64
+	// Aggs are the row's aggregates beyond Count (--agg), in --agg's
+	// order; nil for rows that count only.
+	Aggs []agg.Column
+}
+
+// Result is the row as users see it, under group key key.
+func (r Row) Result(key string) Result {
+	return Result{Key: key, WindowStart: r.Window.Start, WindowEnd: r.Window.End, Count: r.Count, Aggs: r.Aggs}
 }
 
 // RowState is where a row is in its life: open to updates, or closed by
@@ -110,9 +119,13 @@ func (r Row) Contains(older Row) bool {
 	return true
 }
 
-// rowTag starts a binary-encoded Row. Rows written before it are JSON
-// objects (starting with '{') and still decode.
-const rowTag = 0x01
+// rowTag starts a binary-encoded Row, aggRowTag one with aggregates
+// after its applied offsets (agg.AppendColumns). Rows written before
+// rowTag are JSON objects (starting with '{') and still decode.
+const (
+	rowTag    = 0x01
+	aggRowTag = 0x02
+)
 
 // MarshalBinary encodes the row as the group table stores it: rowTag, then
 // signed varints: window start and end (epoch ms), count, state, the number of
@@ -120,7 +133,11 @@ const rowTag = 0x01
 // order. It is compact and quick because every update writes its row.
 func (r Row) MarshalBinary() ([]byte, error) {
 	buf := make([]byte, 0, 1+5*binary.MaxVarintLen64+len(r.Applied)*(binary.MaxVarintLen32+binary.MaxVarintLen64))
-	buf = append(buf, rowTag)
+	tag := byte(rowTag)
+	if len(r.Aggs) > 0 {
+		tag = aggRowTag
+	}
+	buf = append(buf, tag)
 	buf = binary.AppendVarint(buf, r.Window.Start.UnixMilli())
 	buf = binary.AppendVarint(buf, r.Window.End.UnixMilli())
 	buf = binary.AppendVarint(buf, r.Count)
@@ -136,6 +153,9 @@ func (r Row) MarshalBinary() ([]byte, error) {
 		buf = binary.AppendVarint(buf, int64(p))
 		buf = binary.AppendVarint(buf, r.Applied[p])
 	}
+	if len(r.Aggs) > 0 {
+		return agg.AppendColumns(buf, r.Aggs)
+	}
 	return buf, nil
 }
 
@@ -147,7 +167,7 @@ func (r *Row) UnmarshalBinary(data []byte) error {
 	if len(data) > 0 && data[0] == '{' {
 		return r.unmarshalJSON(data)
 	}
-	if len(data) == 0 || data[0] != rowTag {
+	if len(data) == 0 || (data[0] != rowTag && data[0] != aggRowTag) {
 		return fmt.Errorf("%w: not a row", errRow)
 	}
 	rd := varint.NewReader(data[1:])
@@ -170,6 +190,13 @@ func (r *Row) UnmarshalBinary(data []byte) error {
 			}
 			r.Applied[int32(p)] = off
 		}
+	}
+	if data[0] == aggRowTag {
+		cols, err := agg.ReadColumns(rd)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errRow, err)
+		}
+		r.Aggs = cols
 	}
 	if rd.Len() != 0 {
 		return fmt.Errorf("%w: %d trailing bytes", errRow, rd.Len())
@@ -223,4 +250,37 @@ type Result struct {
 	WindowStart time.Time `json:"window_start"`
 	WindowEnd   time.Time `json:"window_end"`
 	Count       int64     `json:"count"`
+	// Aggs are the --agg columns after count, each written as its
+	// name and value (MarshalJSON).
+	Aggs []agg.Column `json:"-"`
+}
+
+// MarshalJSON writes the row's fields, then each aggregate as
+// "name": value (null when no value was aggregated).
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	b, err := json.Marshal(plain(r))
+	if err != nil || len(r.Aggs) == 0 {
+		return b, err
+	}
+	for _, c := range r.Aggs {
+		if b, err = AppendJSONField(b, c.Spec.Name, c.State.Value()); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// AppendJSONField adds "name": v to obj, a JSON object, as its last field.
+func AppendJSONField(obj []byte, name string, v any) ([]byte, error) {
+	k, _ := json.Marshal(name)
+	val, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("column %s: %w", name, err)
+	}
+	obj = obj[:len(obj)-1] // the closing brace
+	if len(obj) > 1 {
+		obj = append(obj, ',')
+	}
+	return append(append(append(append(obj, k...), ':'), val...), '}'), nil
 }

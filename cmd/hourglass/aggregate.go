@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/predicate"
@@ -23,6 +24,7 @@ type aggregateFlags struct {
 	key, timeF  string
 	timeFormat  string
 	where       string
+	aggs        []string
 	window, hop time.Duration
 	offset      time.Duration
 	gap         time.Duration
@@ -43,6 +45,7 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.timeF, "time", "", "event time field, read as --time-format says; or @timestamp for each record's Kafka timestamp (required)")
 	f.StringVar(&a.timeFormat, "time-format", "auto", "how --time is read: auto (epoch s or ms, RFC 3339, or 2006-01-02 15:04:05[.fff] UTC; a number before 1973 is ambiguous and dead-lettered), unix, unix_ms, unix_us, rfc3339, mjd (Modified Julian Date), jd (Julian Date), or a Go layout such as 2006-01-02T15:04:05 (UTC unless it has a zone)")
 	f.StringVar(&a.where, "where", "", "count only records matching this expression (the filter's expr-lang dialect, e.g. 'diaSource.snr > 5'); the others are neither counted nor dead-lettered (rejected_total)")
+	f.StringArrayVar(&a.aggs, "agg", nil, "aggregates beside count, a comma-separated list (repeatable): sum(f), avg(f), min(f), max(f), count_distinct(f) (HyperLogLog), p1(f) to p99(f) (DDSketch, 1% relative accuracy), each optionally '... as name'; f is a dotted field path; columns default to sum_f with dots as _")
 	f.DurationVar(&a.window, "window", 0, "window size, e.g. 1h (required unless --session-gap)")
 	f.DurationVar(&a.hop, "hop", 0, "hopping windows: advance by this (must divide --window); default tumbling")
 	f.DurationVar(&a.offset, "window-offset", 0, "windows start this long after the multiples of their hop since the Unix epoch: --window 24h --window-offset 12h runs from noon UTC to noon (an observing night)")
@@ -127,6 +130,9 @@ func (a *aggregateFlags) config(ctx context.Context, g *globals, clientID string
 			return cfg, err
 		}
 	}
+	if cfg.Aggs, err = agg.Parse(a.aggs); err != nil {
+		return cfg, err
+	}
 	cfg.Windows = windows.Spec{Size: a.window, Hop: a.hop, Gap: a.gap, Offset: a.offset}
 	if a.window == 0 && a.gap == 0 {
 		return cfg, fmt.Errorf("set --window (tumbling or, with --hop, hopping windows) or --session-gap")
@@ -182,7 +188,7 @@ share the work. A stop and restart never loses or repeats a count.`,
 			if err := observe.startAggregator(cmd, cfg, reg, agg); err != nil {
 				return err
 			}
-			slog.Info("aggregating", "group", cfg.Group, "input", cfg.Input, "key", flags.key, "time", flags.timeF, "time_format", cfg.TimeFormat.String(), "where", flags.where, "windows", cfg.Windows.String(), "emit", cfg.Emit.String(), "output", cfg.Output)
+			slog.Info("aggregating", "group", cfg.Group, "input", cfg.Input, "key", flags.key, "time", flags.timeF, "time_format", cfg.TimeFormat.String(), "where", flags.where, "agg", aggList(cfg.Aggs), "windows", cfg.Windows.String(), "emit", cfg.Emit.String(), "output", cfg.Output)
 			err = agg.Run(cmd.Context())
 			logStopped(agg.Stats())
 			return err
@@ -199,4 +205,13 @@ share the work. A stop and restart never loses or repeats a count.`,
 func logStopped(st processor.AggregateStats) {
 	slog.Info("stopped", "read", st.Read, "updates", st.Updates, "applied", st.Applied, "duplicates_skipped", st.Duplicates,
 		"dead_lettered", st.DeadLettered, "rejected", st.Rejected, "beyond_until", st.Beyond, "kept_on_recovery", st.KeptOnRecovery)
+}
+
+// aggList is the aggregates as --agg takes them, for the log.
+func aggList(specs []agg.Spec) string {
+	var items []string
+	for _, s := range specs {
+		items = append(items, s.String())
+	}
+	return strings.Join(items, ",")
 }

@@ -129,6 +129,7 @@ func registerAggregator(reg prometheus.Registerer, lag *metrics.Lag, group strin
 	metrics.Counter(reg, "dead_lettered_total", "Records sent to the dead-letter topic.", l, func() int64 { return a.Stats().DeadLettered })
 	metrics.Counter(reg, "late_total", "Late events, not counted (--watermark).", l, func() int64 { return a.Stats().Late })
 	metrics.Counter(reg, "rejected_total", "Input records that did not match --where, not counted.", l, func() int64 { return a.Stats().Rejected })
+	metrics.Counter(reg, "null_values_total", "Values of --agg fields that were null or missing in counted records; their aggregates skipped them (SQL semantics).", l, func() int64 { return a.Stats().Nulls })
 	metrics.Counter(reg, "expired_rows_total", "Rows deleted by --retain.", l, func() int64 { return a.Stats().Expired })
 	metrics.Counter(reg, "sessions_moved_total", "Sessions that no event may reach any more, moved from their key's row to a row of their own.", l, func() int64 { return a.Stats().SessionsMoved })
 	metrics.Counter(reg, "sessions_closed_early_total", "Sessions closed before the watermark closed them, because their key had more than a row holds (1,000); events that would have joined them are late.", l, func() int64 { return a.Stats().SessionsClosedEarly })

@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/internal/varint"
 	"github.com/hourglass-stream/hourglass/windows"
 )
@@ -31,16 +32,28 @@ type Update struct {
 	// order (see OffsetList); nil for a single event, and for a batch
 	// update of version 3, written before the lists were.
 	Offsets OffsetList
+	// Fields is how many values each event carries (--agg's fields), and
+	// Values those values, Fields per event in the events' order
+	// (agg.AppendValue). With values an update always lists its offsets,
+	// even a single event's, so that After can keep the values of the
+	// events it keeps.
+	Fields int
+	Values []byte
 }
 
 // UpdateVersion, BatchUpdateVersion and ListedUpdateVersion are the first
 // byte of an encoded update of one event, of a batch without its offsets
 // (no longer written; still read), and of a batch with them. MarkKind (2)
 // starts a mark.
+//
+// ValuesUpdateVersion starts an update whose events carry values: always
+// a span (0 for one event), the number of values per event, the offset
+// list, and the values.
 const (
 	UpdateVersion       = 1
 	BatchUpdateVersion  = 3
 	ListedUpdateVersion = 4
+	ValuesUpdateVersion = 5
 )
 
 // OffsetList is the source offsets of a batch update's events, each an
@@ -97,11 +110,12 @@ func (u Update) After(x int64) (kept Update, dropped int64) {
 		return u, 0
 	}
 	kept = u
-	kept.Offsets, kept.Delta = nil, 0
+	kept.Offsets, kept.Delta, kept.Values = nil, 0, nil
 	prev := x
-	u.Offsets.Each(u.SourceFrom, func(o int64) {
+	u.Events(func(o int64, values []byte) {
 		if o > x {
 			kept.Offsets = kept.Offsets.Append(prev, o)
+			kept.Values = append(kept.Values, values...)
 			kept.Delta++
 			prev = o
 		}
@@ -114,6 +128,17 @@ func (u Update) After(x int64) (kept Update, dropped int64) {
 	return kept, u.Delta - kept.Delta
 }
 
+// Events calls fn with each listed event's offset and values, in order;
+// u was checked by DecodeUpdate or built by the rekey step.
+func (u Update) Events(fn func(offset int64, values []byte)) {
+	r := varint.NewReader(u.Values)
+	u.Offsets.Each(u.SourceFrom, func(o int64) {
+		rest := r.Rest()
+		_ = agg.SkipValues(r, int64(u.Fields))
+		fn(o, rest[:len(rest)-r.Len()])
+	})
+}
+
 // AppendUpdate appends the encoding of u to buf: a version byte and
 // varints: source partition, source offset, window start and end in epoch
 // milliseconds, delta, and for a batch the span SourceOffset − SourceFrom
@@ -122,6 +147,8 @@ func (u Update) After(x int64) (kept Update, dropped int64) {
 func AppendUpdate(buf []byte, u Update) []byte {
 	version := byte(UpdateVersion)
 	switch {
+	case u.Fields > 0:
+		version = ValuesUpdateVersion
 	case u.SourceFrom < u.SourceOffset && u.Offsets != nil:
 		version = ListedUpdateVersion
 	case u.SourceFrom < u.SourceOffset:
@@ -139,15 +166,22 @@ func AppendUpdate(buf []byte, u Update) []byte {
 	if version != UpdateVersion {
 		buf = binary.AppendVarint(buf, u.SourceOffset-u.SourceFrom)
 	}
-	if version == ListedUpdateVersion {
+	if version == ValuesUpdateVersion {
+		buf = binary.AppendUvarint(buf, uint64(u.Fields))
+		buf = binary.AppendUvarint(buf, uint64(len(u.Offsets)))
+	}
+	if version == ListedUpdateVersion || version == ValuesUpdateVersion {
 		buf = append(buf, u.Offsets...)
+	}
+	if version == ValuesUpdateVersion {
+		buf = append(buf, u.Values...)
 	}
 	return buf
 }
 
 // IsUpdate reports whether data starts like an update.
 func IsUpdate(data []byte) bool {
-	return len(data) > 0 && (data[0] == UpdateVersion || data[0] == BatchUpdateVersion || data[0] == ListedUpdateVersion)
+	return len(data) > 0 && (data[0] == UpdateVersion || data[0] == BatchUpdateVersion || data[0] == ListedUpdateVersion || data[0] == ValuesUpdateVersion)
 }
 
 // DecodeUpdate decodes an update written by AppendUpdate (of any version).
@@ -162,10 +196,14 @@ func DecodeUpdate(data []byte) (Update, error) {
 	if version != UpdateVersion {
 		span = r.Varint()
 	}
+	var fields, listLen uint64
+	if version == ValuesUpdateVersion {
+		fields, listLen = r.Uvarint(), r.Uvarint()
+	}
 	if r.Err() != nil {
 		return Update{}, fmt.Errorf("%w: update: %w", ErrBadRecord, r.Err())
 	}
-	if r.Len() != 0 && version != ListedUpdateVersion {
+	if r.Len() != 0 && version != ListedUpdateVersion && version != ValuesUpdateVersion {
 		return Update{}, fmt.Errorf("%w: %d trailing bytes", ErrBadRecord, r.Len())
 	}
 	if part < 0 || part > math.MaxInt32 {
@@ -178,7 +216,12 @@ func DecodeUpdate(data []byte) (Update, error) {
 		Window:          windows.Window{Start: time.UnixMilli(start).UTC(), End: time.UnixMilli(end).UTC()},
 		Delta:           delta,
 	}
-	if version != UpdateVersion {
+	if version == ValuesUpdateVersion {
+		if span < 0 || span > offset || fields == 0 || fields > 1000 || listLen > uint64(r.Len()) {
+			return Update{}, fmt.Errorf("%w: values update: span %d, %d fields, a list of %d bytes", ErrBadRecord, span, fields, listLen)
+		}
+		u.SourceFrom = offset - span
+	} else if version != UpdateVersion {
 		if span <= 0 || span > offset {
 			return Update{}, fmt.Errorf("%w: batch span %d ending at offset %d", ErrBadRecord, span, offset)
 		}
@@ -187,14 +230,25 @@ func DecodeUpdate(data []byte) (Update, error) {
 	if !u.Window.End.After(u.Window.Start) || u.SourceOffset < 0 {
 		return Update{}, fmt.Errorf("%w: window %v, source %d/%d", ErrBadRecord, u.Window, u.SourcePartition, u.SourceOffset)
 	}
-	if version == ListedUpdateVersion {
+	if version == ListedUpdateVersion || version == ValuesUpdateVersion {
 		if u.Delta <= 0 || u.Delta > u.SourceOffset-u.SourceFrom+1 {
 			return Update{}, fmt.Errorf("%w: %d listed events in [%d, %d]", ErrBadRecord, u.Delta, u.SourceFrom, u.SourceOffset)
 		}
-		if err := OffsetList(r.Rest()).check(u.SourceFrom, u.SourceOffset, u.Delta); err != nil {
+		list := r.Rest()
+		if version == ValuesUpdateVersion {
+			list = r.Bytes(int(listLen))
+		}
+		if err := OffsetList(list).check(u.SourceFrom, u.SourceOffset, u.Delta); err != nil {
 			return Update{}, err
 		}
-		u.Offsets = bytes.Clone(r.Rest())
+		u.Offsets = bytes.Clone(list)
+	}
+	if version == ValuesUpdateVersion {
+		values := r.Rest()
+		if err := agg.SkipValues(r, u.Delta*int64(fields)); err != nil || r.Len() != 0 {
+			return Update{}, fmt.Errorf("%w: the events' values: %v, %d bytes after them", ErrBadRecord, err, r.Len())
+		}
+		u.Fields, u.Values = int(fields), bytes.Clone(values)
 	}
 	return u, nil
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/agg"
+	"github.com/hourglass-stream/hourglass/internal/varint"
 	"github.com/hourglass-stream/hourglass/windows"
 )
 
@@ -85,6 +87,7 @@ func FuzzUpdateCodec(f *testing.F) {
 	f.Add(batch)
 	mark, _ := encode(windows.Mark{Partition: 2, Offset: 7, Max: time.Unix(1469520000, 0), Wall: time.Unix(1800000000, 0), Ended: true})
 	f.Add(mark)
+	f.Add(AppendUpdate(nil, valuesUpdate(10, 30, []int64{10, 29}, 1, [][]any{{int64(5)}, {"x"}})))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := decode(data)
 		if err != nil {
@@ -161,4 +164,63 @@ func FuzzWatermarkRow(f *testing.F) {
 			t.Fatalf("%x decoded to %+v, re-encoded decodes to %+v (%v)", data, a, b, err)
 		}
 	})
+}
+
+// valuesUpdate is a batch of events at offsets, each with the values
+// vals[i] (fields per event).
+func valuesUpdate(from, to int64, offsets []int64, fields int, vals [][]any) Update {
+	u := Update{Window: windows.Tumbling(time.Hour).WindowAt(time.Unix(0, 0)), Delta: int64(len(offsets)), SourcePartition: 2,
+		SourceFrom: from, SourceOffset: to, Fields: fields}
+	prev := from - 1
+	for i, o := range offsets {
+		u.Offsets, prev = u.Offsets.Append(prev, o), o
+		for _, v := range vals[i] {
+			u.Values = agg.AppendValue(u.Values, v)
+		}
+	}
+	return u
+}
+
+// TestValuesUpdate: an update whose events carry values (--agg) round
+// trips, even of one event, and After keeps the values of the events it
+// keeps.
+func TestValuesUpdate(t *testing.T) {
+	one := valuesUpdate(7, 7, []int64{7}, 2, [][]any{{int64(3), "x"}})
+	u := valuesUpdate(100, 160, []int64{100, 120, 150}, 2, [][]any{{1.5, nil}, {int64(-2), true}, {"s", 2.25}})
+	for _, x := range []Update{one, u} {
+		b := AppendUpdate(nil, x)
+		if b[0] != ValuesUpdateVersion {
+			t.Fatalf("version %d", b[0])
+		}
+		got, err := decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, x) {
+			t.Fatalf("round trip %+v → %+v", x, got)
+		}
+	}
+	kept, dropped := u.After(120)
+	var got []string
+	kept.Events(func(o int64, values []byte) {
+		r := varint.NewReader(values)
+		a, _ := agg.ReadValue(r)
+		b, _ := agg.ReadValue(r)
+		got = append(got, fmt.Sprintf("%d %v %v", o, a, b))
+	})
+	if dropped != 2 || fmt.Sprint(got) != "[150 s 2.25]" {
+		t.Errorf("after(120): dropped %d, events %v", dropped, got)
+	}
+	if _, err := decode(AppendUpdate(nil, kept)); err != nil {
+		t.Errorf("after(120) does not encode: %v", err)
+	}
+	b := AppendUpdate(nil, u)
+	for name, data := range map[string][]byte{
+		"values cut":  b[:len(b)-1],
+		"value added": append(append([]byte{}, b...), 0),
+	} {
+		if _, err := decode(data); !errors.Is(err, ErrBadRecord) {
+			t.Errorf("%s: %v, want ErrBadRecord", name, err)
+		}
+	}
 }
