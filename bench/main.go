@@ -6,6 +6,7 @@
 //     windows; sustained events/s from the first input record to the last
 //     count visible in the table's changelog (what every view reads), and
 //     the aggregate process's peak RSS.
+//   - W1a: W1 with a float field v and --agg sum(v),avg(v),max(v).
 //   - W2 latency: events at a fixed rate; p50/p99 from produce to the count
 //     being visible in the changelog.
 //   - W3 alert filter: Python-literal alerts through `diaSource.ra > 350`:
@@ -82,7 +83,7 @@ func main() {
 	flag.StringVar(&c.bin, "bin", "bin/hourglass", "the hourglass binary")
 	flag.StringVar(&c.brokers, "brokers", "", "a Kafka cluster to use (default: start the embedded broker)")
 	flag.StringVar(&c.out, "out", ".cache/bench", "directory for results.md and results.json")
-	flag.StringVar(&c.only, "only", "W1,W2,W3,W4", "workloads to run")
+	flag.StringVar(&c.only, "only", "W1,W1a,W2,W3,W4", "workloads to run")
 	flag.IntVar(&c.w1Events, "w1-events", 10_000_000, "W1: events")
 	flag.IntVar(&c.w2Rate, "w2-rate", 20_000, "W2: events per second")
 	flag.DurationVar(&c.w2For, "w2-for", 60*time.Second, "W2: how long")
@@ -116,7 +117,7 @@ func run(c config) error {
 	for _, w := range []struct {
 		name string
 		fn   func(config, kafka.Config) (Result, error)
-	}{{"W1", w1}, {"W2", w2}, {"W3", w3}, {"W4", w4}} {
+	}{{"W1", w1}, {"W1a", w1a}, {"W2", w2}, {"W3", w3}, {"W4", w4}} {
 		if !strings.Contains(","+c.only+",", ","+w.name+",") {
 			continue
 		}
@@ -328,13 +329,26 @@ func aggregate(c config, kc kafka.Config, group, input string, extra ...string) 
 const base = 1469491200
 
 func w1(c config, kc kafka.Config) (Result, error) {
-	input, group := name("w1"), name("w1g")
+	return hourly(c, kc, "w1", "W1 hourly counts", event)
+}
+
+// w1a is W1 with --agg sum(v),avg(v),max(v) over a float field v (issue
+// 16's target: at least 70% of W1's rate).
+func w1a(c config, kc kafka.Config) (Result, error) {
+	return hourly(c, kc, "w1a", "W1a hourly counts with --agg sum(v),avg(v),max(v)", func(key int, at int64) []byte {
+		return fmt.Appendf(nil, `{"time": %d, "action": "k%04d", "v": %d.%03d}`, at, key, at%1000, key%1000)
+	}, "--agg", "sum(v),avg(v),max(v)")
+}
+
+// hourly runs W1's shape: n events of gen over 100 hours, counted per key
+// per hour by aggregate with extra flags.
+func hourly(c config, kc kafka.Config, label, workload string, gen func(key int, at int64) []byte, extra ...string) (Result, error) {
+	input, group := name(label), name(label+"g")
 	if err := createTopic(kc, input, c.partitions); err != nil {
 		return Result{}, err
 	}
-	var extra []string
 	if c.profile != "" {
-		extra = []string{"--cpu-profile", c.profile + ".w1"}
+		extra = append(extra, "--cpu-profile", c.profile+"."+label)
 	}
 	agg, err := aggregate(c, kc, group, input, extra...)
 	if err != nil {
@@ -349,7 +363,7 @@ func w1(c config, kc kafka.Config) (Result, error) {
 	var produced time.Duration
 	go func() {
 		var err error
-		first, err = produce(kc, input, n, func(i int) []byte { return event(i%c.keys, base+int64(float64(i)*step)) })
+		first, err = produce(kc, input, n, func(i int) []byte { return gen(i%c.keys, base+int64(float64(i)*step)) })
 		produced = time.Since(first)
 		prodErr <- err
 	}()
@@ -372,7 +386,7 @@ func w1(c config, kc kafka.Config) (Result, error) {
 	rate := float64(n) / took.Seconds()
 	rss := agg.peakRSS()
 	return Result{
-		Workload: "W1 hourly counts",
+		Workload: workload,
 		Summary: fmt.Sprintf("%.0f events/s end to end (%d events, %d keys, %d rows, 8 partitions, 1h windows, in %.1f s; input produced in %.1f s); aggregate peak RSS %.0f MiB",
 			rate, n, c.keys, len(rows), took.Seconds(), produced.Seconds(), rss),
 		Figures: map[string]float64{"events_per_s": rate, "seconds": took.Seconds(), "peak_rss_mib": rss, "rows": float64(len(rows))},

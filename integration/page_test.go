@@ -34,6 +34,9 @@ type chartState struct {
 	Polls       int               `json:"polls"`
 	Colours     map[string]string `json:"colours"`
 	Hidden      []string          `json:"hidden"`
+	Measure     string            `json:"measure"`
+	Measures    []string          `json:"measures"`
+	MeasureSum  float64           `json:"measureSum"`
 	Error       string            `json:"error"`
 }
 
@@ -46,7 +49,8 @@ func pageCount(w, k int) int {
 var pageEpoch = time.Date(2016, 7, 26, 0, 0, 0, 0, time.UTC)
 
 // writePageEvents writes JSON lines, pageCount(w, k) events of key
-// name(k) in each hourly window w < windows, and returns their number.
+// name(k) in each hourly window w < windows, each with v = 100w + k, and
+// returns their number.
 func writePageEvents(t *testing.T, path string, windows, keys int, name func(int) string) int {
 	t.Helper()
 	var b strings.Builder
@@ -54,7 +58,7 @@ func writePageEvents(t *testing.T, path string, windows, keys int, name func(int
 	for w := range windows {
 		for k := range keys {
 			for i := range pageCount(w, k) {
-				fmt.Fprintf(&b, `{"time": %d, "action": %q}`+"\n", pageEpoch.Unix()+int64(w*3600+i), name(k))
+				fmt.Fprintf(&b, `{"time": %d, "action": %q, "v": %d}`+"\n", pageEpoch.Unix()+int64(w*3600+i), name(k), 100*w+k)
 				n++
 			}
 		}
@@ -94,8 +98,11 @@ func servePage(t *testing.T, chromium string, windows, keys int, mode string) {
 	file := filepath.Join(t.TempDir(), "events.json")
 	events := writePageEvents(t, file, windows, keys, name)
 	run(t, "ingest", brokers, "--topic", input, "--format", "lines", file)
-	agg := startProc(t, "aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time",
-		"--window", "1h", "--log-level", "warn")
+	args := []string{"aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn"}
+	if mode == "bars" {
+		args = append(args, "--agg", "max(v)") // a measure to pick
+	}
+	agg := startProc(t, args...)
 	defer agg.stop(t)
 	e.openView(group)
 	addr := freeAddr(t)
@@ -193,6 +200,28 @@ func servePage(t *testing.T, chromium string, windows, keys int, mode string) {
 	if mode != "bars" {
 		return
 	}
+
+	// Pick the measure max(v): the bars are 100w + k.
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { const m = document.getElementById("measure"); m.value = "max_v"; m.dispatchEvent(new Event("change")); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	var wantV float64
+	for w := windows - drawn; w < windows; w++ {
+		for k := range keys {
+			wantV += float64(100*w + k)
+		}
+	}
+	eventually(t, 30*time.Second, func() string {
+		s = state()
+		if s.Measure != "max_v" || s.MeasureSum != wantV || strings.Join(s.Measures, ",") != "count,max_v" {
+			return fmt.Sprintf("measure %s of %v summing to %v; want max_v summing to %v", s.Measure, s.Measures, s.MeasureSum, wantV)
+		}
+		return ""
+	})
+	if s.Bars != drawn*(keys-1) {
+		t.Errorf("max_v: %d bars, want %d", s.Bars, drawn*(keys-1))
+	}
+	screenshot(t, bctx, fmt.Sprintf("serve-page-%dx%d-max_v.png", windows, keys))
 
 	// A key that sorts first arrives: the others keep their colours, k01
 	// stays off.

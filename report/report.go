@@ -48,7 +48,7 @@ func Rows(w io.Writer, f Format, rows []windows.Result) error {
 	for i, r := range rows {
 		cells[i] = append([]string{r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), strconv.FormatInt(r.Count, 10)}, agg.Texts(r.Aggs)...)
 	}
-	return write(w, f, header, cells, func(i int) any { return rows[i] })
+	return write(w, f, header, cells, 3, func(i int) any { return rows[i] })
 }
 
 // Totals writes per-key totals in format f (CSV header "key,total", then
@@ -62,12 +62,12 @@ func Totals(w io.Writer, f Format, totals []table.Total) error {
 	for i, t := range totals {
 		cells[i] = append([]string{t.Key, strconv.FormatInt(t.Total, 10)}, agg.Texts(t.Aggs)...)
 	}
-	return write(w, f, header, cells, func(i int) any { return totals[i] })
+	return write(w, f, header, cells, 1, func(i int) any { return totals[i] })
 }
 
-// write writes cells under header as CSV or a table, or the objects of
-// JSON lines (object(i) for row i).
-func write(w io.Writer, f Format, header []string, cells [][]string, object func(int) any) error {
+// write writes cells under header as CSV or a table (numbers from column
+// right on), or the objects of JSON lines (object(i) for row i).
+func write(w io.Writer, f Format, header []string, cells [][]string, right int, object func(int) any) error {
 	switch f {
 	case CSV:
 		cw := csv.NewWriter(w)
@@ -86,14 +86,20 @@ func write(w io.Writer, f Format, header []string, cells [][]string, object func
 		}
 		return nil
 	default:
-		return writeTable(w, header, cells)
+		return alignTable(w, header, cells, right)
 	}
 }
 
-// writeTable writes aligned columns two spaces apart: text left-aligned, the
-// last column (a count) right-aligned. Widths count runes, so keys in any
-// script line up as long as they are not double-width.
+// writeTable writes aligned columns two spaces apart: text left-aligned,
+// the last column (a count) and the --agg columns before it right-aligned.
+// Widths count runes, so keys in any script line up as long as they are
+// not double-width.
 func writeTable(w io.Writer, header []string, rows [][]string) error {
+	return alignTable(w, header, rows, len(header)-1)
+}
+
+// alignTable is writeTable with the columns from right on right-aligned.
+func alignTable(w io.Writer, header []string, rows [][]string, right int) error {
 	for _, r := range rows {
 		for i, c := range r {
 			r[i] = Printable(c)
@@ -112,6 +118,8 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 			switch {
 			case i == len(r)-1:
 				b.WriteString(pad + c)
+			case i >= right:
+				b.WriteString(pad + c + "  ")
 			default:
 				b.WriteString(c + pad + "  ")
 			}

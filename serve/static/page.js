@@ -1,5 +1,6 @@
-// The live chart of a group table: counts per window per key, newest
-// windows that fit the width, drawn by uPlot (vendored in static/uplot).
+// The live chart of a group table: counts (or another measure: an --agg
+// column) per window per key, newest windows that fit the width, drawn by
+// uPlot (vendored in static/uplot).
 // It polls the API every second and fetches only the rows it draws.
 "use strict";
 (() => {
@@ -11,6 +12,11 @@
 
   const chartEl = document.getElementById("chart");
   const statusEl = document.getElementById("status");
+  const measureEl = document.getElementById("measure");
+  // The fields every row has; any other is an --agg column, a measure.
+  const fixed = new Set(["key", "window_start", "window_end", "count", "final"]);
+  let measure = new URLSearchParams(location.search).get("measure") || "count";
+  measureEl.addEventListener("change", () => { measure = measureEl.value; poll.now(); });
 
   // A key keeps the colour it got when it first arrived: Tableau 10, then
   // hues a golden angle apart.
@@ -30,6 +36,7 @@
   const state = window.hourglassChart = {
     mode: "", windows: 0, keys: 0, rows: 0, fetchedRows: 0, bars: 0, points: 0,
     first: "", last: "", sum: 0, fit: 0, drawMs: 0, redrawMs: 0, redraws: 0, polls: 0,
+    measure: "count", measures: ["count"], measureSum: 0,
     colours: {}, hidden: [], error: "",
   };
 
@@ -71,14 +78,16 @@
   }
 
   // aligned turns rows into uPlot's columns: window starts (epoch s) and a
-  // column of counts per key, null where the key has no row.
+  // column of the measure per key, null where the key has no row (or the
+  // aggregate no value).
   function aligned(rows, keys) {
     const xs = [...new Set(rows.map(r => Date.parse(r.window_start) / 1000))].sort((a, b) => a - b);
     const at = new Map(xs.map((x, i) => [x, i]));
     const col = new Map(keys.map(k => [k, new Array(xs.length).fill(null)]));
     for (const r of rows) {
       const c = col.get(r.key);
-      if (c) c[at.get(Date.parse(r.window_start) / 1000)] = r.count;
+      const v = r[measure];
+      if (c) c[at.get(Date.parse(r.window_start) / 1000)] = typeof v === "number" ? v : null;
     }
     return [xs, ...keys.map(k => col.get(k))];
   }
@@ -110,9 +119,9 @@
       legend: {live: false},
       scales: {
         x: {time: true, range: (u, lo, hi) => [lo, hi + step]},
-        y: {range: (u, lo, hi) => [0, Math.max(1, hi) * 1.05]},
+        y: {range: (u, lo, hi) => [Math.min(0, lo * 1.05), Math.max(measure === "count" ? 1 : 0, hi) * 1.05 || 1]},
       },
-      axes: [{label: "window start (UTC)"}, {label: "count", size: 60}],
+      axes: [{label: "window start (UTC)"}, {label: measure, size: 70}],
       series: [{label: "window start"}, ...series],
       hooks: {
         drawClear: [() => { bars = 0; }],
@@ -140,19 +149,26 @@
   }
 
   function mirror() {
-    for (const k of ["mode", "windows", "keys", "rows", "fetchedRows", "bars", "points", "first", "last", "sum", "fit", "redraws"]) {
+    for (const k of ["mode", "windows", "keys", "rows", "fetchedRows", "bars", "points", "first", "last", "sum", "fit", "redraws", "measure"]) {
       chartEl.dataset[k] = String(state[k]);
     }
   }
 
   function draw(got, keys) {
     const {head, rows, fetched} = got;
+    const w = plotWidth();
+    const measures = ["count", ...Object.keys(rows[0] || {}).filter(k => !fixed.has(k))];
+    if (measures.join() !== state.measures.join()) {
+      measureEl.replaceChildren(...measures.map(m => new Option(m, m)));
+      measureEl.parentElement.hidden = measures.length < 2;
+    }
+    if (!measures.includes(measure)) measure = "count";
+    measureEl.value = measure;
     const data = aligned(rows, keys);
     const xs = data[0];
-    const w = plotWidth();
     const mode = xs.length <= 200 && xs.length * Math.max(1, keys.length) * 4 <= w ? "bars" : "lines";
     const step = rows.length ? (Date.parse(rows[0].window_end) - Date.parse(rows[0].window_start)) / 1000 : 3600;
-    const want = mode + "\u0000" + step + "\u0000" + keys.join("\u0000");
+    const want = mode + "\u0000" + measure + "\u0000" + step + "\u0000" + keys.join("\u0000");
     const t0 = performance.now();
     if (!plot || shape !== want) {
       if (plot) plot.destroy();
@@ -168,6 +184,7 @@
     Object.assign(state, {
       mode, windows: xs.length, keys: keys.length, rows: rows.length, fetchedRows: fetched,
       points: points(data), fit: fit(), sum: rows.reduce((s, r) => s + r.count, 0),
+      measure, measures, measureSum: data.slice(1).flat().reduce((s, v) => s + (v || 0), 0),
       first: xs.length ? rows.reduce((m, r) => r.window_start < m ? r.window_start : m, rows[0].window_start) : "",
       last: xs.length ? rows.reduce((m, r) => r.window_start > m ? r.window_start : m, rows[0].window_start) : "",
       colours: Object.fromEntries(colours), hidden: [...hidden].sort(), error: "",
@@ -183,8 +200,16 @@
     statusEl.className = head.recovered && head.lag === 0 ? "" : "stale";
   }
 
-  // Totals are over the whole table, not only the windows drawn.
+  // Totals are over the whole table, not only the windows drawn; the
+  // measure's is its aggregate merged over the key's windows.
   function totals(rows) {
+    const extra = measure !== "count" && rows.length && measure in rows[0];
+    const head = document.querySelector("#totals thead tr");
+    head.replaceChildren(...["key", "total", ...(extra ? [measure] : [])].map(h => {
+      const th = document.createElement("th");
+      th.textContent = h;
+      return th;
+    }));
     document.querySelector("#totals tbody").replaceChildren(...rows.map(r => {
       const tr = document.createElement("tr");
       const a = document.createElement("td");
@@ -194,11 +219,24 @@
       const b = document.createElement("td");
       b.textContent = r.total;
       tr.append(a, b);
+      if (extra) {
+        const m = document.createElement("td");
+        m.textContent = r[measure] == null ? "" : r[measure];
+        tr.append(m);
+      }
       return tr;
     }));
   }
 
+  // One poll at a time; a poll asked for during one follows it at once.
+  let timer = 0, busy = false, again = false;
   async function poll() {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    clearTimeout(timer);
     try {
       const t = await getJSON("api/totals");
       const keys = t.rows.map(r => r.key);
@@ -210,10 +248,13 @@
       statusEl.textContent = "cannot read the table: " + e.message;
       statusEl.className = "stale";
     }
+    busy = false;
     state.polls++;
     chartEl.dataset.polls = String(state.polls);
-    setTimeout(poll, pollMs);
+    timer = setTimeout(poll, again ? 0 : pollMs);
+    again = false;
   }
+  poll.now = poll;
 
   window.addEventListener("resize", () => {
     if (plot) plot.setSize({width: plotWidth(), height: plotHeight});
