@@ -190,6 +190,22 @@ func TestAggregatesExact(t *testing.T) {
 
 	_, rows, _ := queryAgg(t, brokers, one)
 	checkAggRows(t, rows, events)
+
+	// The group again with other aggregates: at the first new event of a
+	// row it stops, saying why, instead of mixing states.
+	p = startProc(t, "aggregate", brokers, "--group", one, "--input", input, "--key", "action", "--time", "time",
+		"--window", "1h", "--agg", "sum(bytes)", "--log-level", "warn")
+	more := filepath.Join(dir, "c.json")
+	writeFile(t, more, fmt.Sprintf(`{"time": %d, "action": "Open", "bytes": 1, "user": "u1"}`+"\n", events[0].at))
+	run(t, "ingest", brokers, "--topic", input, "--format", "jsonl", more)
+	select {
+	case err := <-p.exited:
+		if err == nil || !strings.Contains(p.stderr.String(), "other aggregates than --agg") {
+			t.Errorf("aggregate with other --agg: %v\n%s", err, p.stderr)
+		}
+	case <-time.After(90 * time.Second):
+		t.Error("aggregate with other --agg still runs after 90 s")
+	}
 	var reasons []string
 	for _, rec := range e.readTopic(processor.DeadLetterTopic(one)) {
 		reasons = append(reasons, string(rec.Headers[processor.HeaderErrorKind]))

@@ -392,6 +392,9 @@ func (a *Aggregator) Run(ctx context.Context) error {
 func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) (err error) {
 	a.health.begin()
 	defer func() {
+		if m := a.count.mismatch.Load(); m != nil {
+			err = *m // permanent: another run's --agg
+		}
 		if err != nil {
 			a.health.fail(err)
 		}

@@ -49,8 +49,9 @@ type countStep struct {
 	moreFinal   atomic.Bool  // a visit left rows on their way to Final
 	visits      atomic.Int64 // closing visits so far
 	finals      finalRows
-	earlyWarned atomic.Int64 // when sessions closed early were last logged (unix ns)
-	columns     []agg.Column // --agg's columns, empty: what rows must hold
+	earlyWarned atomic.Int64          // when sessions closed early were last logged (unix ns)
+	columns     []agg.Column          // --agg's columns, empty: what rows must hold
+	mismatch    atomic.Pointer[error] // a row held other aggregates (ErrAggMismatch)
 	flushed     chan struct{}
 	flushOnce   sync.Once
 }
@@ -339,6 +340,9 @@ func (s *countStep) count(ctx goka.Context, msg any) {
 	if len(a.aggSpecs) > 0 {
 		if err := s.aggregate(&row, u); err != nil {
 			if errors.Is(err, ErrAggMismatch) {
+				// goka passes a callback's failure on as text: Run finds
+				// the error itself here, and stops.
+				s.mismatch.CompareAndSwap(nil, &err)
 				ctx.Fail(err)
 				return
 			}
