@@ -7,7 +7,6 @@ package serve
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -141,13 +140,7 @@ type windowJSON struct {
 // final.
 func (r windowJSON) MarshalJSON() ([]byte, error) {
 	type plain windowJSON
-	b, err := json.Marshal(plain(r))
-	for _, c := range r.Aggs {
-		if err != nil {
-			return nil, err
-		}
-		b, err = windows.AppendJSONField(b, c.Spec.Name, c.State.Value())
-	}
+	b, err := windows.MarshalWithAggs(plain(r), r.Aggs)
 	if err != nil {
 		return nil, err
 	}

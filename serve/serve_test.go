@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/prometheus/client_golang/prometheus"
@@ -154,5 +155,35 @@ func TestPageMetricsAndReadOnly(t *testing.T) {
 	_, body = get(t, s.URL+"/api/totals")
 	if err := json.Unmarshal([]byte(body), &v); err != nil || v["recovered"] != true {
 		t.Errorf("totals JSON %s: %v", body, err)
+	}
+}
+
+// TestAPIAggregates: rows with --agg columns carry them by name, after
+// count and before final; totals merge them (2^63 + 2.5, a float sum,
+// rounds once to 2^63).
+func TestAPIAggregates(t *testing.T) {
+	specs, err := agg.Parse([]string{"sum(v),max(v) as top"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(h int) time.Time { return time.Date(2016, 7, 26, h, 0, 0, 0, time.UTC) }
+	row := func(h int, vals ...any) windows.Result {
+		cols := agg.NewColumns(specs)
+		for _, c := range cols {
+			for _, v := range vals {
+				_ = c.State.Add(v)
+			}
+		}
+		return windows.Result{Key: "Open", WindowStart: at(h), WindowEnd: at(h + 1), Count: int64(len(vals)), Aggs: cols}
+	}
+	s := httptest.NewServer(Handler("g", fakeView{rows: []windows.Result{row(1, int64(2), 0.5), row(2, int64(1)<<62, int64(1)<<62)}}, prometheus.NewRegistry()))
+	defer s.Close()
+	for path, want := range map[string]string{
+		"/api/windows?order=oldest": `"rows":[{"key":"Open","window_start":"2016-07-26T01:00:00Z","window_end":"2016-07-26T02:00:00Z","count":2,"sum_v":2.5,"top":2,"final":false},{"key":"Open","window_start":"2016-07-26T02:00:00Z","window_end":"2016-07-26T03:00:00Z","count":2,"sum_v":9223372036854775808,"top":4611686018427387904,"final":false}]`,
+		"/api/totals":               `"rows":[{"key":"Open","total":4,"sum_v":9223372036854776000,"top":4611686018427387904}]`,
+	} {
+		if _, body := get(t, s.URL+path); !strings.Contains(body, want) {
+			t.Errorf("%s: %s\nwant %s", path, body, want)
+		}
 	}
 }

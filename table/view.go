@@ -437,14 +437,7 @@ type Total struct {
 // MarshalJSON writes key and total, then each aggregate by name.
 func (t Total) MarshalJSON() ([]byte, error) {
 	type plain Total
-	b, err := json.Marshal(plain(t))
-	for _, c := range t.Aggs {
-		if err != nil {
-			break
-		}
-		b, err = windows.AppendJSONField(b, c.Spec.Name, c.State.Value())
-	}
-	return b, err
+	return windows.MarshalWithAggs(plain(t), t.Aggs)
 }
 
 // Totals sums rows per key, ordered by key, and merges their aggregates.

@@ -259,16 +259,20 @@ type Result struct {
 // "name": value (null when no value was aggregated).
 func (r Result) MarshalJSON() ([]byte, error) {
 	type plain Result
-	b, err := json.Marshal(plain(r))
-	if err != nil || len(r.Aggs) == 0 {
-		return b, err
-	}
-	for _, c := range r.Aggs {
-		if b, err = AppendJSONField(b, c.Spec.Name, c.State.Value()); err != nil {
+	return MarshalWithAggs(plain(r), r.Aggs)
+}
+
+// MarshalWithAggs marshals v, a struct, and adds each aggregate of cols
+// as "name": value after its fields.
+func MarshalWithAggs(v any, cols []agg.Column) ([]byte, error) {
+	b, err := json.Marshal(v)
+	for _, c := range cols {
+		if err != nil {
 			return nil, err
 		}
+		b, err = AppendJSONField(b, c.Spec.Name, c.State.Value())
 	}
-	return b, nil
+	return b, err
 }
 
 // AppendJSONField adds "name": v to obj, a JSON object, as its last field.
