@@ -280,3 +280,106 @@ func deref(f *float64) any {
 	}
 	return *f
 }
+
+// TestSeveralKeys groups by three keys, one renamed (--key band=meta.band):
+// every output gives a column per key (query in each format, --totals,
+// --sql, the output topic, serve's API), the counts are exact, a record
+// without one of the keys is dead-lettered with reason key, and a list
+// in --key is a start-up error saying to repeat the flag.
+func TestSeveralKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	brokers := "--brokers=" + strings.Join(cluster, ",")
+	input, group, output := e.name("events"), e.name("keys"), e.name("rows")
+	var b strings.Builder
+	want := map[string]int{}
+	totals := map[string]int{}
+	for i := range 600 {
+		action, site, band := []string{"Open", "Close"}[i%2], fmt.Sprintf("s%d", i%3), []string{"g", "r"}[i%5/4]
+		at := pageEpoch.Unix() + int64(i*30) // 5 hours
+		fmt.Fprintf(&b, `{"time": %d, "action": %q, "site": %q, "meta": {"band": %q}}`+"\n", at, action, site, band)
+		want[fmt.Sprintf("%s,%s,%s,%s", action, site, band, time.Unix(at/3600*3600, 0).UTC().Format(time.RFC3339))]++
+		totals[action+","+site+","+band]++
+	}
+	b.WriteString(`{"time": 1469491200, "action": "Open", "meta": {"band": "g"}}` + "\n")
+	file := filepath.Join(t.TempDir(), "events.json")
+	writeFile(t, file, b.String())
+	e.createTopic(input, 3)
+	run(t, "ingest", brokers, "--topic", input, "--format", "lines", file)
+
+	if out, err := exec.Command(binary(t), "aggregate", brokers, "--group", group, "--input", input, "--key", "action,site", "--time", "time", "--window", "1h").CombinedOutput(); err == nil || !strings.Contains(string(out), "repeat --key") {
+		t.Errorf("--key action,site: %v\n%s", err, out)
+	}
+	serveAddr := freeAddr(t)
+	p := startProc(t, "aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--key", "site", "--key", "band=meta.band",
+		"--time", "time", "--window", "1h", "--output", output, "--log-level", "warn")
+	defer p.stop(t)
+	var csv string
+	eventually(t, 90*time.Second, func() string {
+		b, err := exec.Command(binary(t), "query", brokers, "--group", group, "--format", "csv").Output()
+		if err != nil {
+			return err.Error()
+		}
+		csv = string(b)
+		got := map[string]int{}
+		lines := strings.Split(strings.TrimSpace(csv), "\n")
+		if lines[0] != "action,site,band,window_start,window_end,count" {
+			return "header " + lines[0]
+		}
+		for _, l := range lines[1:] {
+			f := strings.Split(l, ",")
+			n, _ := strconv.Atoi(f[5])
+			got[strings.Join(f[:4], ",")] = n
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Sprintf("rows %v, want %v", got, want)
+		}
+		return ""
+	})
+	var tot []string
+	for k, n := range totals {
+		tot = append(tot, fmt.Sprintf("%s,%d", k, n))
+	}
+	sort.Strings(tot)
+	if got := run(t, "query", brokers, "--group", group, "--format", "csv", "--totals"); got != "action,site,band,total\n"+strings.Join(tot, "\n")+"\n" {
+		t.Errorf("--totals:\n%s\nwant\n%s", got, strings.Join(tot, "\n"))
+	}
+	if got := run(t, "query", brokers, "--group", group, "--format", "csv", "--sql", "select band, sum(count) as n from windows group by band order by band"); got != "band,n\ng,480\nr,120\n" {
+		t.Errorf("--sql by band:\n%s", got)
+	}
+	if got := run(t, "query", brokers, "--group", group, "--format", "json"); !strings.Contains(got, `{"action":"Close","site":"s1","band":"g","window_start":"2016-07-26T00:00:00Z"`) {
+		t.Errorf("--format json:\n%s", got)
+	}
+	eventually(t, 30*time.Second, func() string {
+		for _, rec := range e.readTopic(output) {
+			var row map[string]any
+			if err := json.Unmarshal(rec.Value, &row); err != nil {
+				return err.Error()
+			}
+			if row["action"] == nil || row["site"] == nil || row["band"] == nil || row["key"] != nil || row["final"] != false {
+				return fmt.Sprintf("output row %s", rec.Value)
+			}
+		}
+		return ""
+	})
+	var kinds []string
+	for _, rec := range e.readTopic(processor.DeadLetterTopic(group)) {
+		kinds = append(kinds, string(rec.Headers[processor.HeaderErrorKind])+": "+string(rec.Headers[processor.HeaderError]))
+	}
+	if len(kinds) != 1 || !strings.HasPrefix(kinds[0], "key: group key site") {
+		t.Errorf("dead letters %v, want one of kind key naming site", kinds)
+	}
+
+	srv := startProc(t, "serve", brokers, "--group", group, "--listen", serveAddr, "--log-level", "warn")
+	defer srv.stop(t)
+	eventually(t, 60*time.Second, func() string {
+		body, err := httpGet("http://" + serveAddr + "/api/totals")
+		if err != nil {
+			return err.Error()
+		}
+		if !strings.Contains(body, `"keys":["action","site","band"]`) || !strings.Contains(body, `{"action":"Close","site":"s0","band":"g","total":`) {
+			return body
+		}
+		return ""
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,16 @@ func ParseStart(s string) (Start, error) {
 	return 0, fmt.Errorf("--start %q: want earliest or latest", s)
 }
 
+// KeyColumn is one of several group keys: its column name and its field.
+type KeyColumn struct {
+	Name string
+	Path codec.Path
+}
+
+var columnRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func validColumn(name string) bool { return columnRE.MatchString(name) }
+
 // AggregateConfig describes one aggregation processor. Fields marked
 // required have no default.
 type AggregateConfig struct {
@@ -53,8 +64,12 @@ type AggregateConfig struct {
 	Sarama *sarama.Config // required: built once by the caller from Kafka
 	Group  string         // required: the group; names the table and internal topics
 	Input  string         // required: the input topic
-	Key    codec.Path     // required: the group key field
-	Time   codec.Path     // required unless RecordTime: the event time field
+	Key    codec.Path     // required: the group key field (the first of Keys)
+	// Keys are the group keys when there are several (--key a --key
+	// b): rows are keyed by windows.JSONKeys of their values and name
+	// them; nil or one: Key alone.
+	Keys []KeyColumn
+	Time codec.Path // required unless RecordTime: the event time field
 	// TimeFormat says how Time is read; the zero value is windows.TimeAuto.
 	TimeFormat windows.TimeFormat
 	// RecordTime takes each record's Kafka timestamp as its event time
@@ -156,6 +171,21 @@ func (c *AggregateConfig) validate() error {
 	}
 	if len(c.Aggs) > 1 && c.Windows.IsSession() {
 		errs = append(errs, errors.New("--agg beyond count needs tumbling or hopping windows: session windows count only, for now"))
+	}
+	if len(c.Keys) > 1 {
+		if c.Windows.IsSession() {
+			errs = append(errs, errors.New("several --key need tumbling or hopping windows: session windows group by one key, for now"))
+		}
+		taken := map[string]bool{"window_start": true, "window_end": true, "count": true, "final": true, "key": true}
+		for _, s := range c.Aggs {
+			taken[s.Name] = true
+		}
+		for _, k := range c.Keys {
+			if taken[k.Name] || !validColumn(k.Name) {
+				errs = append(errs, fmt.Errorf("--key %s=%s: the column name %q is taken or not an identifier", k.Name, k.Path, k.Name))
+			}
+			taken[k.Name] = true
+		}
 	}
 	for _, t := range []string{TableTopic(c.Group), RepartitionTopic(c.Group), DeadLetterTopic(c.Group), WatermarkTopic(c.Group)} {
 		if t == c.Input || t == c.Output || t == c.LateTopic {
@@ -281,6 +311,10 @@ type Aggregator struct {
 	fields   []codec.Path
 	fieldOf  []int
 	aggSpecs []agg.Spec // cfg.Aggs less count
+	// With several keys: the paths of those after the first, and all
+	// their names.
+	moreKeys []codec.Path
+	keyNames []string
 }
 
 // NewAggregator checks cfg and returns an Aggregator ready to Run.
@@ -320,15 +354,24 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 		}
 		a.fieldOf, a.aggSpecs = index[1:], cfg.Aggs[1:]
 	}
-	// Extract fills key, time (the key again for RecordTime, when
-	// fields follow), then the fields.
+	if len(cfg.Keys) > 1 {
+		for _, k := range cfg.Keys[1:] {
+			a.moreKeys = append(a.moreKeys, k.Path)
+		}
+		for _, k := range cfg.Keys {
+			a.keyNames = append(a.keyNames, k.Name)
+		}
+	}
+	// Extract fills key, time (the key again for RecordTime, when more
+	// follows), the fields, then the other keys.
+	more := append(append([]codec.Path(nil), a.fields...), a.moreKeys...)
 	switch {
-	case cfg.RecordTime && a.fields == nil:
+	case cfg.RecordTime && len(more) == 0:
 		a.keyTime = codec.NewPathSet(cfg.Key)
 	case cfg.RecordTime:
-		a.keyTime = codec.NewPathSet(append([]codec.Path{cfg.Key, cfg.Key}, a.fields...)...)
+		a.keyTime = codec.NewPathSet(append([]codec.Path{cfg.Key, cfg.Key}, more...)...)
 	default:
-		a.keyTime = codec.NewPathSet(append([]codec.Path{cfg.Key, cfg.Time}, a.fields...)...)
+		a.keyTime = codec.NewPathSet(append([]codec.Path{cfg.Key, cfg.Time}, more...)...)
 	}
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	a.count = newCountStep(a)
@@ -573,14 +616,14 @@ func (a *Aggregator) extract(ctx context.Context, r *kgo.Record) (key string, at
 // null or missing. A value of the wrong type for an aggregate is reason
 // ReasonValue.
 func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, values []any) (key string, at time.Time, reason Reason, err error) {
-	var buf [8]any // key, time, fields
+	var buf [8]any // key, time, fields, more keys
 	vals := buf[:]
-	if n := 2 + len(a.fields); n > len(buf) {
+	if n := 2 + len(a.fields) + len(a.moreKeys); n > len(buf) {
 		vals = make([]any, n)
 	} else {
 		vals = buf[:n]
 	}
-	if a.cfg.RecordTime && a.fields == nil {
+	if a.cfg.RecordTime && len(vals) == 2 {
 		vals = vals[:1] // keyTime is the key alone
 	}
 	ok := false
@@ -617,6 +660,11 @@ func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, values []
 			// A missing field is null: the aggregate skips it.
 			vals[2+i], _ = f.Lookup(v)
 		}
+		for i, k := range a.moreKeys {
+			if vals[2+len(a.fields)+i], err = k.Lookup(v); err != nil {
+				return "", time.Time{}, ReasonKey, fmt.Errorf("group key %s: %w", a.keyNames[1+i], err)
+			}
+		}
 	}
 	if values != nil {
 		for i, s := range a.aggSpecs {
@@ -629,6 +677,17 @@ func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, values []
 	key, err = codec.KeyString(vals[0])
 	if err != nil {
 		return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, err)
+	}
+	if a.moreKeys != nil {
+		keys := []string{key}
+		for i, v := range vals[2+len(a.fields):] {
+			k, err := codec.KeyString(v)
+			if err != nil {
+				return "", time.Time{}, ReasonKey, fmt.Errorf("group key %s (%s): %w", a.keyNames[1+i], a.moreKeys[i], err)
+			}
+			keys = append(keys, k)
+		}
+		key = windows.JSONKeys(keys)
 	}
 	if strings.IndexByte(key, 0) >= 0 {
 		// Internal rows (watermark rows) live under keys with a NUL: a

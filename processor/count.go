@@ -337,7 +337,7 @@ func (s *countStep) count(ctx goka.Context, msg any) {
 		}
 	}
 	row.Window = u.Window
-	if len(a.aggSpecs) > 0 {
+	if len(a.aggSpecs) > 0 || a.keyNames != nil {
 		if err := s.aggregate(&row, u); err != nil {
 			if errors.Is(err, ErrAggMismatch) {
 				// goka passes a callback's failure on as text: Run finds
@@ -360,7 +360,7 @@ func (s *countStep) count(ctx goka.Context, msg any) {
 
 // ErrAggMismatch is wrapped when a row of the table holds other
 // aggregates than --agg names: the group was run with other flags.
-var ErrAggMismatch = errors.New("the group's rows hold other aggregates than --agg asks for: run it with its --agg, or use a new group (or reset)")
+var ErrAggMismatch = errors.New("the group's rows hold other aggregates or keys than --agg and --key ask for: run it with its flags, or use a new group (or reset --drop-state)")
 
 // aggregate adds u's events' values to row's aggregates (row was decoded
 // for this update: after a failure the caller does not store it). A new
@@ -368,9 +368,9 @@ var ErrAggMismatch = errors.New("the group's rows hold other aggregates than --a
 func (s *countStep) aggregate(row *windows.Row, u wire.Update) error {
 	a := s.a
 	if row.Aggs == nil && row.Count == 0 && row.Applied == nil {
-		row.Aggs = agg.NewColumns(a.cfg.Aggs)
-	} else if !agg.Same(row.Aggs, s.columns) {
-		return fmt.Errorf("%w: row %s has %s", ErrAggMismatch, row.Window.Start.Format(time.RFC3339), columnNames(row.Aggs))
+		row.Aggs, row.KeyNames = agg.NewColumns(a.cfg.Aggs), a.keyNames
+	} else if !agg.Same(row.Aggs, s.columns) || !slices.Equal(row.KeyNames, a.keyNames) {
+		return fmt.Errorf("%w: row %s has %s, keys %v", ErrAggMismatch, row.Window.Start.Format(time.RFC3339), columnNames(row.Aggs), row.KeyNames)
 	}
 	if u.Fields != len(a.fields) {
 		return fmt.Errorf("an update with %d values per event, for %d fields", u.Fields, len(a.fields))

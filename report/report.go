@@ -40,29 +40,41 @@ func ParseFormat(s string) (Format, error) {
 // Rows writes result rows in format f, with the --agg columns of the
 // first row after count.
 func Rows(w io.Writer, f Format, rows []windows.Result) error {
-	header := []string{"key", "window_start", "window_end", "count"}
+	keys := []string{"key"}
 	if len(rows) > 0 {
-		header = append(header, agg.Names(rows[0].Aggs)...)
+		keys, _ = rows[0].KeyColumns()
 	}
+	header := append(append(keys, "window_start", "window_end", "count"), names(rows, func(r windows.Result) []agg.Column { return r.Aggs })...)
 	cells := make([][]string, len(rows))
 	for i, r := range rows {
-		cells[i] = append([]string{r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), strconv.FormatInt(r.Count, 10)}, agg.Texts(r.Aggs)...)
+		_, vals := r.KeyColumns()
+		cells[i] = append(append(vals, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), strconv.FormatInt(r.Count, 10)), agg.Texts(r.Aggs)...)
 	}
-	return write(w, f, header, cells, 3, func(i int) any { return rows[i] })
+	return write(w, f, header, cells, len(keys)+2, func(i int) any { return rows[i] })
 }
 
 // Totals writes per-key totals in format f (CSV header "key,total", then
 // the --agg columns, merged over the key's windows).
 func Totals(w io.Writer, f Format, totals []table.Total) error {
-	header := []string{"key", "total"}
+	keys := []string{"key"}
 	if len(totals) > 0 {
-		header = append(header, agg.Names(totals[0].Aggs)...)
+		keys, _ = totals[0].KeyColumns()
 	}
+	header := append(append(keys, "total"), names(totals, func(t table.Total) []agg.Column { return t.Aggs })...)
 	cells := make([][]string, len(totals))
 	for i, t := range totals {
-		cells[i] = append([]string{t.Key, strconv.FormatInt(t.Total, 10)}, agg.Texts(t.Aggs)...)
+		_, vals := t.KeyColumns()
+		cells[i] = append(append(vals, strconv.FormatInt(t.Total, 10)), agg.Texts(t.Aggs)...)
 	}
-	return write(w, f, header, cells, 1, func(i int) any { return totals[i] })
+	return write(w, f, header, cells, len(keys), func(i int) any { return totals[i] })
+}
+
+// names are the --agg columns of the first of rows.
+func names[T any](rows []T, cols func(T) []agg.Column) []string {
+	if len(rows) == 0 {
+		return nil
+	}
+	return agg.Names(cols(rows[0]))
 }
 
 // write writes cells under header as CSV or a table (numbers from column

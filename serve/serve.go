@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hourglass-stream/hourglass/agg"
 	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
@@ -74,9 +73,12 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 		}
 		out := make([]windowJSON, len(page.Rows))
 		for i, r := range page.Rows {
-			out[i] = windowJSON{Key: r.Key, WindowStart: windows.FormatTime(r.WindowStart), WindowEnd: windows.FormatTime(r.WindowEnd), Count: r.Count, Final: r.Final, Aggs: r.Aggs}
+			out[i] = windowJSON{Result: r.Result, Final: r.Final}
 		}
 		resp := windowsResponse{response: freshness(r.Context(), group, v, out), Next: page.Next}
+		if len(page.Rows) > 0 && len(page.Rows[0].KeyNames) > 0 {
+			resp.Keys = page.Rows[0].KeyNames
+		}
 		if closed := page.Progress.ClosedTo; !closed.IsZero() {
 			wm := windows.FormatTime(closed)
 			resp.Watermark = &wm
@@ -93,7 +95,11 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 		if totals == nil {
 			totals = []table.Total{}
 		}
-		metrics.WriteJSON(w, http.StatusOK, freshness(r.Context(), group, v, totals))
+		resp := freshness(r.Context(), group, v, totals)
+		if len(totals) > 0 && len(totals[0].KeyNames) > 0 {
+			resp.Keys = totals[0].KeyNames
+		}
+		metrics.WriteJSON(w, http.StatusOK, resp)
 	})
 	mux.Handle("GET /metrics", metrics.Handler(gatherer))
 	metrics.Health(mux, func() (bool, string) {
@@ -128,19 +134,19 @@ func ready(v View) (bool, string) {
 }
 
 type windowJSON struct {
-	Key         string       `json:"key"`
-	WindowStart string       `json:"window_start"`
-	WindowEnd   string       `json:"window_end"`
-	Count       int64        `json:"count"`
-	Final       bool         `json:"-"` // after the aggregates
-	Aggs        []agg.Column `json:"-"`
+	windows.Result
+	Final bool
 }
 
-// MarshalJSON writes the row's fields, its --agg columns by name, then
-// final.
+// MarshalJSON writes the row's key (or keys, by name), window, count,
+// its --agg columns by name, then final.
 func (r windowJSON) MarshalJSON() ([]byte, error) {
-	type plain windowJSON
-	b, err := windows.MarshalWithAggs(plain(r), r.Aggs)
+	names, values := r.KeyColumns()
+	b, err := windows.MarshalKeyed(names, values, struct {
+		WindowStart string `json:"window_start"`
+		WindowEnd   string `json:"window_end"`
+		Count       int64  `json:"count"`
+	}{windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), r.Count}, r.Aggs)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +163,12 @@ type windowsResponse struct {
 }
 
 type response struct {
-	Group     string `json:"group"`
-	Rows      any    `json:"rows"`
-	Recovered bool   `json:"recovered"`
+	Group string `json:"group"`
+	// Keys name the key columns of rows of several keys (--key a --key
+	// b); absent for one key (the column key).
+	Keys      []string `json:"keys,omitempty"`
+	Rows      any      `json:"rows"`
+	Recovered bool     `json:"recovered"`
 	// Lag is the number of table records the view has not read; -1 when
 	// Kafka could not be asked.
 	Lag int64 `json:"lag"`

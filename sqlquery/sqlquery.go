@@ -4,6 +4,7 @@
 //
 //	windows(key TEXT, window_start TEXT, window_end TEXT, count INTEGER)
 //
+// (with several --key, a TEXT column per key by name instead of key),
 // with times as RFC 3339 UTC text ("2016-07-26T08:00:00Z"), which sorts and
 // compares in time order and works with SQLite's date functions, and then a
 // column per --agg aggregate, of no declared type so that SQLite keeps each
@@ -84,10 +85,7 @@ func load(ctx context.Context, db *sql.DB, rows []windows.Result) error {
 	defer func() { _ = tx.Rollback() }()
 	schema, marks := Schema, "?, ?, ?, ?"
 	if len(rows) > 0 {
-		for _, name := range agg.Names(rows[0].Aggs) {
-			schema = strings.TrimSuffix(schema, ")") + ", " + name + ")" // names are identifiers (agg.Parse)
-			marks += ", ?"
-		}
+		schema, marks = columns(rows[0])
 	}
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("sql: %w", err)
@@ -98,7 +96,12 @@ func load(ctx context.Context, db *sql.DB, rows []windows.Result) error {
 	}
 	defer ins.Close()
 	for _, r := range rows {
-		args := []any{r.Key, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), r.Count}
+		var args []any
+		_, keys := r.KeyColumns()
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		args = append(args, windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), r.Count)
 		for _, c := range r.Aggs {
 			args = append(args, sqlValue(c.State.Value()))
 		}
@@ -122,4 +125,20 @@ func sqlValue(v any) any {
 		return string(n)
 	}
 	return v
+}
+
+// columns is the table for rows like r: Schema, with a TEXT column per key
+// instead of key when there are several, and a column per aggregate; and
+// the placeholders of a row. Names are identifiers (checked at the start
+// of aggregate).
+func columns(r windows.Result) (schema, marks string) {
+	keys, _ := r.KeyColumns()
+	var cols []string
+	for _, k := range keys {
+		cols = append(cols, k+" TEXT NOT NULL")
+	}
+	cols = append(cols, "window_start TEXT NOT NULL", "window_end TEXT NOT NULL", "count INTEGER NOT NULL")
+	cols = append(cols, agg.Names(r.Aggs)...)
+	marks = strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+	return "CREATE TABLE windows (" + strings.Join(cols, ", ") + ")", marks
 }

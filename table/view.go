@@ -429,15 +429,24 @@ func SortResults(rows []windows.Result) {
 // Total is the sum of counts of one key over all its windows, and its
 // aggregates merged over them (the sums summed, the sketches merged).
 type Total struct {
-	Key   string       `json:"key"`
-	Total int64        `json:"total"`
-	Aggs  []agg.Column `json:"-"`
+	Key      string       `json:"key"`
+	Total    int64        `json:"total"`
+	Aggs     []agg.Column `json:"-"`
+	KeyNames []string     `json:"-"` // several keys (windows.Result.KeyNames)
 }
 
-// MarshalJSON writes key and total, then each aggregate by name.
+// KeyColumns are the total's key columns and values (as a Result's).
+func (t Total) KeyColumns() (names, values []string) {
+	return windows.Result{Key: t.Key, KeyNames: t.KeyNames}.KeyColumns()
+}
+
+// MarshalJSON writes the key (or keys, by name) and total, then each
+// aggregate by name.
 func (t Total) MarshalJSON() ([]byte, error) {
-	type plain Total
-	return windows.MarshalWithAggs(plain(t), t.Aggs)
+	names, values := t.KeyColumns()
+	return windows.MarshalKeyed(names, values, struct {
+		Total int64 `json:"total"`
+	}{t.Total}, t.Aggs)
 }
 
 // Totals sums rows per key, ordered by key, and merges their aggregates.
@@ -449,7 +458,7 @@ func Totals(rows []windows.Result) []Total {
 		if !ok {
 			cols, _ := agg.Clone(r.Aggs)
 			at[r.Key], i = len(out), len(out)
-			out = append(out, Total{Key: r.Key, Aggs: cols})
+			out = append(out, Total{Key: r.Key, Aggs: cols, KeyNames: r.KeyNames})
 			out[i].Total = r.Count
 			continue
 		}

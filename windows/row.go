@@ -61,11 +61,31 @@ type Row struct {
 	// Aggs are the row's aggregates beyond Count (--agg), in --agg's
 	// order; nil for rows that count only.
 	Aggs []agg.Column
+	// KeyNames name the group keys of a row of several (--key a --key
+	// b), whose group key is JSONKeys of their values; nil for one key.
+	KeyNames []string
 }
 
 // Result is the row as users see it, under group key key.
 func (r Row) Result(key string) Result {
-	return Result{Key: key, WindowStart: r.Window.Start, WindowEnd: r.Window.End, Count: r.Count, Aggs: r.Aggs}
+	return Result{Key: key, WindowStart: r.Window.Start, WindowEnd: r.Window.End, Count: r.Count, Aggs: r.Aggs, KeyNames: r.KeyNames}
+}
+
+// JSONKeys is the group key of several key values: a JSON array of their
+// strings (codec.KeyString's), in --key's order.
+func JSONKeys(values []string) string {
+	b, _ := json.Marshal(values)
+	return string(b)
+}
+
+// SplitKeys returns the values of a group key of len(names) keys, and
+// whether it is one (JSONKeys of as many values).
+func SplitKeys(key string, names []string) ([]string, bool) {
+	var vals []string
+	if len(names) == 0 || json.Unmarshal([]byte(key), &vals) != nil || len(vals) != len(names) {
+		return nil, false
+	}
+	return vals, true
 }
 
 // RowState is where a row is in its life: open to updates, or closed by
@@ -134,7 +154,7 @@ const (
 func (r Row) MarshalBinary() ([]byte, error) {
 	buf := make([]byte, 0, 1+5*binary.MaxVarintLen64+len(r.Applied)*(binary.MaxVarintLen32+binary.MaxVarintLen64))
 	tag := byte(rowTag)
-	if len(r.Aggs) > 0 {
+	if len(r.Aggs) > 0 || len(r.KeyNames) > 0 {
 		tag = aggRowTag
 	}
 	buf = append(buf, tag)
@@ -153,7 +173,11 @@ func (r Row) MarshalBinary() ([]byte, error) {
 		buf = binary.AppendVarint(buf, int64(p))
 		buf = binary.AppendVarint(buf, r.Applied[p])
 	}
-	if len(r.Aggs) > 0 {
+	if tag == aggRowTag {
+		buf = binary.AppendUvarint(buf, uint64(len(r.KeyNames)))
+		for _, n := range r.KeyNames {
+			buf = append(binary.AppendUvarint(buf, uint64(len(n))), n...)
+		}
 		return agg.AppendColumns(buf, r.Aggs)
 	}
 	return buf, nil
@@ -192,11 +216,20 @@ func (r *Row) UnmarshalBinary(data []byte) error {
 		}
 	}
 	if data[0] == aggRowTag {
+		n := rd.Uvarint()
+		if n > uint64(rd.Len()) {
+			return fmt.Errorf("%w: %d key names", errRow, n)
+		}
+		for range n {
+			r.KeyNames = append(r.KeyNames, string(rd.LenBytes()))
+		}
 		cols, err := agg.ReadColumns(rd)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errRow, err)
 		}
-		r.Aggs = cols
+		if len(cols) > 0 {
+			r.Aggs = cols
+		}
 	}
 	if rd.Len() != 0 {
 		return fmt.Errorf("%w: %d trailing bytes", errRow, rd.Len())
@@ -253,13 +286,47 @@ type Result struct {
 	// Aggs are the --agg columns after count, each written as its
 	// name and value (MarshalJSON).
 	Aggs []agg.Column `json:"-"`
+	// KeyNames name the keys of a group key of several (JSONKeys):
+	// MarshalJSON writes each by name instead of key.
+	KeyNames []string `json:"-"`
 }
 
-// MarshalJSON writes the row's fields, then each aggregate as
-// "name": value (null when no value was aggregated).
+// KeyColumns are the result's key columns and their values: key and
+// Key, or each of several keys by name.
+func (r Result) KeyColumns() (names, values []string) {
+	if vals, ok := SplitKeys(r.Key, r.KeyNames); ok {
+		return r.KeyNames, vals
+	}
+	return []string{"key"}, []string{r.Key}
+}
+
+// MarshalJSON writes the key (or keys, by name), the window, count, then
+// each aggregate as "name": value (null when no value was aggregated).
 func (r Result) MarshalJSON() ([]byte, error) {
-	type plain Result
-	return MarshalWithAggs(plain(r), r.Aggs)
+	names, values := r.KeyColumns()
+	type plain struct {
+		WindowStart time.Time `json:"window_start"`
+		WindowEnd   time.Time `json:"window_end"`
+		Count       int64     `json:"count"`
+	}
+	return MarshalKeyed(names, values, plain{r.WindowStart, r.WindowEnd, r.Count}, r.Aggs)
+}
+
+// MarshalKeyed writes an object of the key columns (names and their
+// values), then the fields of rest (a struct), then cols by name.
+func MarshalKeyed(names, values []string, rest any, cols []agg.Column) ([]byte, error) {
+	b := []byte("{}")
+	var err error
+	for i, n := range names {
+		if b, err = AppendJSONField(b, n, values[i]); err != nil {
+			return nil, err
+		}
+	}
+	tail, err := MarshalWithAggs(rest, cols)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(b[:len(b)-1], ','), tail[1:]...), nil
 }
 
 // MarshalWithAggs marshals v, a struct, and adds each aggregate of cols

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -21,7 +22,8 @@ import (
 // and backfill share them.
 type aggregateFlags struct {
 	cfg         processor.AggregateConfig
-	key, timeF  string
+	keys        []string
+	timeF       string
 	timeFormat  string
 	where       string
 	aggs        []string
@@ -41,7 +43,7 @@ type aggregateFlags struct {
 func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.cfg.Group, "group", "", "group name: the consumer group, <group>-table, <group>-dlq (required)")
 	f.StringVar(&a.cfg.Input, "input", "", "input topic (required)")
-	f.StringVar(&a.key, "key", "", "group key field, a dotted path such as action or diaSource.filterName (required)")
+	f.StringArrayVar(&a.keys, "key", nil, "group key field, a dotted path such as action or diaSource.filterName (required); repeat it to group by several (--key band=diaSource.filterName --key night: NAME=PATH names its column, by default the path with dots as _)")
 	f.StringVar(&a.timeF, "time", "", "event time field, read as --time-format says; or @timestamp for each record's Kafka timestamp (required)")
 	f.StringVar(&a.timeFormat, "time-format", "auto", "how --time is read: auto (epoch s or ms, RFC 3339, or 2006-01-02 15:04:05[.fff] UTC; a number before 1973 is ambiguous and dead-lettered), unix, unix_ms, unix_us, rfc3339, mjd (Modified Julian Date), jd (Julian Date), or a Go layout such as 2006-01-02T15:04:05 (UTC unless it has a zone)")
 	f.StringVar(&a.where, "where", "", "count only records matching this expression (the filter's expr-lang dialect, e.g. 'diaSource.snr > 5'); the others are neither counted nor dead-lettered (rejected_total)")
@@ -80,7 +82,7 @@ func fieldPath(flag, s string) (codec.Path, error) {
 	if i := strings.IndexAny(s, ", \t\"'()[]=<>!|&"); i >= 0 {
 		hint := ""
 		if s[i] == ',' && flag == "--key" {
-			hint = "; group by one field (several keys are not supported yet)"
+			hint = "; to group by several fields repeat --key: --key a --key b"
 		}
 		return codec.Path{}, fmt.Errorf("%s %q is not a field path (a dotted path such as diaSource.filterName): it holds %q%s", flag, s, s[i], hint)
 	}
@@ -111,9 +113,24 @@ func (a *aggregateFlags) config(ctx context.Context, g *globals, clientID string
 	if cfg.Decoder, err = a.codecs.decoder(); err != nil {
 		return cfg, err
 	}
-	if cfg.Key, err = fieldPath("--key", a.key); err != nil {
-		return cfg, err
+	for _, k := range a.keys {
+		name, path, renamed := strings.Cut(k, "=")
+		if !renamed {
+			path = k
+		}
+		p, err := fieldPath("--key", path)
+		if err != nil {
+			return cfg, err
+		}
+		if !renamed {
+			name = strings.ReplaceAll(path, ".", "_")
+		}
+		cfg.Keys = append(cfg.Keys, processor.KeyColumn{Name: name, Path: p})
 	}
+	if len(cfg.Keys) == 0 {
+		return cfg, errors.New("no group key: set --key")
+	}
+	cfg.Key = cfg.Keys[0].Path
 	if a.timeF == recordTimestamp {
 		cfg.RecordTime = true
 		if a.flags.Changed("time-format") {
@@ -188,7 +205,7 @@ share the work. A stop and restart never loses or repeats a count.`,
 			if err := observe.startAggregator(cmd, cfg, reg, agg); err != nil {
 				return err
 			}
-			slog.Info("aggregating", "group", cfg.Group, "input", cfg.Input, "key", flags.key, "time", flags.timeF, "time_format", cfg.TimeFormat.String(), "where", flags.where, "agg", aggList(cfg.Aggs), "windows", cfg.Windows.String(), "emit", cfg.Emit.String(), "output", cfg.Output)
+			slog.Info("aggregating", "group", cfg.Group, "input", cfg.Input, "key", strings.Join(flags.keys, ","), "time", flags.timeF, "time_format", cfg.TimeFormat.String(), "where", flags.where, "agg", aggList(cfg.Aggs), "windows", cfg.Windows.String(), "emit", cfg.Emit.String(), "output", cfg.Output)
 			err = agg.Run(cmd.Context())
 			logStopped(agg.Stats())
 			return err

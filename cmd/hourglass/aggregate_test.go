@@ -14,7 +14,7 @@ func TestFieldPath(t *testing.T) {
 		}
 	}
 	for bad, says := range map[string]string{
-		"action,site":  "several keys",
+		"action,site":  "repeat --key",
 		"action site":  "not a field path",
 		"snr > 5":      "not a field path",
 		"a..b":         "empty step",

@@ -16,6 +16,10 @@
   // The fields every row has; any other is an --agg column, a measure.
   const fixed = new Set(["key", "window_start", "window_end", "count", "final"]);
   let measure = new URLSearchParams(location.search).get("measure") || "count";
+  // A row's key: its key, or with several keys (the answer's keys) their
+  // values joined.
+  let keyNames = null;
+  const label = r => keyNames ? keyNames.map(k => r[k]).join(" · ") : r.key;
   measureEl.addEventListener("change", () => { measure = measureEl.value; poll.now(); });
 
   // A key keeps the colour it got when it first arrived: Tableau 10, then
@@ -85,7 +89,7 @@
     const at = new Map(xs.map((x, i) => [x, i]));
     const col = new Map(keys.map(k => [k, new Array(xs.length).fill(null)]));
     for (const r of rows) {
-      const c = col.get(r.key);
+      const c = col.get(label(r));
       const v = r[measure];
       if (c) c[at.get(Date.parse(r.window_start) / 1000)] = typeof v === "number" ? v : null;
     }
@@ -157,7 +161,7 @@
   function draw(got, keys) {
     const {head, rows, fetched} = got;
     const w = plotWidth();
-    const measures = ["count", ...Object.keys(rows[0] || {}).filter(k => !fixed.has(k))];
+    const measures = ["count", ...Object.keys(rows[0] || {}).filter(k => !fixed.has(k) && !(keyNames || []).includes(k))];
     if (measures.join() !== state.measures.join()) {
       measureEl.replaceChildren(...measures.map(m => new Option(m, m)));
       measureEl.parentElement.hidden = measures.length < 2;
@@ -214,8 +218,8 @@
       const tr = document.createElement("tr");
       const a = document.createElement("td");
       const sw = document.createElement("i");
-      sw.style.background = colour(r.key);
-      a.append(sw, document.createTextNode(r.key));
+      sw.style.background = colour(label(r));
+      a.append(sw, document.createTextNode(label(r)));
       const b = document.createElement("td");
       b.textContent = r.total;
       tr.append(a, b);
@@ -239,7 +243,8 @@
     clearTimeout(timer);
     try {
       const t = await getJSON("api/totals");
-      const keys = t.rows.map(r => r.key);
+      keyNames = t.keys || null;
+      const keys = t.rows.map(label);
       keys.forEach(colour); // colours in order of arrival
       totals(t.rows);
       draw(await windows(fit(), keys.length), keys);
