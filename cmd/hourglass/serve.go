@@ -24,14 +24,17 @@ func newServe(g *globals) *cobra.Command {
 		Long: `Keeps a Goka view of <group>-table current and serves it, read-only:
 
   GET /api/windows?key=&from=&to=&limit=&order=&cursor=
-                                    rows {"key","window_start","window_end","count","final"},
+                                    rows {"key","window_start","window_end","count",<--agg
+                                    columns>,"final"} (several --key: a field per key, named
+                                    in "keys"),
                                     newest window first (order=oldest: oldest), at most
                                     limit (default 1000, at most 100000), "next": the cursor
                                     of the page after, "watermark": how far windows are closed
-  GET /api/totals                   rows {"key","total"}
+  GET /api/totals                   rows {"key","total",<--agg columns, merged>}
   GET /metrics                      Prometheus (hourglass_view_*, Go runtime)
   GET /healthz, /readyz             liveness; readiness (the view has the table)
-  GET /                             a page charting counts per window per key, updated every second
+  GET /                             a page charting counts (or an --agg column) per window per
+                                    key, updated every second
 
 Every API answer also says "recovered" (the view holds the whole table) and
 "lag" (table records it has not read yet), so readers know how fresh it is.
