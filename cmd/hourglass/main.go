@@ -121,7 +121,7 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	pf.StringVar(&g.security.TLSKey, "tls-key", "", "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
 	pf.StringArrayVarP(&g.settings, "kafka-setting", "X", nil, "a Kafka client setting, key=value, as kcat's -X (repeatable): "+strings.Join(kafka.SettingNames(), "; "))
 	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof FILE)")
-	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newBackfill(g), newReset(g), newStatus(g), newVersion())
+	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newSink(g), newBackfill(g), newReset(g), newStatus(g), newVersion())
 	root.SetVersionTemplate("{{.Version}}\n")
 	return root, g
 }
