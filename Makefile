@@ -125,7 +125,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSessionsBinary$$' -fuzztime $(or $(FUZZTIME),50000x) ./windows
 	$(GO) test -run '^$$' -fuzz '^FuzzWatermarkRow$$' -fuzztime $(or $(FUZZTIME),50000x) ./internal/wire
 
-## bench: micro-benchmarks, then the suite W1–W4 (bench/main.go) on the embedded broker;
+## bench: micro-benchmarks, then the suite W1–W5 (bench/main.go) on the embedded broker;
 ## the suite's table and JSON land in .cache/bench (figures, never pass/fail)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./codec/... ./windows/...

@@ -7,6 +7,10 @@
 //     count visible in the table's changelog (what every view reads), and
 //     the aggregate process's peak RSS.
 //   - W1a: W1 with a float field v and --agg sum(v),avg(v),max(v).
+//   - W5 sink: result rows of an output topic upserted into PostgreSQL
+//     (started here with initdb and pg_ctl) by one `hourglass sink`: rows/s
+//     from the sink's start until the database holds every record's
+//     offset.
 //   - W2 latency: events at a fixed rate; p50/p99 from produce to the count
 //     being visible in the changelog.
 //   - W3 alert filter: Python-literal alerts through `diaSource.ra > 350`:
@@ -43,10 +47,12 @@ import (
 	"time"
 
 	"github.com/hourglass-stream/hourglass/alerts"
+	"github.com/hourglass-stream/hourglass/internal/pgtest"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/hourglass-stream/hourglass/windows"
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -57,6 +63,7 @@ type config struct {
 	aggFlags                []string
 	w1Events, w3Alerts      int
 	w4Rows                  int
+	w5Rows                  int
 	w2Rate                  int
 	w2For                   time.Duration
 	keys                    int
@@ -83,12 +90,13 @@ func main() {
 	flag.StringVar(&c.bin, "bin", "bin/hourglass", "the hourglass binary")
 	flag.StringVar(&c.brokers, "brokers", "", "a Kafka cluster to use (default: start the embedded broker)")
 	flag.StringVar(&c.out, "out", ".cache/bench", "directory for results.md and results.json")
-	flag.StringVar(&c.only, "only", "W1,W1a,W2,W3,W4", "workloads to run")
+	flag.StringVar(&c.only, "only", "W1,W1a,W2,W3,W4,W5", "workloads to run")
 	flag.IntVar(&c.w1Events, "w1-events", 10_000_000, "W1: events")
 	flag.IntVar(&c.w2Rate, "w2-rate", 20_000, "W2: events per second")
 	flag.DurationVar(&c.w2For, "w2-for", 60*time.Second, "W2: how long")
 	flag.IntVar(&c.w3Alerts, "w3-alerts", 1_000_000, "W3: alerts")
 	flag.IntVar(&c.w4Rows, "w4-rows", 1_000_000, "W4: table rows")
+	flag.IntVar(&c.w5Rows, "w5-rows", 200_000, "W5: result rows into PostgreSQL")
 	flag.IntVar(&c.keys, "keys", 1000, "distinct group keys")
 	flag.StringVar(&c.profile, "profile", "", "write CPU profiles of the processes under test to PREFIX.w1 (aggregate) and PREFIX.w3 (filter)")
 	aggFlags := flag.String("aggregate-flags", "", "extra flags for every aggregate process, space-separated (e.g. \"--batch-linger 100ms\")")
@@ -117,7 +125,7 @@ func run(c config) error {
 	for _, w := range []struct {
 		name string
 		fn   func(config, kafka.Config) (Result, error)
-	}{{"W1", w1}, {"W1a", w1a}, {"W2", w2}, {"W3", w3}, {"W4", w4}} {
+	}{{"W1", w1}, {"W1a", w1a}, {"W2", w2}, {"W3", w3}, {"W4", w4}, {"W5", w5}} {
 		if !strings.Contains(","+c.only+",", ","+w.name+",") {
 			continue
 		}
@@ -649,4 +657,72 @@ func write(dir string, rep Report) error {
 	}
 	fmt.Print(b.String())
 	return nil
+}
+
+// w5 upserts c.w5Rows distinct result rows (c.keys keys, an hour each)
+// from an output topic into PostgreSQL with one `hourglass sink`.
+func w5(c config, kc kafka.Config) (Result, error) {
+	dsn, stopPG, err := pgtest.Run()
+	if err != nil {
+		return Result{}, err
+	}
+	defer func() { _ = stopPG() }()
+	topic, group := name("w5"), name("w5g")
+	if err := createTopic(kc, topic, c.partitions); err != nil {
+		return Result{}, err
+	}
+	p, err := kc.Producer(fnv.New32a)
+	if err != nil {
+		return Result{}, err
+	}
+	n := c.w5Rows
+	for i := range n {
+		key := fmt.Sprintf("k%04d", i%c.keys)
+		start := time.Unix(base+int64(i/c.keys)*3600, 0).UTC()
+		value := fmt.Appendf(nil, `{"key":%q,"window_start":%q,"window_end":%q,"count":%d,"final":false}`,
+			key, start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339), i%977+1)
+		p.Produce(context.Background(), &kgo.Record{Topic: topic, Key: []byte(windows.RowKey(key, windows.Window{Start: start})), Value: value}, nil)
+	}
+	if err := p.Flush(context.Background()); err != nil {
+		p.Close()
+		return Result{}, err
+	}
+	p.Close()
+	db, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		return Result{}, err
+	}
+	defer db.Close(context.Background())
+	t0 := time.Now()
+	sink, err := start(c.bin, "sink", "--brokers", c.brokers, "--group", group, "--topic", topic, "--to", dsn, "--table", "w5", "--log-level", "warn")
+	if err != nil {
+		return Result{}, err
+	}
+	defer sink.stop()
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		var done int64
+		err := db.QueryRow(context.Background(), `SELECT coalesce(sum(next_offset), 0) FROM hourglass_offsets WHERE topic = $1`, topic).Scan(&done)
+		if err == nil && done >= int64(n) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return Result{}, fmt.Errorf("the sink wrote %d of %d records in 10 min (%v)", done, n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(t0)
+	var rows int64
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM w5`).Scan(&rows); err != nil {
+		return Result{}, err
+	}
+	if rows != int64(n) {
+		return Result{}, fmt.Errorf("%d rows in the table, want %d", rows, n)
+	}
+	rate := float64(n) / took.Seconds()
+	return Result{
+		Workload: "W5 sink into PostgreSQL",
+		Summary:  fmt.Sprintf("%.0f rows/s upserted (%d rows, %d partitions, in %.1f s from the sink's start, PostgreSQL with fsync off); sink peak RSS %.0f MiB", rate, n, c.partitions, took.Seconds(), sink.peakRSS()),
+		Figures:  map[string]float64{"rows_per_s": rate, "seconds": took.Seconds(), "peak_rss_mib": sink.peakRSS()},
+	}, nil
 }

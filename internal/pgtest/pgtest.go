@@ -4,6 +4,7 @@
 package pgtest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -39,63 +40,89 @@ func bin() string {
 }
 
 // Start starts a server and returns its connection string (user postgres,
-// database postgres, trust authentication on 127.0.0.1). Without
-// PostgreSQL the test is skipped, unless HOURGLASS_REQUIRE_POSTGRES is set
-// (.ci/run sets it).
+// database postgres, trust authentication on 127.0.0.1), stopped when the
+// test ends. Without PostgreSQL the test is skipped, unless
+// HOURGLASS_REQUIRE_POSTGRES is set (.ci/run sets it).
 func Start(t testing.TB) string {
 	t.Helper()
-	dir := bin()
-	if dir == "" {
+	if bin() == "" {
 		if os.Getenv("HOURGLASS_REQUIRE_POSTGRES") != "" {
 			t.Fatal("no PostgreSQL: install Debian's postgresql or set HOURGLASS_PG_BIN")
 		}
 		t.Skip("no PostgreSQL (Debian's postgresql package; .ci/run installs it)")
 	}
-	base, err := os.MkdirTemp("", "hourglass-pg-")
+	dsn, stop, err := Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(base) })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return dsn
+}
+
+// Run starts a server as Start does, for programs (make bench); stop
+// stops it (pg_ctl stop: the postmaster's PID) and removes its files.
+func Run() (dsn string, stop func() error, err error) {
+	dir := bin()
+	if dir == "" {
+		return "", nil, errors.New("no PostgreSQL: install Debian's postgresql or set HOURGLASS_PG_BIN")
+	}
+	base, err := os.MkdirTemp("", "hourglass-pg-")
+	if err != nil {
+		return "", nil, err
+	}
 	data := filepath.Join(base, "data")
 	// initdb refuses to run as root: run the server as user postgres.
 	var as []string
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Fatal("running as root and there is no user postgres to run PostgreSQL as")
+			os.RemoveAll(base)
+			return "", nil, errors.New("running as root and there is no user postgres to run PostgreSQL as")
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(base, uid, gid); err != nil {
-			t.Fatal(err)
+			os.RemoveAll(base)
+			return "", nil, err
 		}
 		as = []string{"runuser", "-u", "postgres", "--"}
 	}
-	run := func(args ...string) {
-		t.Helper()
+	run := func(args ...string) error {
 		cmd := append(append([]string(nil), as...), args...)
 		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
+			return fmt.Errorf("%v: %w\n%s", args, err, out)
 		}
+		return nil
 	}
-	run(filepath.Join(dir, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-	port := freePort(t)
-	run(filepath.Join(dir, "pg_ctl"), "-D", data, "-l", filepath.Join(base, "log"), "-w", "-o",
-		fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off", port, base), "start")
-	t.Cleanup(func() {
-		cmd := append(append([]string(nil), as...), filepath.Join(dir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
-		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
-			t.Errorf("pg_ctl stop: %v\n%s", err, out)
-		}
-	})
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	port, err := freePort()
+	if err == nil {
+		err = run(filepath.Join(dir, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+	}
+	if err == nil {
+		err = run(filepath.Join(dir, "pg_ctl"), "-D", data, "-l", filepath.Join(base, "log"), "-w", "-o",
+			fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off", port, base), "start")
+	}
+	if err != nil {
+		os.RemoveAll(base)
+		return "", nil, err
+	}
+	stop = func() error {
+		err := run(filepath.Join(dir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
+		os.RemoveAll(base)
+		return err
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), stop, nil
 }
 
-func freePort(t testing.TB) int {
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
