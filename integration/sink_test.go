@@ -11,6 +11,7 @@ import (
 
 	"github.com/hourglass-stream/hourglass/internal/pgtest"
 	"github.com/hourglass-stream/hourglass/processor"
+	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -172,4 +173,43 @@ func dataFiles(t *testing.T, dir string) []string {
 		t.Fatalf("%d data files", len(files))
 	}
 	return files
+}
+
+// TestSinkSessions: sessions that merge leave tombstones in the output,
+// and the sink deletes their rows: the database holds the merged session
+// only, as the group table does.
+func TestSinkSessions(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Start(t)
+	e := newEnv(t)
+	input, group, output := e.name("events"), e.name("sessions"), e.name("rows")
+	e.createTopic(input, 1)
+	cfg := e.aggregateConfig(group, input, output)
+	cfg.Windows = windows.SessionGap(30 * time.Minute)
+	cfg.Watermark, cfg.Emit = &windows.Closer{Lateness: 2 * time.Hour}, processor.EmitUpdate // nothing here is late
+	e.startAggregator(cfg)
+	e.produceTo(input,
+		ev{0, "08:00:00", "Open"}, ev{0, "08:50:00", "Open"}, ev{0, "09:30:00", "Close"})
+	s := startProc(t, "sink", "--brokers="+strings.Join(cluster, ","), "--group", group, "--topic", output, "--to", dsn, "--table", "sessions", "--log-level", "warn")
+	defer s.stop(t)
+	rows := func() string {
+		r, err := pgQuery(t, dsn, "select key, window_start, window_end, count from sessions order by window_start")
+		if err != nil {
+			return err.Error()
+		}
+		return strings.Join(r, " ")
+	}
+	eventually(t, time.Minute, func() string {
+		if got := rows(); got != "Open,2016-07-26T08:00:00Z,2016-07-26T08:30:00Z,1 Open,2016-07-26T08:50:00Z,2016-07-26T09:20:00Z,1 Close,2016-07-26T09:30:00Z,2016-07-26T10:00:00Z,1" {
+			return "before the merge: " + got
+		}
+		return ""
+	})
+	e.produceTo(input, ev{0, "08:25:00", "Open"}) // bridges 08:00 and 08:50: one session 08:00–09:20
+	eventually(t, time.Minute, func() string {
+		if got := rows(); got != "Open,2016-07-26T08:00:00Z,2016-07-26T09:20:00Z,3 Close,2016-07-26T09:30:00Z,2016-07-26T10:00:00Z,1" {
+			return "after the merge: " + got
+		}
+		return ""
+	})
 }
