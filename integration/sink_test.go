@@ -67,10 +67,11 @@ func TestSinkPostgres(t *testing.T) {
 	agg := startProc(t, "aggregate", brokers, "--group", group, "--input", input, "--key", "action", "--time", "time",
 		"--window", "1h", "--output", output, "--log-level", "warn")
 	defer agg.stop(t)
-	sink := func(table string) *proc {
-		return startProc(t, "sink", brokers, "--group", group, "--topic", output, "--to", dsn, "--table", table, "--max-batch", "300", "--log-level", "warn")
+	sink := func(table string, extra ...string) *proc {
+		return startProc(t, append([]string{"sink", brokers, "--group", group, "--topic", output, "--to", dsn, "--table", table, "--max-batch", "300", "--log-level", "warn"}, extra...)...)
 	}
-	a, b := sink("hourly"), sink("hourly")
+	metricsAddr := freeAddr(t)
+	a, b := sink("hourly"), sink("hourly", "--metrics-listen", metricsAddr)
 	eventually(t, 90*time.Second, func() string {
 		rows, err := pgQuery(t, dsn, "select count(*) from hourly")
 		if err != nil || len(rows) == 0 || rows[0] == "0" {
@@ -106,6 +107,20 @@ func TestSinkPostgres(t *testing.T) {
 	if rows, err := pgQuery(t, dsn, "select count(*) from hourly where final"); err != nil || rows[0] != "0" {
 		t.Errorf("final rows without a watermark: %v %v", rows, err)
 	}
+	// The second sink is ready and has applied records (its share).
+	if code, body, err := httpStatus("http://" + metricsAddr + "/readyz"); err != nil || code != 200 {
+		t.Errorf("sink /readyz: %d %s %v", code, body, err)
+	}
+	eventually(t, 30*time.Second, func() string {
+		m, err := httpGet("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return err.Error()
+		}
+		if n, ok := metricValue(m, "hourglass_sink_records_total", fmt.Sprintf(`{group=%q,table="hourly"}`, group)); !ok || n == 0 {
+			return fmt.Sprintf("hourglass_sink_records_total = %v (%v)", n, ok)
+		}
+		return ""
+	})
 
 	// A table that refuses big counts: those rows are dead letters.
 	if _, err := pgQuery(t, dsn, `create table small (key text not null, window_start timestamptz not null, window_end timestamptz not null,

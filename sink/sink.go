@@ -63,6 +63,22 @@ type Sink struct {
 	stats struct{ records, upserts, deletes, skipped, deadLettered, batches atomic.Int64 }
 	cols  []string // the table's columns, in order, once known
 	keys  []string // its key columns (the primary key less window_start)
+	// joined: the current run has joined its group; failure: why the
+	// last run ended, until a run joins (for /readyz).
+	joined  atomic.Bool
+	failure atomic.Pointer[string]
+}
+
+// Ready reports whether the sink works: it has joined its consumer group
+// and is not retrying a failure.
+func (s *Sink) Ready() (bool, string) {
+	if f := s.failure.Load(); f != nil {
+		return false, "in an outage, retrying: " + *f
+	}
+	if !s.joined.Load() {
+		return false, "joining the consumer group"
+	}
+	return true, ""
 }
 
 var tableRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
@@ -110,6 +126,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	backoff := 500 * time.Millisecond
 	for {
 		started := time.Now()
+		s.joined.Store(false)
 		err := s.runOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -120,6 +137,8 @@ func (s *Sink) Run(ctx context.Context) error {
 		if time.Since(started) > time.Minute {
 			backoff = 500 * time.Millisecond
 		}
+		why := err.Error()
+		s.failure.Store(&why)
 		s.log.Warn("sink failed; restarting from the database's offsets", "in", backoff, "error", err)
 		select {
 		case <-ctx.Done():
@@ -174,6 +193,10 @@ func (s *Sink) runOnce(ctx context.Context) error {
 		// Start where the database says, not where Kafka does.
 		kgo.AdjustFetchOffsetsFn(func(ctx context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 			return s.dbOffsets(ctx, db, offs)
+		}),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+			s.joined.Store(true)
+			s.failure.Store(nil)
 		}),
 	)...)
 	if err != nil {

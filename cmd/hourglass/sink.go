@@ -3,12 +3,17 @@ package main
 import (
 	"log/slog"
 
+	"github.com/hourglass-stream/hourglass/metrics"
 	"github.com/hourglass-stream/hourglass/sink"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
 func newSink(g *globals) *cobra.Command {
-	var cfg sink.Config
+	var (
+		cfg     sink.Config
+		observe observeFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "sink --group G --topic T --to postgres://USER@HOST:PORT/DB --table NAME",
 		Short: "Upsert a group's result rows into a PostgreSQL table, exactly once",
@@ -35,6 +40,9 @@ libpq's sslmode says.`,
 			if err != nil {
 				return err
 			}
+			if err := observe.startSink(cmd, cfg, s); err != nil {
+				return err
+			}
 			slog.Info("sinking", "group", cfg.Group, "topic", cfg.Topic, "table", cfg.Table)
 			err = s.Run(cmd.Context())
 			st := s.Stats()
@@ -48,6 +56,33 @@ libpq's sslmode says.`,
 	fl.StringVar(&cfg.DSN, "to", "", "the database, postgres://USER@HOST:PORT/DB[?sslmode=...]")
 	fl.StringVar(&cfg.Table, "table", "", "the table, NAME or SCHEMA.NAME")
 	fl.IntVar(&cfg.MaxBatch, "max-batch", 5000, "most records in one transaction")
+	observe.register(fl)
 	requireFlags(cmd, "group", "topic", "to", "table")
 	return cmd
+}
+
+// startSink is observeFlags.start for a sink: its counters, and the lag of
+// its consumer group (committed after each database commit).
+func (o *observeFlags) startSink(cmd *cobra.Command, cfg sink.Config, s *sink.Sink) error {
+	reg := metrics.NewRegistry()
+	group := sink.ConsumerGroup(cfg.Group, cfg.Table)
+	return o.start(cmd.Context(), cfg.Kafka, reg, []string{group},
+		func(lag *metrics.Lag) {
+			l := prometheus.Labels{"group": cfg.Group, "table": cfg.Table}
+			metrics.Counter(reg, "sink_records_total", "Output records read and applied (in a committed transaction).", l, func() int64 { return s.Stats().Records })
+			metrics.Counter(reg, "sink_upserts_total", "Rows upserted (a batch writes a row's last version once).", l, func() int64 { return s.Stats().Upserts })
+			metrics.Counter(reg, "sink_deletes_total", "Rows deleted for tombstones.", l, func() int64 { return s.Stats().Deletes })
+			metrics.Counter(reg, "sink_skipped_total", "Records the database had applied already (redeliveries).", l, func() int64 { return s.Stats().Skipped })
+			metrics.Counter(reg, "sink_batches_total", "Transactions committed.", l, func() int64 { return s.Stats().Batches })
+			metrics.Counter(reg, "dead_lettered_total", "Rows the database refused, sent to the dead-letter topic.", l, func() int64 { return s.Stats().DeadLettered })
+			reg.MustRegister(lag)
+		},
+		processorStats{
+			fields: func() []any {
+				st := s.Stats()
+				return []any{"group", cfg.Group, "table", cfg.Table, "records", st.Records, "upserts", st.Upserts, "deletes", st.Deletes, "dead_lettered", st.DeadLettered}
+			},
+			rates: func() map[string]int64 { return map[string]int64{"records": s.Stats().Records} },
+			ready: s.Ready,
+		})
 }
