@@ -7,6 +7,8 @@
 //     count visible in the table's changelog (what every view reads), and
 //     the aggregate process's peak RSS.
 //   - W1a: W1 with a float field v and --agg sum(v),avg(v),max(v).
+//   - W1b: W1's events already in the topic, counted by `backfill`, as a
+//     multiple of a bare franz-go read of the same records (the ceiling).
 //   - W5 sink: result rows of an output topic upserted into PostgreSQL
 //     (started here with initdb and pg_ctl) by one `hourglass sink`: rows/s
 //     from the sink's start until the database holds every record's
@@ -90,7 +92,7 @@ func main() {
 	flag.StringVar(&c.bin, "bin", "bin/hourglass", "the hourglass binary")
 	flag.StringVar(&c.brokers, "brokers", "", "a Kafka cluster to use (default: start the embedded broker)")
 	flag.StringVar(&c.out, "out", ".cache/bench", "directory for results.md and results.json")
-	flag.StringVar(&c.only, "only", "W1,W1a,W2,W3,W4,W5", "workloads to run")
+	flag.StringVar(&c.only, "only", "W1,W1a,W1b,W2,W3,W4,W5", "workloads to run")
 	flag.IntVar(&c.w1Events, "w1-events", 10_000_000, "W1: events")
 	flag.IntVar(&c.w2Rate, "w2-rate", 20_000, "W2: events per second")
 	flag.DurationVar(&c.w2For, "w2-for", 60*time.Second, "W2: how long")
@@ -125,7 +127,7 @@ func run(c config) error {
 	for _, w := range []struct {
 		name string
 		fn   func(config, kafka.Config) (Result, error)
-	}{{"W1", w1}, {"W1a", w1a}, {"W2", w2}, {"W3", w3}, {"W4", w4}, {"W5", w5}} {
+	}{{"W1", w1}, {"W1a", w1a}, {"W1b", w1b}, {"W2", w2}, {"W3", w3}, {"W4", w4}, {"W5", w5}} {
 		if !strings.Contains(","+c.only+",", ","+w.name+",") {
 			continue
 		}
@@ -532,11 +534,87 @@ func w3(c config, kc kafka.Config) (Result, error) {
 	}
 	rate := float64(c.w3Alerts) / took.Seconds()
 	mbs := float64(bytes) / 1e6 / took.Seconds()
+	rss := f.peakRSS()
+	bare, err := bareRead(kc, input, c.w3Alerts)
+	if err != nil {
+		return Result{}, err
+	}
 	return Result{
 		Workload: "W3 alert filter",
-		Summary: fmt.Sprintf("%.0f alerts/s, %.1f MB/s (%d Python-literal alerts of %.1f KB on average through diaSource.ra > 350, in %.1f s from process start; filter peak RSS %.0f MiB)",
-			rate, mbs, c.w3Alerts, float64(bytes)/float64(c.w3Alerts)/1e3, took.Seconds(), f.peakRSS()),
-		Figures: map[string]float64{"alerts_per_s": rate, "mb_per_s": mbs, "seconds": took.Seconds(), "peak_rss_mib": f.peakRSS()},
+		Summary: fmt.Sprintf("%.0f alerts/s, %.1f MB/s (%d Python-literal alerts of %.1f KB on average through diaSource.ra > 350, in %.1f s from process start: %.1f× a bare read of them, %.2f s; filter peak RSS %.0f MiB)",
+			rate, mbs, c.w3Alerts, float64(bytes)/float64(c.w3Alerts)/1e3, took.Seconds(), took.Seconds()/bare.Seconds(), bare.Seconds(), rss),
+		Figures: map[string]float64{"alerts_per_s": rate, "mb_per_s": mbs, "seconds": took.Seconds(), "peak_rss_mib": rss,
+			"bare_read_s": bare.Seconds(), "x_bare_read": took.Seconds() / bare.Seconds()},
+	}, nil
+}
+
+// bareRead is the ceiling (issue 19): how long a plain franz-go consumer
+// takes to read the n records of topic from the start, doing nothing else.
+func bareRead(kc kafka.Config, topic string, n int) (time.Duration, error) {
+	began := time.Now()
+	cl, err := client(kc, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	read := 0
+	for read < n {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("bare read of %s: %d of %d records: %w", topic, read, n, err)
+		}
+		read += fs.NumRecords()
+	}
+	return time.Since(began), nil
+}
+
+// w1b counts W1's events already in the topic, as backfill does (issue
+// 19's first target: within 3× of a bare read of the same records).
+func w1b(c config, kc kafka.Config) (Result, error) {
+	input, group := name("w1b"), name("w1bg")
+	if err := createTopic(kc, input, c.partitions); err != nil {
+		return Result{}, err
+	}
+	n := c.w1Events
+	step := float64(100*3600) / float64(n)
+	if _, err := produce(kc, input, n, func(i int) []byte { return event(i%c.keys, base+int64(float64(i)*step)) }); err != nil {
+		return Result{}, err
+	}
+	bare, err := bareRead(kc, input, n)
+	if err != nil {
+		return Result{}, err
+	}
+	args := []string{"backfill", "--brokers", c.brokers, "--group", group, "--input", input,
+		"--key", "action", "--time", "time", "--window", "1h", "--log-level", "warn", "--progress-interval", "0"}
+	if c.profile != "" {
+		args = append(args, "--cpu-profile", c.profile+".w1b")
+	}
+	began := time.Now()
+	p, err := start(c.bin, append(args, c.aggFlags...)...)
+	if err != nil {
+		return Result{}, err
+	}
+	var rss float64
+	for done := false; !done; {
+		select {
+		case err := <-p.done:
+			if err != nil {
+				return Result{}, fmt.Errorf("backfill: %w", err)
+			}
+			done = true
+		case <-time.After(50 * time.Millisecond):
+			rss = max(rss, p.peakRSS())
+		}
+	}
+	took := time.Since(began)
+	rate := float64(n) / took.Seconds()
+	return Result{
+		Workload: "W1b backfill of pre-loaded events",
+		Summary: fmt.Sprintf("%.0f events/s (%d events already in the topic, %d keys, 1h windows, in %.1f s from process start to exit: %.1f× a bare read of them, %.2f s); backfill peak RSS %.0f MiB",
+			rate, n, c.keys, took.Seconds(), took.Seconds()/bare.Seconds(), bare.Seconds(), rss),
+		Figures: map[string]float64{"events_per_s": rate, "seconds": took.Seconds(), "bare_read_s": bare.Seconds(), "x_bare_read": took.Seconds() / bare.Seconds(), "peak_rss_mib": rss},
 	}, nil
 }
 

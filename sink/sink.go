@@ -362,7 +362,8 @@ func (s *Sink) apply(ctx context.Context, db *pgx.Conn, dlq *kgo.Client, recs []
 				bad = append(bad, badRecord{r, err})
 				continue
 			}
-			id := fmt.Sprint(c.pk...)
+			idb, _ := json.Marshal(c.pk) // keys with any characters stay apart
+			id := string(idb)
 			if i, ok := at[id]; ok {
 				changes[i] = c
 			} else {
