@@ -200,7 +200,7 @@ func TestAggregatesExact(t *testing.T) {
 	run(t, "ingest", brokers, "--topic", input, "--format", "jsonl", more)
 	select {
 	case err := <-p.exited:
-		if err == nil || !strings.Contains(p.stderr.String(), "other aggregates than --agg") {
+		if err == nil || !strings.Contains(p.stderr.String(), "other aggregates or keys than --agg") {
 			t.Errorf("aggregate with other --agg: %v\n%s", err, p.stderr)
 		}
 	case <-time.After(90 * time.Second):

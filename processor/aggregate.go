@@ -608,20 +608,26 @@ var errNotMatched = errors.New("not matched by --where")
 // record that Where leaves out is errNotMatched, with no reason: it is
 // neither counted nor dead-lettered.
 func (a *Aggregator) extract(ctx context.Context, r *kgo.Record) (key string, at time.Time, reason Reason, err error) {
-	return a.extractValues(ctx, r, nil)
+	return a.extractValues(ctx, r, nil, nil)
 }
+
+// extractLen is how many values extractValues extracts: key, time, the
+// aggregates' fields, the other keys.
+func (a *Aggregator) extractLen() int { return 2 + len(a.fields) + len(a.moreKeys) }
 
 // extractValues is extract, and sets values[i] (when values is not nil:
 // len(a.fields) long) to the value of the aggregates' field i, nil when
 // null or missing. A value of the wrong type for an aggregate is reason
-// ReasonValue.
-func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, values []any) (key string, at time.Time, reason Reason, err error) {
-	var buf [8]any // key, time, fields, more keys
-	vals := buf[:]
-	if n := 2 + len(a.fields) + len(a.moreKeys); n > len(buf) {
+// ReasonValue. scratch, if long enough (extractLen), holds what the
+// decoder extracts: the rekey step passes its own, so that a record costs
+// no allocation for it.
+func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, scratch, values []any) (key string, at time.Time, reason Reason, err error) {
+	vals := scratch
+	if n := a.extractLen(); len(vals) < n {
 		vals = make([]any, n)
 	} else {
-		vals = buf[:n]
+		vals = vals[:n]
+		clear(vals)
 	}
 	if a.cfg.RecordTime && len(vals) == 2 {
 		vals = vals[:1] // keyTime is the key alone

@@ -71,9 +71,11 @@ type rekeyPartition struct {
 	clock *sourceClock // nil: restored from its checkpoint at the next record
 	fresh bool         // assigned since its records were last handled
 	ended bool         // a bounded run's partition past its bound
-	// Scratch of the --agg fields: a record's values, and their encoding.
+	// Scratch of the --agg fields: a record's values, and their encoding;
+	// and of what the decoder extracts.
 	values  []any
 	encoded []byte
+	scratch []any
 }
 
 func newRekeyStep(a *Aggregator) *rekeyStep {
@@ -265,7 +267,10 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 		}
 		rp.values = values
 	}
-	key, at, reason, xerr := a.extractValues(ctx, in.Record, values)
+	if len(rp.scratch) < a.extractLen() {
+		rp.scratch = make([]any, a.extractLen())
+	}
+	key, at, reason, xerr := a.extractValues(ctx, in.Record, rp.scratch, values)
 	if errors.Is(xerr, codec.ErrUnavailable) {
 		return fmt.Errorf("%s/%d offset %d: %w", in.Topic, p, offset, xerr)
 	}
