@@ -20,23 +20,23 @@ type Distinct struct {
 
 func newDistinct() *Distinct { return &Distinct{hll: hyperloglog.New14()} }
 
-func (d *Distinct) Add(v any) error {
+func (d *Distinct) Add(v any) error { return addAny(d, v) }
+
+func (d *Distinct) AddValue(v *Value) error {
 	var buf [1 + 8]byte
 	var b []byte
-	switch x := v.(type) {
-	case string:
-		d.scratch = append(append(d.scratch[:0], 's'), x...)
-		d.hll.Insert(d.scratch)
-		return nil
-	case bool:
+	switch v.kind {
+	case tagString:
+		d.scratch = append(append(d.scratch[:0], 's'), v.str...)
+		b = d.scratch
+	case tagTrue:
+		b = append(buf[:0], 'b', 1)
+	case tagFalse:
 		b = append(buf[:0], 'b', 0)
-		if x {
-			b[1] = 1
-		}
 	default:
-		n, err := numberOf(v)
+		n, err := v.number()
 		if err != nil {
-			return fmt.Errorf("%w: %s cannot be counted distinct", ErrValue, describe(v))
+			return fmt.Errorf("%w: %s cannot be counted distinct", ErrValue, v.describe())
 		}
 		b = n.canonical(buf[:0])
 	}
@@ -89,14 +89,19 @@ func newSketch() *ddsketch.DDSketch {
 
 func newQuantiles(q float64) *Quantiles { return &Quantiles{q: q, s: newSketch()} }
 
-func (p *Quantiles) Add(v any) error {
-	n, err := numberOf(v)
+func (p *Quantiles) Add(v any) error { return addAny(p, v) }
+
+func (p *Quantiles) AddValue(v *Value) error {
+	n, err := v.number()
 	if err != nil {
 		return err
 	}
 	f := n.f
-	if n.isInt {
+	switch {
+	case n.big != nil:
 		f, _ = n.exact().Float64()
+	case n.isInt:
+		f = float64(n.i) // rounded to nearest, as Go converts
 	}
 	if err := p.s.Add(f); err != nil {
 		return fmt.Errorf("%w: %v: %w", ErrValue, f, err)

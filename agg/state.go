@@ -24,6 +24,8 @@ var ErrState = errors.New("bad aggregate state")
 // takes a state of the same spec; neither depends on order.
 type State interface {
 	Add(v any) error
+	// AddValue is Add of a value read by ReadValueInto (no boxing).
+	AddValue(v *Value) error
 	Merge(o State) error
 	// Value is the aggregate as a JSON value: json.Number for exact
 	// integers, float64, or nil when no value was added.
@@ -35,7 +37,8 @@ type State interface {
 // Counter is count: values added, whatever they are.
 type Counter struct{ N int64 }
 
-func (c *Counter) Add(any) error { c.N++; return nil }
+func (c *Counter) Add(any) error         { c.N++; return nil }
+func (c *Counter) AddValue(*Value) error { c.N++; return nil }
 func (c *Counter) Merge(o State) error {
 	x, ok := o.(*Counter)
 	if !ok {
@@ -176,8 +179,10 @@ type SumState struct {
 	floatsSeen bool
 }
 
-func (s *SumState) Add(v any) error {
-	n, err := numberOf(v)
+func (s *SumState) Add(v any) error { return addAny(s, v) }
+
+func (s *SumState) AddValue(v *Value) error {
+	n, err := v.number()
 	if err != nil {
 		return err
 	}
@@ -373,6 +378,7 @@ func (s *SumState) UnmarshalBinary(b []byte) error {
 	if n > uint64(r.Len()/8) {
 		return fmt.Errorf("%w: %d partials", ErrState, n)
 	}
+	s.partials = make([]float64, 0, n+2) // room for the next adds
 	for range n {
 		s.partials = append(s.partials, math.Float64frombits(binary.LittleEndian.Uint64(r.Bytes(8))))
 	}
@@ -395,8 +401,10 @@ type Extreme struct {
 	key  *big.Float // best, exactly, for comparisons across types (nil: not made yet)
 }
 
-func (e *Extreme) Add(v any) error {
-	n, err := numberOf(v)
+func (e *Extreme) Add(v any) error { return addAny(e, v) }
+
+func (e *Extreme) AddValue(v *Value) error {
+	n, err := v.number()
 	if err != nil {
 		return err
 	}
@@ -405,7 +413,11 @@ func (e *Extreme) Add(v any) error {
 }
 
 func (e *Extreme) offer(n number) {
-	if e.set && n.big == nil && e.best.big == nil && n.isInt == e.best.isInt {
+	if !e.set {
+		e.set, e.best, e.key = true, n, nil
+		return
+	}
+	if n.big == nil && e.best.big == nil && n.isInt == e.best.isInt {
 		// Two int64s or two float64s compare as they are.
 		var c int
 		switch {
@@ -420,19 +432,18 @@ func (e *Extreme) offer(n number) {
 		e.best, e.key = n, nil
 		return
 	}
+	// Across types, exactly.
 	x := n.exact()
-	if e.set {
-		if e.key == nil {
-			e.key = e.best.exact()
-		}
-		c := x.Cmp(e.key)
-		// Equal values: an integer wins over a float, so that the
-		// result does not depend on which came first.
-		if (e.max && c < 0) || (!e.max && c > 0) || (c == 0 && (e.best.isInt || !n.isInt)) {
-			return
-		}
+	if e.key == nil {
+		e.key = e.best.exact()
 	}
-	e.set, e.best, e.key = true, n, x
+	c := x.Cmp(e.key)
+	// Equal values: an integer wins over a float, so that the result does
+	// not depend on which came first.
+	if (e.max && c < 0) || (!e.max && c > 0) || (c == 0 && (e.best.isInt || !n.isInt)) {
+		return
+	}
+	e.best, e.key = n, x
 }
 
 func (e *Extreme) Merge(o State) error {

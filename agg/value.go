@@ -110,50 +110,139 @@ func AppendValue(b []byte, v any) []byte {
 	return binary.LittleEndian.AppendUint64(append(b, tagFloat), math.Float64bits(n.f))
 }
 
-// ErrBadValue is wrapped when an encoded value does not read back.
-var ErrBadValue = errors.New("bad encoded value")
+// Value is one decoded value, unboxed: what ReadValueInto reads and
+// State.AddValue takes.
+type Value struct {
+	kind byte // a tag of AppendValue
+	num  number
+	str  string
+}
 
-// ReadValue reads one value written by AppendValue from r.
-func ReadValue(r *varint.Reader) (any, error) {
+// IsNull reports whether v is null (or missing): aggregates skip it.
+func (v *Value) IsNull() bool { return v.kind == tagNull }
+
+func (v *Value) number() (number, error) {
+	switch v.kind {
+	case tagInt, tagFloat, tagBig:
+		return v.num, nil
+	}
+	return number{}, fmt.Errorf("%w: %s is not a number", ErrValue, v.describe())
+}
+
+func (v *Value) describe() string {
+	switch v.kind {
+	case tagString:
+		return strconv.Quote(v.str)
+	case tagTrue:
+		return "true"
+	case tagFalse:
+		return "false"
+	}
+	return "a value"
+}
+
+// valueOf is v (a decoded value) as a Value; objects and arrays are
+// ErrValue.
+func valueOf(v any) (Value, error) {
+	switch x := v.(type) {
+	case nil:
+		return Value{kind: tagNull}, nil
+	case string:
+		return Value{kind: tagString, str: x}, nil
+	case bool:
+		if x {
+			return Value{kind: tagTrue}, nil
+		}
+		return Value{kind: tagFalse}, nil
+	}
+	n, err := numberOf(v)
+	if err != nil {
+		return Value{}, err
+	}
+	switch {
+	case n.big != nil:
+		return Value{kind: tagBig, num: n}, nil
+	case n.isInt:
+		return Value{kind: tagInt, num: n}, nil
+	}
+	return Value{kind: tagFloat, num: n}, nil
+}
+
+// addAny is State.Add through valueOf.
+func addAny(s State, v any) error {
+	x, err := valueOf(v)
+	if err != nil {
+		return err
+	}
+	return s.AddValue(&x)
+}
+
+// ReadValueInto reads one value written by AppendValue into v, without
+// boxing it.
+func ReadValueInto(r *varint.Reader, v *Value) error {
 	tag := r.Bytes(1)
 	if len(tag) == 0 {
-		return nil, fmt.Errorf("%w: no tag", ErrBadValue)
+		return fmt.Errorf("%w: no tag", ErrBadValue)
 	}
-	var v any
+	*v = Value{kind: tag[0]}
 	switch tag[0] {
-	case tagNull:
+	case tagNull, tagFalse, tagTrue:
 	case tagInt:
-		v = r.Varint()
+		v.num = number{isInt: true, i: r.Varint()}
 	case tagFloat:
 		raw := r.Bytes(8)
 		if len(raw) == 8 {
-			v = math.Float64frombits(binary.LittleEndian.Uint64(raw))
+			v.num = number{f: math.Float64frombits(binary.LittleEndian.Uint64(raw))}
 		}
 	case tagString:
-		v = string(r.LenBytes())
-	case tagFalse:
-		v = false
-	case tagTrue:
-		v = true
+		v.str = string(r.LenBytes())
 	case tagBig:
 		i := new(big.Int)
 		if err := i.GobDecode(r.LenBytes()); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadValue, err)
+			return fmt.Errorf("%w: %w", ErrBadValue, err)
 		}
-		v = i
+		v.num = number{isInt: true, big: i}
 	default:
-		return nil, fmt.Errorf("%w: tag %d", ErrBadValue, tag[0])
+		return fmt.Errorf("%w: tag %d", ErrBadValue, tag[0])
 	}
 	if r.Err() != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadValue, r.Err())
+		return fmt.Errorf("%w: %w", ErrBadValue, r.Err())
 	}
-	return v, nil
+	return nil
+}
+
+// ErrBadValue is wrapped when an encoded value does not read back.
+var ErrBadValue = errors.New("bad encoded value")
+
+// ReadValue reads one value written by AppendValue from r, boxed as the
+// decoders box values (int64, float64, string, bool, *big.Int, nil).
+func ReadValue(r *varint.Reader) (any, error) {
+	var v Value
+	if err := ReadValueInto(r, &v); err != nil {
+		return nil, err
+	}
+	switch v.kind {
+	case tagInt:
+		return v.num.i, nil
+	case tagFloat:
+		return v.num.f, nil
+	case tagString:
+		return v.str, nil
+	case tagFalse:
+		return false, nil
+	case tagTrue:
+		return true, nil
+	case tagBig:
+		return v.num.big, nil
+	}
+	return nil, nil
 }
 
 // SkipValues checks n values at the front of r and steps past them.
 func SkipValues(r *varint.Reader, n int64) error {
+	var v Value
 	for range n {
-		if _, err := ReadValue(r); err != nil {
+		if err := ReadValueInto(r, &v); err != nil {
 			return err
 		}
 	}
@@ -211,17 +300,24 @@ func ParseSpec(item string) (Spec, error) {
 	return s, nil
 }
 
+// scratchPool holds the buffers AppendColumns encodes a state into before
+// it knows its length.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
 // AppendColumns appends cols to a row's encoding: their number, then for
 // each its spec (as --agg writes it) and its state, each length-prefixed.
 func AppendColumns(b []byte, cols []Column) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(cols)))
+	scratch := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(scratch)
 	for _, c := range cols {
 		spec := c.Spec.String()
 		b = append(binary.AppendUvarint(b, uint64(len(spec))), spec...)
-		st, err := c.State.AppendBinary(nil)
+		st, err := c.State.AppendBinary((*scratch)[:0])
 		if err != nil {
 			return nil, err
 		}
+		*scratch = st
 		b = append(binary.AppendUvarint(b, uint64(len(st))), st...)
 	}
 	return b, nil

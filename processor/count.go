@@ -375,23 +375,32 @@ func (s *countStep) aggregate(row *windows.Row, u wire.Update) error {
 	if u.Fields != len(a.fields) {
 		return fmt.Errorf("an update with %d values per event, for %d fields", u.Fields, len(a.fields))
 	}
-	cols := row.Aggs
-	var err error
-	vals := make([]any, len(a.fields))
-	u.Events(func(_ int64, values []byte) {
-		r := varint.NewReader(values)
+	if len(row.Aggs) == 0 {
+		return nil // several keys, no aggregates
+	}
+	var buf [8]agg.Value
+	vals := buf[:0]
+	for range a.fields {
+		vals = append(vals, agg.Value{})
+	}
+	// The values are Fields per event, in the events' order (u.Values
+	// was checked by DecodeUpdate, or kept by After).
+	r := varint.NewReader(u.Values)
+	for range u.Delta {
 		for i := range vals {
-			if vals[i], err = agg.ReadValue(r); err != nil {
-				return
+			if err := agg.ReadValueInto(r, &vals[i]); err != nil {
+				return err
 			}
 		}
-		for j, c := range cols {
-			if v := vals[a.fieldOf[j]]; v != nil && err == nil {
-				err = c.State.Add(v)
+		for j, c := range row.Aggs {
+			if v := &vals[a.fieldOf[j]]; !v.IsNull() {
+				if err := c.State.AddValue(v); err != nil {
+					return err
+				}
 			}
 		}
-	})
-	return err
+	}
+	return nil
 }
 
 func columnNames(cols []agg.Column) string {
