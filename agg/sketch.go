@@ -1,6 +1,7 @@
 package agg
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -58,7 +59,11 @@ func (d *Distinct) Value() any { return json.Number(strconv.FormatUint(d.hll.Est
 // small).
 func (d *Distinct) AppendBinary(b []byte) ([]byte, error) { return d.hll.AppendBinary(b) }
 
-func (d *Distinct) UnmarshalBinary(b []byte) error {
+func (d *Distinct) UnmarshalBinary(b []byte) (err error) {
+	defer recoverState(&err)
+	if err := checkHLL(b); err != nil {
+		return err
+	}
 	d.hll = hyperloglog.New14()
 	if err := d.hll.UnmarshalBinary(b); err != nil {
 		return fmt.Errorf("%w: %w", ErrState, err)
@@ -139,7 +144,8 @@ func (p *Quantiles) AppendBinary(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-func (p *Quantiles) UnmarshalBinary(b []byte) error {
+func (p *Quantiles) UnmarshalBinary(b []byte) (err error) {
+	defer recoverState(&err)
 	m, err := mapping.NewLogarithmicMapping(relativeAccuracy)
 	if err != nil {
 		return err
@@ -149,5 +155,33 @@ func (p *Quantiles) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: %w", ErrState, err)
 	}
 	p.s = s
+	return nil
+}
+
+// recoverState turns a sketch library's panic on bytes it did not write
+// (axiomhq/hyperloglog indexes past a short buffer) into ErrState: a bad
+// row is an error of that row, never a crash of the step reading it.
+func recoverState(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: %v", ErrState, r)
+	}
+}
+
+// checkHLL checks what axiomhq/hyperloglog's UnmarshalBinary trusts: the
+// precision (14, all this package writes) and, of a sparse sketch, the
+// sizes of its temporary set and list, which it allocates before reading
+// (a bad length was gigabytes).
+func checkHLL(b []byte) error {
+	if len(b) < 8 || b[1] != 14 {
+		return fmt.Errorf("%w: not a HyperLogLog of precision 14", ErrState)
+	}
+	if b[3] != 1 {
+		return nil // dense: its registers are the bytes that follow
+	}
+	set := uint64(binary.BigEndian.Uint32(b[4:8]))
+	list := 8 + 4*set // the list: count, last, size, bytes
+	if list+12 > uint64(len(b)) || list+12+uint64(binary.BigEndian.Uint32(b[list+8:list+12])) > uint64(len(b)) {
+		return fmt.Errorf("%w: HyperLogLog lengths past its %d bytes", ErrState, len(b))
+	}
 	return nil
 }
