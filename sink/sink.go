@@ -319,6 +319,7 @@ func (s *Sink) dbOffsets(ctx context.Context, db *pgx.Conn, offs map[string]map[
 type change struct {
 	rec    *kgo.Record
 	values map[string]any // nil: delete
+	names  []string       // the row's fields, in order
 	pk     []any
 }
 
@@ -423,18 +424,11 @@ func (s *Sink) parse(r *kgo.Record) (*change, error) {
 		c.pk = append(c.pk, start)
 		return c, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(r.Value))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
+	names, obj, err := rowFields(r.Value)
+	if err != nil {
 		return nil, fmt.Errorf("result row: %w", err)
 	}
-	c.values = obj
-	names, err := rowColumns(r.Value)
-	if err != nil {
-		return nil, err
-	}
-	c.values["\x00order"] = names
+	c.names, c.values = names, obj
 	for _, n := range names {
 		if n == "window_start" {
 			break
@@ -445,26 +439,32 @@ func (s *Sink) parse(r *kgo.Record) (*change, error) {
 	return c, nil
 }
 
-// rowColumns are the names of a result row's fields, in order.
-func rowColumns(data []byte) ([]string, error) {
+// rowFields reads a result row, a JSON object, in one pass: its fields'
+// names in order, and their values (numbers as json.Number).
+func rowFields(data []byte) ([]string, map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if _, err := dec.Token(); err != nil {
-		return nil, err
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, fmt.Errorf("not a JSON object (%v)", err)
 	}
 	var names []string
+	values := map[string]any{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		name, _ := t.(string)
-		names = append(names, name)
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil, err
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, err
 		}
+		names, values[name] = append(names, name), v
 	}
-	return names, nil
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, nil, err
+	}
+	return names, values, nil
 }
 
 // ensureTable creates the table from the first row, if it has no columns.
@@ -475,7 +475,7 @@ func (s *Sink) ensureTable(ctx context.Context, tx pgx.Tx, changes []*change) er
 	var names []string
 	for _, c := range changes {
 		if c.values != nil {
-			names = c.values["\x00order"].([]string)
+			names = c.names
 			break
 		}
 	}
@@ -611,7 +611,7 @@ func (s *Sink) upsert(ctx context.Context, tx pgx.Tx, rows []*change) error {
 	cols := s.cols
 	for _, c := range rows {
 		for n := range c.values {
-			if n != "\x00order" && !slices.Contains(cols, n) {
+			if !slices.Contains(cols, n) {
 				return &pgconn.PgError{Code: "42703", Message: fmt.Sprintf("column %q of the row is not in table %s", n, s.cfg.Table)}
 			}
 		}
