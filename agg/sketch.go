@@ -92,6 +92,9 @@ func newSketch() *ddsketch.DDSketch {
 	return s
 }
 
+// maxIndexable is the largest magnitude the sketches hold.
+var maxIndexable = newSketch().MaxIndexableValue()
+
 func newQuantiles(q float64) *Quantiles { return &Quantiles{q: q, s: newSketch()} }
 
 func (p *Quantiles) Add(v any) error { return addAny(p, v) }
@@ -101,13 +104,7 @@ func (p *Quantiles) AddValue(v *Value) error {
 	if err != nil {
 		return err
 	}
-	f := n.f
-	switch {
-	case n.big != nil:
-		f, _ = n.exact().Float64()
-	case n.isInt:
-		f = float64(n.i) // rounded to nearest, as Go converts
-	}
+	f := n.float()
 	if err := p.s.Add(f); err != nil {
 		return fmt.Errorf("%w: %v: %w", ErrValue, f, err)
 	}

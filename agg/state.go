@@ -143,6 +143,18 @@ func canonicalBig(b []byte, i *big.Int) []byte {
 	return i.Append(append(b, 'I'), 16)
 }
 
+// float is n as the nearest float64.
+func (n number) float() float64 {
+	switch {
+	case n.big != nil:
+		f, _ := n.exact().Float64()
+		return f
+	case n.isInt:
+		return float64(n.i) // rounded to nearest, as Go converts
+	}
+	return n.f
+}
+
 // exact returns n as an exact big.Float.
 func (n number) exact() *big.Float {
 	switch {
@@ -469,52 +481,31 @@ func (e *Extreme) Value() any {
 	return e.best.f
 }
 
-// AppendBinary: a kind byte (0 none, 1 int64, 2 big integer, 3 float64)
-// and the value.
+// AppendBinary: the best value as AppendValue writes a value (null while
+// none was added).
 func (e *Extreme) AppendBinary(b []byte) ([]byte, error) {
-	switch {
-	case !e.set:
-		return append(b, 0), nil
-	case e.best.big != nil:
-		g, err := e.best.big.GobEncode()
-		if err != nil {
-			return nil, err
-		}
-		return append(binary.AppendUvarint(append(b, 2), uint64(len(g))), g...), nil
-	case e.best.isInt:
-		return binary.AppendVarint(append(b, 1), e.best.i), nil
+	if !e.set {
+		return append(b, tagNull), nil
 	}
-	return binary.LittleEndian.AppendUint64(append(b, 3), math.Float64bits(e.best.f)), nil
+	return appendNumber(b, e.best), nil
 }
 
 func (e *Extreme) UnmarshalBinary(b []byte) error {
 	e.set, e.best, e.key = false, number{}, nil
-	if len(b) == 0 {
-		return fmt.Errorf("%w: empty extreme", ErrState)
-	}
-	r := varint.NewReader(b[1:])
-	var n number
-	switch b[0] {
-	case 0:
-		return done(r)
-	case 1:
-		n = number{isInt: true, i: r.Varint()}
-	case 2:
-		n = number{isInt: true, big: new(big.Int)}
-		if err := n.big.GobDecode(r.LenBytes()); err != nil {
-			return fmt.Errorf("%w: %w", ErrState, err)
-		}
-	case 3:
-		raw := r.Bytes(8)
-		if len(raw) != 8 {
-			return fmt.Errorf("%w: short float", ErrState)
-		}
-		n = number{f: math.Float64frombits(binary.LittleEndian.Uint64(raw))}
-	default:
-		return fmt.Errorf("%w: extreme kind %d", ErrState, b[0])
+	r := varint.NewReader(b)
+	var v Value
+	if err := ReadValueInto(r, &v); err != nil {
+		return fmt.Errorf("%w: %w", ErrState, err)
 	}
 	if err := done(r); err != nil {
 		return err
+	}
+	if v.IsNull() {
+		return nil
+	}
+	n, err := v.number()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrState, err)
 	}
 	e.offer(n)
 	return nil

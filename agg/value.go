@@ -10,25 +10,25 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/hourglass-stream/hourglass/codec"
 	"github.com/hourglass-stream/hourglass/internal/varint"
 )
 
 // Fields are the distinct field paths of specs, in order of first use, and
 // for each spec the index of its field (-1 for count): what the rekey step
 // extracts from each record and sends with each event.
-func Fields(specs []Spec) (paths []string, index []int) {
+func Fields(specs []Spec) (paths []codec.Path, index []int) {
 	at := map[string]int{}
 	for _, s := range specs {
 		if s.Func == Count {
 			index = append(index, -1)
 			continue
 		}
-		p := s.Field.String()
-		i, ok := at[p]
+		i, ok := at[s.Field.String()]
 		if !ok {
 			i = len(paths)
-			at[p] = i
-			paths = append(paths, p)
+			at[s.Field.String()] = i
+			paths = append(paths, s.Field)
 		}
 		index = append(index, i)
 	}
@@ -37,38 +37,31 @@ func Fields(specs []Spec) (paths []string, index []int) {
 
 // Check reports whether v can be added to s's state: nil when it can (or
 // v is null, which is skipped), an error wrapping ErrValue when not. It
-// is what State.Add would say, without a state.
+// is what State.Add would say, without a state: the rekey step checks
+// every record with it.
 func (s Spec) Check(v any) error {
-	if v == nil {
+	if v == nil || s.Func == Count {
 		return nil
 	}
-	switch s.Func {
-	case Count:
-		return nil
-	case CountDistinct:
-		switch v.(type) {
-		case string, bool:
-			return nil
-		}
-		if _, err := numberOf(v); err != nil {
+	x, err := valueOf(v)
+	if s.Func == CountDistinct {
+		if err != nil {
 			return fmt.Errorf("%w: %s cannot be counted distinct", ErrValue, describe(v))
 		}
 		return nil
 	}
-	n, err := numberOf(v)
 	if err != nil {
 		return err
 	}
-	if s.Func == Quantile && n.big == nil {
-		f := n.f
-		if n.isInt {
-			f = float64(n.i)
-		}
-		if math.Abs(f) > newSketch().MaxIndexableValue() {
-			return fmt.Errorf("%w: %v is beyond what the sketch of %s holds", ErrValue, f, s.Name)
-		}
-	} else if s.Func == Quantile {
+	n, err := x.number()
+	if err != nil || s.Func != Quantile {
+		return err
+	}
+	if n.big != nil {
 		return fmt.Errorf("%w: %s is beyond what the sketch of %s holds", ErrValue, n.big, s.Name)
+	}
+	if f := n.float(); math.Abs(f) > maxIndexable {
+		return fmt.Errorf("%w: %v is beyond what the sketch of %s holds", ErrValue, f, s.Name)
 	}
 	return nil
 }
@@ -98,9 +91,16 @@ func AppendValue(b []byte, v any) []byte {
 		return append(b, tagFalse)
 	}
 	n, err := numberOf(v)
-	switch {
-	case err != nil:
+	if err != nil {
 		return append(b, tagNull)
+	}
+	return appendNumber(b, n)
+}
+
+// appendNumber appends n as AppendValue does: an event's value, or the
+// best value of min or max.
+func appendNumber(b []byte, n number) []byte {
+	switch {
 	case n.big != nil:
 		g, _ := n.big.GobEncode()
 		return append(binary.AppendUvarint(append(b, tagBig), uint64(len(g))), g...)

@@ -347,11 +347,8 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	}
 	a := &Aggregator{cfg: cfg, log: log.With("group", cfg.Group)}
 	if len(cfg.Aggs) > 1 {
-		paths, index := agg.Fields(cfg.Aggs)
-		for _, p := range paths {
-			path, _ := codec.ParsePath(p)
-			a.fields = append(a.fields, path)
-		}
+		var index []int
+		a.fields, index = agg.Fields(cfg.Aggs)
 		a.fieldOf, a.aggSpecs = index[1:], cfg.Aggs[1:]
 	}
 	if len(cfg.Keys) > 1 {
