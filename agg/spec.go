@@ -132,7 +132,7 @@ func parseItem(item string) (Spec, error) {
 		}
 		s := Spec{Func: Count, Name: strings.TrimSpace(n)}
 		s.text = s.format()
-		return s, checkName(s.Name)
+		return s, CheckName(s.Name)
 	}
 	m := itemRE.FindStringSubmatch(item)
 	if m == nil {
@@ -157,10 +157,13 @@ func parseItem(item string) (Spec, error) {
 		s.Name = defaultName(m[1], path.String())
 	}
 	s.text = s.format()
-	return s, checkName(s.Name)
+	return s, CheckName(s.Name)
 }
 
-func checkName(name string) error {
+// CheckName reports whether name can be a column: an identifier, and not
+// one of the columns every row has (key, window_start, window_end,
+// final). Aggregates and several keys name their columns with it.
+func CheckName(name string) error {
 	if !nameRE.MatchString(name) {
 		return fmt.Errorf("column name %q: want letters, digits and _, not starting with a digit", name)
 	}

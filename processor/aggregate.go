@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -52,10 +51,6 @@ type KeyColumn struct {
 	Name string
 	Path codec.Path
 }
-
-var columnRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-func validColumn(name string) bool { return columnRE.MatchString(name) }
 
 // AggregateConfig describes one aggregation processor. Fields marked
 // required have no default.
@@ -176,12 +171,12 @@ func (c *AggregateConfig) validate() error {
 		if c.Windows.IsSession() {
 			errs = append(errs, errors.New("several --key need tumbling or hopping windows: session windows group by one key, for now"))
 		}
-		taken := map[string]bool{"window_start": true, "window_end": true, "count": true, "final": true, "key": true}
+		taken := map[string]bool{"count": true} // and the aggregates' columns
 		for _, s := range c.Aggs {
 			taken[s.Name] = true
 		}
 		for _, k := range c.Keys {
-			if taken[k.Name] || !validColumn(k.Name) {
+			if taken[k.Name] || agg.CheckName(k.Name) != nil {
 				errs = append(errs, fmt.Errorf("--key %s=%s: the column name %q is taken or not an identifier", k.Name, k.Path, k.Name))
 			}
 			taken[k.Name] = true
