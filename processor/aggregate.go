@@ -600,20 +600,21 @@ var errNotMatched = errors.New("not matched by --where")
 // record that Where leaves out is errNotMatched, with no reason: it is
 // neither counted nor dead-lettered.
 func (a *Aggregator) extract(ctx context.Context, r *kgo.Record) (key string, at time.Time, reason Reason, err error) {
-	return a.extractValues(ctx, r, nil, nil)
+	key, at, _, reason, err = a.extractValues(ctx, r, nil, false)
+	return key, at, reason, err
 }
 
 // extractLen is how many values extractValues extracts: key, time, the
 // aggregates' fields, the other keys.
 func (a *Aggregator) extractLen() int { return 2 + len(a.fields) + len(a.moreKeys) }
 
-// extractValues is extract, and sets values[i] (when values is not nil:
-// len(a.fields) long) to the value of the aggregates' field i, nil when
-// null or missing. A value of the wrong type for an aggregate is reason
-// ReasonValue. scratch, if long enough (extractLen), holds what the
-// decoder extracts: the rekey step passes its own, so that a record costs
-// no allocation for it.
-func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, scratch, values []any) (key string, at time.Time, reason Reason, err error) {
+// extractValues is extract and, withValues, also returns the values of
+// the aggregates' fields (values[i] of field i, nil when null or missing)
+// after checking them: a value of the wrong type for an aggregate is
+// reason ReasonValue. scratch, if long enough (extractLen), holds what the
+// decoder extracts, values included: the rekey step passes its own, so
+// that a record costs no allocation for it.
+func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, scratch []any, withValues bool) (key string, at time.Time, values []any, reason Reason, err error) {
 	vals := scratch
 	if n := a.extractLen(); len(vals) < n {
 		vals = make([]any, n)
@@ -630,26 +631,26 @@ func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, scratch, 
 		// cannot answer for (a field missing, say) is decoded in full
 		// below.
 		if ok, err = x.Extract(r.Value, a.keyTime, vals); err != nil {
-			return "", time.Time{}, ReasonDecode, err
+			return "", time.Time{}, nil, ReasonDecode, err
 		}
 	}
 	var timeErr error
 	if !ok {
 		v, err := a.wait.decode(ctx, a.cfg.Decoder, r.Value)
 		if err != nil {
-			return "", time.Time{}, ReasonDecode, err
+			return "", time.Time{}, nil, ReasonDecode, err
 		}
 		if a.cfg.Where != nil {
 			match, err := a.cfg.Where.Match(v)
 			if err != nil {
-				return "", time.Time{}, ReasonPredicate, err
+				return "", time.Time{}, nil, ReasonPredicate, err
 			}
 			if !match {
-				return "", time.Time{}, "", errNotMatched
+				return "", time.Time{}, nil, "", errNotMatched
 			}
 		}
 		if vals[0], err = a.cfg.Key.Lookup(v); err != nil {
-			return "", time.Time{}, ReasonKey, fmt.Errorf("group key: %w", err)
+			return "", time.Time{}, nil, ReasonKey, fmt.Errorf("group key: %w", err)
 		}
 		if !a.cfg.RecordTime {
 			vals[1], timeErr = a.cfg.Time.Lookup(v)
@@ -660,28 +661,28 @@ func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, scratch, 
 		}
 		for i, k := range a.moreKeys {
 			if vals[2+len(a.fields)+i], err = k.Lookup(v); err != nil {
-				return "", time.Time{}, ReasonKey, fmt.Errorf("group key %s: %w", a.keyNames[1+i], err)
+				return "", time.Time{}, nil, ReasonKey, fmt.Errorf("group key %s: %w", a.keyNames[1+i], err)
 			}
 		}
 	}
-	if values != nil {
+	if withValues && len(a.fields) > 0 {
+		values = vals[2 : 2+len(a.fields)]
 		for i, s := range a.aggSpecs {
-			if err := s.Check(vals[2+a.fieldOf[i]]); err != nil {
-				return "", time.Time{}, ReasonValue, fmt.Errorf("%s of %s: %w", s.Name, s.Field, err)
+			if err := s.Check(values[a.fieldOf[i]]); err != nil {
+				return "", time.Time{}, nil, ReasonValue, fmt.Errorf("%s of %s: %w", s.Name, s.Field, err)
 			}
 		}
-		copy(values, vals[2:])
 	}
 	key, err = codec.KeyString(vals[0])
 	if err != nil {
-		return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, err)
+		return "", time.Time{}, nil, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, err)
 	}
 	if a.moreKeys != nil {
 		keys := []string{key}
 		for i, v := range vals[2+len(a.fields):] {
 			k, err := codec.KeyString(v)
 			if err != nil {
-				return "", time.Time{}, ReasonKey, fmt.Errorf("group key %s (%s): %w", a.keyNames[1+i], a.moreKeys[i], err)
+				return "", time.Time{}, nil, ReasonKey, fmt.Errorf("group key %s (%s): %w", a.keyNames[1+i], a.moreKeys[i], err)
 			}
 			keys = append(keys, k)
 		}
@@ -690,26 +691,26 @@ func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, scratch, 
 	if strings.IndexByte(key, 0) >= 0 {
 		// Internal rows (watermark rows) live under keys with a NUL: a
 		// group key must never reach them.
-		return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, ErrNULKey)
+		return "", time.Time{}, nil, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, ErrNULKey)
 	}
 	if a.cfg.Windows.IsSession() {
 		if _, _, err := windows.ParseRowKey(key); err == nil {
 			// A session moves to a row under its row key (sessions.go): a
 			// group key of that shape would share it.
-			return "", time.Time{}, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, ErrRowKeyLike)
+			return "", time.Time{}, nil, ReasonKey, fmt.Errorf("group key %q: %w", a.cfg.Key, ErrRowKeyLike)
 		}
 	}
 	if a.cfg.RecordTime {
-		return key, time.UnixMilli(r.Timestamp.UnixMilli()).UTC(), "", nil
+		return key, time.UnixMilli(r.Timestamp.UnixMilli()).UTC(), values, "", nil
 	}
 	if timeErr != nil {
-		return "", time.Time{}, ReasonTime, fmt.Errorf("event time: %w", timeErr)
+		return "", time.Time{}, nil, ReasonTime, fmt.Errorf("event time: %w", timeErr)
 	}
 	at, err = a.cfg.TimeFormat.Parse(vals[1])
 	if err != nil {
-		return "", time.Time{}, ReasonTime, fmt.Errorf("event time %q: %w", a.cfg.Time, err)
+		return "", time.Time{}, nil, ReasonTime, fmt.Errorf("event time %q: %w", a.cfg.Time, err)
 	}
-	return key, at, "", nil
+	return key, at, values, "", nil
 }
 
 // Flushed is closed once a bounded run (Until, with a watermark) has closed

@@ -71,11 +71,10 @@ type rekeyPartition struct {
 	clock *sourceClock // nil: restored from its checkpoint at the next record
 	fresh bool         // assigned since its records were last handled
 	ended bool         // a bounded run's partition past its bound
-	// Scratch of the --agg fields: a record's values, and their encoding;
-	// and of what the decoder extracts.
-	values  []any
-	encoded []byte
+	// Scratch: what the decoder extracts of a record (its --agg values
+	// among it), and their encoding.
 	scratch []any
+	encoded []byte
 }
 
 func newRekeyStep(a *Aggregator) *rekeyStep {
@@ -259,18 +258,10 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 	// yet (the schema registry does not answer) stops the step with
 	// nothing of it admitted, so neither it nor anything after it commits;
 	// it is read again.
-	var values []any
-	if len(a.fields) > 0 {
-		values = rp.values[:0]
-		for range a.fields {
-			values = append(values, nil)
-		}
-		rp.values = values
-	}
 	if len(rp.scratch) < a.extractLen() {
 		rp.scratch = make([]any, a.extractLen())
 	}
-	key, at, reason, xerr := a.extractValues(ctx, in.Record, rp.scratch, values)
+	key, at, values, reason, xerr := a.extractValues(ctx, in.Record, rp.scratch, true)
 	if errors.Is(xerr, codec.ErrUnavailable) {
 		return fmt.Errorf("%s/%d offset %d: %w", in.Topic, p, offset, xerr)
 	}
