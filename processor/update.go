@@ -62,13 +62,7 @@ type OutputRow struct {
 }
 
 // MarshalJSON writes the result's fields, its aggregates, then final.
-func (r OutputRow) MarshalJSON() ([]byte, error) {
-	b, err := r.Result.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	return windows.AppendJSONField(b, "final", r.Final)
-}
+func (r OutputRow) MarshalJSON() ([]byte, error) { return r.Result.MarshalFinal(r.Final) }
 
 func encodeOutputRow(r OutputRow) ([]byte, error) {
 	b, err := json.Marshal(r)

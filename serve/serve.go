@@ -71,11 +71,11 @@ func Handler(group string, v View, gatherer prometheus.Gatherer) http.Handler {
 			metrics.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
 		}
-		out := make([]windowJSON, len(page.Rows))
-		for i, r := range page.Rows {
-			out[i] = windowJSON{Result: r.Result, Final: r.Final}
+		rows := page.Rows
+		if rows == nil {
+			rows = []table.Row{} // [], not null
 		}
-		resp := windowsResponse{response: freshness(r.Context(), group, v, out), Next: page.Next}
+		resp := windowsResponse{response: freshness(r.Context(), group, v, rows), Next: page.Next}
 		if len(page.Rows) > 0 && len(page.Rows[0].KeyNames) > 0 {
 			resp.Keys = page.Rows[0].KeyNames
 		}
@@ -131,26 +131,6 @@ func ready(v View) (bool, string) {
 		return false, "recovering the table from its changelog"
 	}
 	return true, ""
-}
-
-type windowJSON struct {
-	windows.Result
-	Final bool
-}
-
-// MarshalJSON writes the row's key (or keys, by name), window, count,
-// its --agg columns by name, then final.
-func (r windowJSON) MarshalJSON() ([]byte, error) {
-	names, values := r.KeyColumns()
-	b, err := windows.MarshalKeyed(names, values, struct {
-		WindowStart string `json:"window_start"`
-		WindowEnd   string `json:"window_end"`
-		Count       int64  `json:"count"`
-	}{windows.FormatTime(r.WindowStart), windows.FormatTime(r.WindowEnd), r.Count}, r.Aggs)
-	if err != nil {
-		return nil, err
-	}
-	return windows.AppendJSONField(b, "final", r.Final)
 }
 
 // windowsResponse is /api/windows' answer: a page of rows, the cursor of

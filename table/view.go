@@ -181,6 +181,10 @@ type Row struct {
 	Final bool `json:"final"`
 }
 
+// MarshalJSON writes the result's key (or keys, by name), window, count,
+// --agg columns, then final.
+func (r Row) MarshalJSON() ([]byte, error) { return r.Result.MarshalFinal(r.Final) }
+
 // scan calls fn for every result row f selects, in no order, and returns
 // the event-time progress the partitions' watermark rows record.
 func (v *View) scan(f Filter, fn func(Row)) (p Progress, err error) {

@@ -312,6 +312,16 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	return MarshalKeyed(names, values, plain{r.WindowStart, r.WindowEnd, r.Count}, r.Aggs)
 }
 
+// MarshalFinal is MarshalJSON with "final": final last: a row of the
+// output topic, or of serve's API.
+func (r Result) MarshalFinal(final bool) ([]byte, error) {
+	b, err := r.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return AppendJSONField(b, "final", final)
+}
+
 // MarshalKeyed writes an object of the key columns (names and their
 // values), then the fields of rest (a struct), then cols by name.
 func MarshalKeyed(names, values []string, rest any, cols []agg.Column) ([]byte, error) {
