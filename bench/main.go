@@ -239,6 +239,11 @@ func event(key int, at int64) []byte {
 
 // produce sends n records made by gen as fast as the producer takes them.
 func produce(kc kafka.Config, topic string, n int, gen func(i int) []byte) (time.Time, error) {
+	return produceKeyed(kc, topic, n, func(i int) ([]byte, []byte) { return nil, gen(i) })
+}
+
+// produceKeyed is produce of records with keys: gen gives key and value.
+func produceKeyed(kc kafka.Config, topic string, n int, gen func(i int) (key, value []byte)) (time.Time, error) {
 	p, err := kc.Producer(fnv.New32a)
 	if err != nil {
 		return time.Time{}, err
@@ -251,7 +256,8 @@ func produce(kc kafka.Config, topic string, n int, gen func(i int) []byte) (time
 		if i == 0 {
 			first = time.Now()
 		}
-		p.Produce(context.Background(), &kgo.Record{Topic: topic, Value: gen(i)}, func(_ *kgo.Record, err error) {
+		key, value := gen(i)
+		p.Produce(context.Background(), &kgo.Record{Topic: topic, Key: key, Value: value}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()
 				perr = err
@@ -765,23 +771,16 @@ func w5(c config, kc kafka.Config) (Result, error) {
 	if err := createTopic(kc, topic, c.partitions); err != nil {
 		return Result{}, err
 	}
-	p, err := kc.Producer(fnv.New32a)
-	if err != nil {
-		return Result{}, err
-	}
 	n := c.w5Rows
-	for i := range n {
+	if _, err := produceKeyed(kc, topic, n, func(i int) ([]byte, []byte) {
 		key := fmt.Sprintf("k%04d", i%c.keys)
 		start := time.Unix(base+int64(i/c.keys)*3600, 0).UTC()
 		value := fmt.Appendf(nil, `{"key":%q,"window_start":%q,"window_end":%q,"count":%d,"final":false}`,
 			key, start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339), i%977+1)
-		p.Produce(context.Background(), &kgo.Record{Topic: topic, Key: []byte(windows.RowKey(key, windows.Window{Start: start})), Value: value}, nil)
-	}
-	if err := p.Flush(context.Background()); err != nil {
-		p.Close()
+		return []byte(windows.RowKey(key, windows.Window{Start: start})), value
+	}); err != nil {
 		return Result{}, err
 	}
-	p.Close()
 	db, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		return Result{}, err

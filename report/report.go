@@ -103,14 +103,14 @@ func write(w io.Writer, f Format, header []string, cells [][]string, right int, 
 }
 
 // writeTable writes aligned columns two spaces apart: text left-aligned,
-// the last column (a count) and the --agg columns before it right-aligned.
-// Widths count runes, so keys in any script line up as long as they are
-// not double-width.
+// the last column right-aligned. Widths count runes, so keys in any script
+// line up as long as they are not double-width.
 func writeTable(w io.Writer, header []string, rows [][]string) error {
 	return alignTable(w, header, rows, len(header)-1)
 }
 
-// alignTable is writeTable with the columns from right on right-aligned.
+// alignTable is writeTable with the columns from right on right-aligned
+// (a count and the --agg columns after it).
 func alignTable(w io.Writer, header []string, rows [][]string, right int) error {
 	for _, r := range rows {
 		for i, c := range r {

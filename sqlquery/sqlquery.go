@@ -83,10 +83,11 @@ func load(ctx context.Context, db *sql.DB, rows []windows.Result) error {
 		return fmt.Errorf("sql: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	schema, marks := Schema, "?, ?, ?, ?"
+	var first windows.Result // without rows: Schema
 	if len(rows) > 0 {
-		schema, marks = columns(rows[0])
+		first = rows[0]
 	}
+	schema, marks := columns(first)
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("sql: %w", err)
 	}

@@ -84,3 +84,15 @@ func TestEachRunIsFresh(t *testing.T) {
 		t.Fatalf("after a delete in another run: %v, %v", got.Rows, err)
 	}
 }
+
+// TestColumnsOfCountRows: rows of one key and no --agg (or no rows at
+// all) make the table Schema documents.
+func TestColumnsOfCountRows(t *testing.T) {
+	if schema, marks := columns(windows.Result{}); schema != Schema || marks != "?, ?, ?, ?" {
+		t.Errorf("columns of a count row: %s (%s), want %s", schema, marks, Schema)
+	}
+	res, err := Run(context.Background(), nil, "select count(*) as n from windows")
+	if err != nil || len(res.Rows) != 1 || res.Rows[0][0] != int64(0) {
+		t.Errorf("a query over no rows: %+v %v", res, err)
+	}
+}
