@@ -319,7 +319,7 @@ func (r Result) MarshalFinal(final bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return AppendJSONField(b, "final", final)
+	return appendJSONField(b, "final", final)
 }
 
 // MarshalKeyed writes an object of the key columns (names and their
@@ -328,32 +328,32 @@ func MarshalKeyed(names, values []string, rest any, cols []agg.Column) ([]byte, 
 	b := []byte("{}")
 	var err error
 	for i, n := range names {
-		if b, err = AppendJSONField(b, n, values[i]); err != nil {
+		if b, err = appendJSONField(b, n, values[i]); err != nil {
 			return nil, err
 		}
 	}
-	tail, err := MarshalWithAggs(rest, cols)
+	tail, err := marshalWithAggs(rest, cols)
 	if err != nil {
 		return nil, err
 	}
 	return append(append(b[:len(b)-1], ','), tail[1:]...), nil
 }
 
-// MarshalWithAggs marshals v, a struct, and adds each aggregate of cols
+// marshalWithAggs marshals v, a struct, and adds each aggregate of cols
 // as "name": value after its fields.
-func MarshalWithAggs(v any, cols []agg.Column) ([]byte, error) {
+func marshalWithAggs(v any, cols []agg.Column) ([]byte, error) {
 	b, err := json.Marshal(v)
 	for _, c := range cols {
 		if err != nil {
 			return nil, err
 		}
-		b, err = AppendJSONField(b, c.Spec.Name, c.State.Value())
+		b, err = appendJSONField(b, c.Spec.Name, c.State.Value())
 	}
 	return b, err
 }
 
-// AppendJSONField adds "name": v to obj, a JSON object, as its last field.
-func AppendJSONField(obj []byte, name string, v any) ([]byte, error) {
+// appendJSONField adds "name": v to obj, a JSON object, as its last field.
+func appendJSONField(obj []byte, name string, v any) ([]byte, error) {
 	k, _ := json.Marshal(name)
 	val, err := json.Marshal(v)
 	if err != nil {
