@@ -50,6 +50,45 @@ func NewPathSet(paths ...Path) *PathSet {
 	return &PathSet{root: root, n: len(paths)}
 }
 
+// child is the node of key under n, nil if there is none (or n is nil).
+func (n *pathNode) child(key []byte) *pathNode {
+	if n == nil {
+		return nil
+	}
+	return n.children[string(key)]
+}
+
+// keySet finds the duplicate keys of an object that is read without being
+// built. Keys are compared as bytes, so they may point into the record.
+// Its list starts in a caller's array, keySet{list: buf[:0]}, and it is
+// passed by value (a pointer would move that array to the heap).
+type keySet struct {
+	list [][]byte
+	seen map[string]bool // for objects with many keys
+}
+
+// add adds key and reports whether it was there already.
+func (k keySet) add(key []byte) (keySet, bool) {
+	if k.seen != nil {
+		dup := k.seen[string(key)]
+		k.seen[string(key)] = true
+		return k, dup
+	}
+	for _, have := range k.list {
+		if bytes.Equal(have, key) {
+			return k, true
+		}
+	}
+	k.list = append(k.list, key)
+	if len(k.list) > 32 {
+		k.seen = make(map[string]bool, 64)
+		for _, have := range k.list {
+			k.seen[string(have)] = true
+		}
+	}
+	return k, false
+}
+
 // ExtractJSON is Extract for JSON (DecodeJSON's rules).
 func ExtractJSON(data []byte, paths *PathSet, out []any) (bool, error) {
 	if !utf8.Valid(data) {
@@ -99,9 +138,8 @@ func (s *scanner) extract(depth int, node *pathNode, out []any, found *int) (ok 
 func (s *scanner) extractObject(depth int, node *pathNode, out []any, found *int) (bool, error) {
 	s.pos++ // '{'
 	ok := true
-	var keyBuf [16][]byte
-	keys := keyBuf[:0]
-	var seen map[string]bool // for objects with many keys
+	var keyBuf [32][]byte
+	keys := keySet{list: keyBuf[:0]}
 	s.space()
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
@@ -116,32 +154,14 @@ func (s *scanner) extractObject(depth int, node *pathNode, out []any, found *int
 		if err != nil {
 			return false, err
 		}
-		dup := false
-		if seen != nil {
-			dup = seen[string(key)]
-			seen[string(key)] = true
-		} else {
-			for _, k := range keys {
-				if bytes.Equal(k, key) {
-					dup = true
-					break
-				}
-			}
-			keys = append(keys, key)
-			if len(keys) > 32 {
-				seen = make(map[string]bool, 64)
-				for _, k := range keys {
-					seen[string(k)] = true
-				}
-			}
-		}
-		if dup {
+		var dup bool
+		if keys, dup = keys.add(key); dup {
 			return false, s.fail(at, "duplicate key %q", key)
 		}
 		if err := s.colon(); err != nil {
 			return false, err
 		}
-		if child := node.children[string(key)]; child != nil {
+		if child := node.child(key); child != nil {
 			childOK, err := s.extract(depth+1, child, out, found)
 			if err != nil {
 				return false, err

@@ -1,7 +1,6 @@
 package codec
 
 import (
-	"reflect"
 	"testing"
 )
 
@@ -17,15 +16,21 @@ var extractPathSets = [][]string{
 // the same error, and what it extracts is what Lookup finds.
 func checkExtract(t *testing.T, data []byte, steps []string) (ok bool) {
 	t.Helper()
+	return checkExtractWith(t, DecodeJSON, ExtractJSON, data, steps)
+}
+
+// checkExtractWith is checkExtract for any codec's pair of functions.
+func checkExtractWith(t *testing.T, decode func([]byte) (any, error), extract func([]byte, *PathSet, []any) (bool, error), data []byte, steps []string) (ok bool) {
+	t.Helper()
 	paths := make([]Path, len(steps))
 	for i, s := range steps {
 		paths[i], _ = ParsePath(s)
 	}
-	full, fullErr := DecodeJSON(data)
+	full, fullErr := decode(data)
 	out := make([]any, len(paths))
-	ok, err := ExtractJSON(data, NewPathSet(paths...), out)
+	ok, err := extract(data, NewPathSet(paths...), out)
 	if (err == nil) != (fullErr == nil) || (err != nil && err.Error() != fullErr.Error()) {
-		t.Fatalf("%q %v: ExtractJSON error %v, DecodeJSON error %v", data, steps, err, fullErr)
+		t.Fatalf("%q %v: Extract error %v, Decode error %v", data, steps, err, fullErr)
 	}
 	if err != nil || !ok {
 		return ok
@@ -35,7 +40,7 @@ func checkExtract(t *testing.T, data []byte, steps []string) (ok bool) {
 		if lerr != nil {
 			t.Fatalf("%q: extracted %s = %v, but Lookup says %v", data, p, out[i], lerr)
 		}
-		if !reflect.DeepEqual(out[i], want) {
+		if !sameValue(out[i], want) {
 			t.Fatalf("%q: extracted %s = %#v, Lookup %#v", data, p, out[i], want)
 		}
 	}

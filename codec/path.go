@@ -115,3 +115,9 @@ func Number(v any) (float64, bool) {
 	}
 	return f, !math.IsNaN(f) && !math.IsInf(f, 0)
 }
+
+// PathOf is the path of steps, each a field name (or an array index), as
+// a parser that knows the steps gives them; a step may hold a dot.
+func PathOf(steps ...string) Path {
+	return Path{text: strings.Join(steps, "."), steps: steps}
+}

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/big"
@@ -29,15 +30,20 @@ func DecodePyLiteral(data []byte) (any, error) {
 	}
 	p := &pyParser{src: data}
 	p.skipSpace()
-	v, err := p.value(0)
+	v, err := p.value(0, true)
 	if err != nil {
 		return nil, err
 	}
+	return v, p.end()
+}
+
+// end checks that nothing but space follows the value.
+func (p *pyParser) end() error {
 	p.skipSpace()
 	if p.pos < len(p.src) {
-		return nil, p.errAt(p.pos, "unexpected %s after the value", p.describe())
+		return p.errAt(p.pos, "unexpected %s after the value", p.describe())
 	}
-	return v, nil
+	return nil
 }
 
 // maxPyDepth bounds nesting so that a hostile record cannot exhaust the
@@ -45,8 +51,9 @@ func DecodePyLiteral(data []byte) (any, error) {
 const maxPyDepth = 512
 
 type pyParser struct {
-	src []byte
-	pos int
+	src     []byte
+	pos     int
+	scratch []byte // escapes of strings read but not kept
 }
 
 func (p *pyParser) errAt(pos int, format string, args ...any) *DecodeError {
@@ -72,24 +79,33 @@ func (p *pyParser) describe() string {
 }
 
 func (p *pyParser) skipSpace() {
-	for p.pos < len(p.src) {
-		switch p.src[p.pos] {
+	src, i := p.src, p.pos
+	if i < len(src) && src[i] > ' ' && src[i] != '\\' {
+		return // most tokens follow one another or one space
+	}
+	for i < len(src) {
+		switch src[i] {
 		case ' ', '\t', '\n', '\r', '\f', '\v':
-			p.pos++
+			i++
 		case '\\':
 			// An explicit line continuation between tokens.
-			if p.pos+1 < len(p.src) && p.src[p.pos+1] == '\n' {
-				p.pos += 2
+			if i+1 < len(src) && src[i+1] == '\n' {
+				i += 2
 				continue
 			}
+			p.pos = i
 			return
 		default:
+			p.pos = i
 			return
 		}
 	}
+	p.pos = i
 }
 
-func (p *pyParser) value(depth int) (any, error) {
+// value reads the value at p.pos. Unless keep, it is only read and
+// checked, with the same errors, and nil is returned: nothing is built.
+func (p *pyParser) value(depth int, keep bool) (any, error) {
 	if depth > maxPyDepth {
 		return nil, p.errAt(p.pos, "nesting deeper than %d", maxPyDepth)
 	}
@@ -98,21 +114,21 @@ func (p *pyParser) value(depth int) (any, error) {
 	}
 	switch c := p.src[p.pos]; {
 	case c == '{':
-		return p.dict(depth)
+		return p.dict(depth, keep)
 	case c == '[':
-		return p.sequence(depth, '[', ']')
+		return p.sequence(depth, '[', ']', keep)
 	case c == '(':
-		return p.paren(depth)
+		return p.paren(depth, keep)
 	case c == '\'' || c == '"':
-		return p.strings()
+		return p.strings(keep)
 	case c == 'b' || c == 'B' || c == 'u' || c == 'U' || c == 'r' || c == 'R':
 		if p.pos+1 < len(p.src) && (p.src[p.pos+1] == '\'' || p.src[p.pos+1] == '"' ||
 			(c|0x20 == 'r' || c|0x20 == 'b') && p.pos+2 < len(p.src) && (p.src[p.pos+1]|0x20 == 'b' || p.src[p.pos+1]|0x20 == 'r') && (p.src[p.pos+2] == '\'' || p.src[p.pos+2] == '"')) {
-			return p.strings()
+			return p.strings(keep)
 		}
 		return p.word()
 	case c == '-' || c == '+' || c == '.' || c >= '0' && c <= '9':
-		return p.number()
+		return p.number(keep)
 	default:
 		return p.word()
 	}
@@ -124,7 +140,8 @@ func (p *pyParser) word() (any, error) {
 	for p.pos < len(p.src) && (isIdent(p.src[p.pos])) {
 		p.pos++
 	}
-	switch w := string(p.src[start:p.pos]); w {
+	w := p.src[start:p.pos]
+	switch string(w) { // compared without a copy
 	case "True":
 		return true, nil
 	case "False":
@@ -141,7 +158,7 @@ func (p *pyParser) word() (any, error) {
 	case "set", "frozenset":
 		return nil, p.errAt(start, "sets are not supported: they have no order and no JSON or Avro form")
 	default:
-		return nil, p.errAt(start, "expected a value, found the name %q", w)
+		return nil, p.errAt(start, "expected a value, found the name %q", string(w))
 	}
 }
 
@@ -149,7 +166,7 @@ func isIdent(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-func (p *pyParser) number() (any, error) {
+func (p *pyParser) number(keep bool) (any, error) {
 	start := p.pos
 	neg := false
 	if c := p.src[p.pos]; c == '-' || c == '+' {
@@ -172,11 +189,13 @@ func (p *pyParser) number() (any, error) {
 		}
 	}
 	digits := p.pos
-	isFloat := false
+	isFloat, underscore := false, false
 	for p.pos < len(p.src) {
 		c := p.src[p.pos]
 		switch {
-		case c >= '0' && c <= '9' || c == '_':
+		case c >= '0' && c <= '9':
+		case c == '_':
+			underscore = true
 		case c == '.':
 			isFloat = true
 		case c == 'e' || c == 'E':
@@ -194,19 +213,33 @@ done:
 		if p.pos < len(p.src) && (p.src[p.pos] == 'L' || p.src[p.pos] == 'l') {
 			p.pos++ // Python 2 long
 		}
+		if !keep {
+			return nil, nil
+		}
 		if neg {
 			i = -i
 		}
 		return i, nil
 	}
-	text := strings.ReplaceAll(string(p.src[digits:p.pos]), "_", "")
-	if text == "" || text == "." {
+	// The digits without their underscores: the literal itself when it has
+	// none, so that a number read but not kept costs no allocation.
+	text := p.src[digits:p.pos]
+	if underscore {
+		text = bytes.ReplaceAll(text, []byte("_"), nil)
+	}
+	if len(text) == 0 || len(text) == 1 && text[0] == '.' {
 		return nil, p.errAt(start, "expected a number")
 	}
 	if isFloat {
-		f, err := strconv.ParseFloat(text, 64)
+		if !keep && plainFloat(text) {
+			return nil, nil
+		}
+		f, err := strconv.ParseFloat(string(text), 64)
 		if err != nil {
 			return nil, p.errAt(start, "bad float %q", string(p.src[start:p.pos]))
+		}
+		if !keep {
+			return nil, nil
 		}
 		if neg {
 			f = -f
@@ -216,24 +249,71 @@ done:
 	if p.pos < len(p.src) && (p.src[p.pos] == 'L' || p.src[p.pos] == 'l') {
 		p.pos++ // Python 2 long
 	}
-	if len(text) > 1 && text[0] == '0' && strings.Trim(text, "0") != "" {
-		return nil, p.errAt(start, "integer %q has a leading zero", text)
+	if len(text) > 1 && text[0] == '0' && len(bytes.Trim(text, "0")) > 0 {
+		return nil, p.errAt(start, "integer %q has a leading zero", string(text))
 	}
 	if len(text) > MaxIntDigits {
 		// CPython refuses such a str → int too (sys.int_info.default_max_str_digits).
 		return nil, p.errAt(start, "integer literal of %d digits: at most %d are read", len(text), MaxIntDigits)
 	}
-	if neg {
-		text = "-" + text
+	if !keep {
+		return nil, nil // digits only: ParseInt or big.Int takes them
 	}
-	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+	s := string(text)
+	if neg {
+		s = "-" + s
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return i, nil
 	}
-	b, ok := new(big.Int).SetString(text, 10)
+	b, ok := new(big.Int).SetString(s, 10)
 	if !ok {
-		return nil, p.errAt(start, "bad integer %q", text)
+		return nil, p.errAt(start, "bad integer %q", s)
 	}
 	return b, nil
+}
+
+// plainFloat reports, without converting it, that strconv.ParseFloat
+// takes text: decimal digits with at most one point, at least one digit,
+// an optional exponent, and a magnitude below 10^300 (ParseFloat refuses
+// only overflow; it rounds underflow to zero). false means "ask
+// ParseFloat", not "invalid".
+func plainFloat(text []byte) bool {
+	i, intDigits, digits := 0, 0, 0
+	for ; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
+		intDigits++
+	}
+	digits = intDigits
+	if i < len(text) && text[i] == '.' {
+		for i++; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	exp := 0
+	if i < len(text) && (text[i] == 'e' || text[i] == 'E') {
+		i++
+		neg := false
+		if i < len(text) && (text[i] == '+' || text[i] == '-') {
+			neg = text[i] == '-'
+			i++
+		}
+		start := i
+		for ; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
+			if exp < 10000 {
+				exp = exp*10 + int(text[i]-'0')
+			}
+		}
+		if i == start {
+			return false
+		}
+		if neg {
+			exp = -exp
+		}
+	}
+	return i == len(text) && intDigits+exp <= 300
 }
 
 // smallInt parses the common integer without allocating: plain digits, no
@@ -262,7 +342,13 @@ func (p *pyParser) expect(c byte) error {
 	return nil
 }
 
-func (p *pyParser) dict(depth int) (any, error) {
+// dict reads a dict; unless keep, only its keys are kept (in a keySet),
+// to find duplicates.
+func (p *pyParser) dict(depth int, keep bool) (any, error) {
+	if !keep {
+		_, err := p.dictWalk(depth, nil, nil, nil)
+		return nil, err
+	}
 	open := p.pos
 	p.pos++ // {
 	obj := map[string]any{}
@@ -276,17 +362,13 @@ func (p *pyParser) dict(depth int) (any, error) {
 			return nil, p.errAt(p.pos, "expected a key or '}' to close the dict opened at byte %d", open)
 		}
 		keyAt := p.pos
-		k, err := p.value(depth + 1)
+		k, err := p.value(depth+1, true)
 		if err != nil {
 			return nil, err
 		}
 		key, ok := k.(string)
 		if !ok {
-			p.skipSpace()
-			if p.pos < len(p.src) && (p.src[p.pos] == ',' || p.src[p.pos] == '}') {
-				return nil, p.errAt(open, "sets are not supported: they have no order and no JSON or Avro form")
-			}
-			return nil, p.errAt(keyAt, "dict key is %s, not a string: keys must be strings", kindName(k))
+			return nil, p.keyError(open, keyAt, k)
 		}
 		if _, dup := obj[key]; dup {
 			return nil, p.errAt(keyAt, "duplicate key %q", key)
@@ -295,37 +377,139 @@ func (p *pyParser) dict(depth int) (any, error) {
 			return nil, err
 		}
 		p.skipSpace()
-		v, err := p.value(depth + 1)
+		v, err := p.value(depth+1, true)
 		if err != nil {
 			return nil, err
 		}
 		obj[key] = v
-		p.skipSpace()
-		if p.pos < len(p.src) && p.src[p.pos] == ',' {
-			p.pos++
-			continue
+		if err := p.dictNext(); err != nil {
+			return nil, err
 		}
-		if p.pos < len(p.src) && p.src[p.pos] == '}' {
-			continue
-		}
-		return nil, p.errAt(p.pos, "expected ',' or '}' in the dict, found %s", p.describe())
 	}
 }
 
-func (p *pyParser) sequence(depth int, open, close byte) (any, error) {
+// keyError is the error of a dict key k that is not a string.
+func (p *pyParser) keyError(open, keyAt int, k any) error {
+	p.skipSpace()
+	if p.pos < len(p.src) && (p.src[p.pos] == ',' || p.src[p.pos] == '}') {
+		return p.errAt(open, "sets are not supported: they have no order and no JSON or Avro form")
+	}
+	return p.errAt(keyAt, "dict key is %s, not a string: keys must be strings", kindName(k))
+}
+
+// dictNext reads what follows a dict's value: a comma, or the closing
+// brace left for the loop to take.
+func (p *pyParser) dictNext() error {
+	p.skipSpace()
+	if p.pos < len(p.src) && p.src[p.pos] == ',' {
+		p.pos++
+		return nil
+	}
+	if p.pos < len(p.src) && p.src[p.pos] == '}' {
+		return nil
+	}
+	return p.errAt(p.pos, "expected ',' or '}' in the dict, found %s", p.describe())
+}
+
+// dictWalk is dict without building it: the values of node's children
+// are extracted (see pyParser.extract), the others read and dropped (all
+// of them when node is nil). ok is false when a child's walk cannot
+// answer.
+func (p *pyParser) dictWalk(depth int, node *pathNode, out []any, found *int) (ok bool, err error) {
+	open := p.pos
+	p.pos++ // {
+	ok = true
+	var keyBuf [32][]byte
+	keys := keySet{list: keyBuf[:0]}
+	for {
+		p.skipSpace()
+		if p.pos < len(p.src) && p.src[p.pos] == '}' {
+			p.pos++
+			return ok, nil
+		}
+		if p.pos >= len(p.src) {
+			return false, p.errAt(p.pos, "expected a key or '}' to close the dict opened at byte %d", open)
+		}
+		keyAt := p.pos
+		key, err := p.key(depth, open)
+		if err != nil {
+			return false, err
+		}
+		var dup bool
+		if keys, dup = keys.add(key); dup {
+			return false, p.errAt(keyAt, "duplicate key %q", key)
+		}
+		if err := p.expect(':'); err != nil {
+			return false, err
+		}
+		p.skipSpace()
+		if child := node.child(key); child != nil {
+			childOK, err := p.extract(depth+1, child, out, found)
+			if err != nil {
+				return false, err
+			}
+			ok = ok && childOK
+		} else if _, err := p.value(depth+1, false); err != nil {
+			return false, err
+		}
+		if err := p.dictNext(); err != nil {
+			return false, err
+		}
+	}
+}
+
+// key reads a dict key as dict does (value, then the string check), as
+// the literal's bytes when it is one plain string, without a copy.
+func (p *pyParser) key(depth, open int) ([]byte, error) {
+	keyAt := p.pos
+	if src := p.src; depth+1 <= maxPyDepth && p.pos+1 < len(src) {
+		if q := src[p.pos]; (q == '\'' || q == '"') && src[p.pos+1] != q {
+			for i := p.pos + 1; i < len(src); i++ {
+				c := src[i]
+				if c == q {
+					p.pos = i + 1
+					if !p.stringFollows() {
+						return p.src[keyAt+1 : i], nil
+					}
+					p.pos = keyAt // adjacent literals: concatenated below
+					break
+				}
+				if c == '\\' || c == '\n' {
+					break
+				}
+			}
+		}
+	}
+	k, err := p.value(depth+1, true)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := k.(string)
+	if !ok {
+		return nil, p.keyError(open, keyAt, k)
+	}
+	return []byte(key), nil
+}
+
+func (p *pyParser) sequence(depth int, open, close byte, keep bool) (any, error) {
 	p.pos++ // open
-	arr := []any{}
+	var arr []any
+	if keep {
+		arr = []any{}
+	}
 	for {
 		p.skipSpace()
 		if p.pos < len(p.src) && p.src[p.pos] == close {
 			p.pos++
 			return arr, nil
 		}
-		v, err := p.value(depth + 1)
+		v, err := p.value(depth+1, keep)
 		if err != nil {
 			return nil, err
 		}
-		arr = append(arr, v)
+		if keep {
+			arr = append(arr, v)
+		}
 		p.skipSpace()
 		if p.pos < len(p.src) && p.src[p.pos] == ',' {
 			p.pos++
@@ -340,15 +524,18 @@ func (p *pyParser) sequence(depth int, open, close byte) (any, error) {
 
 // paren reads a tuple, or a parenthesised value such as pprint's
 // ('long string ' 'continued').
-func (p *pyParser) paren(depth int) (any, error) {
+func (p *pyParser) paren(depth int, keep bool) (any, error) {
 	start := p.pos
 	p.pos++ // (
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == ')' {
 		p.pos++
+		if !keep {
+			return nil, nil
+		}
 		return []any{}, nil
 	}
-	first, err := p.value(depth + 1)
+	first, err := p.value(depth+1, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -360,11 +547,14 @@ func (p *pyParser) paren(depth int) (any, error) {
 	if p.pos >= len(p.src) || p.src[p.pos] != ',' {
 		return nil, p.errAt(p.pos, "expected ',' or ')' in the tuple opened at byte %d, found %s", start, p.describe())
 	}
-	return p.tupleRest(depth, first)
+	return p.tupleRest(depth, first, keep)
 }
 
-func (p *pyParser) tupleRest(depth int, first any) (any, error) {
-	arr := []any{first}
+func (p *pyParser) tupleRest(depth int, first any, keep bool) (any, error) {
+	var arr []any
+	if keep {
+		arr = []any{first}
+	}
 	for {
 		p.skipSpace()
 		if p.pos < len(p.src) && p.src[p.pos] == ')' {
@@ -380,41 +570,39 @@ func (p *pyParser) tupleRest(depth int, first any) (any, error) {
 			p.pos++
 			return arr, nil
 		}
-		v, err := p.value(depth + 1)
+		v, err := p.value(depth+1, keep)
 		if err != nil {
 			return nil, err
 		}
-		arr = append(arr, v)
+		if keep {
+			arr = append(arr, v)
+		}
 	}
 }
 
 // strings reads one string or bytes literal and any adjacent ones, which
 // Python concatenates. Mixing str and bytes is an error, as in Python.
-func (p *pyParser) strings() (any, error) {
+func (p *pyParser) strings(keep bool) (any, error) {
 	var sb strings.Builder
 	var bb []byte
 	isBytes := -1 // unknown
 	for first := true; ; first = false {
 		at := p.pos
-		s, b, bytesLit, err := p.stringLit()
+		s, b, bytesLit, err := p.stringLit(keep)
 		if err != nil {
 			return nil, err
 		}
-		if first {
+		if first && !p.stringFollows() {
 			// Most values are one literal: no concatenation buffers.
-			save := p.pos
-			p.skipSpace()
-			more := p.pos < len(p.src) && isStringStart(p.src[p.pos:])
-			p.pos = save
-			if !more {
-				if bytesLit {
-					if b == nil {
-						b = []byte{}
-					}
-					return b, nil
-				}
-				return s, nil
+			switch {
+			case !keep:
+				return nil, nil
+			case bytesLit && b == nil:
+				return []byte{}, nil
+			case bytesLit:
+				return b, nil
 			}
+			return s, nil
 		}
 		want := 0
 		if bytesLit {
@@ -424,22 +612,40 @@ func (p *pyParser) strings() (any, error) {
 			return nil, p.errAt(at, "cannot concatenate str and bytes literals")
 		}
 		isBytes = want
-		sb.WriteString(s)
-		bb = append(bb, b...)
-		save := p.pos
-		p.skipSpace()
-		if p.pos < len(p.src) && isStringStart(p.src[p.pos:]) {
+		if keep {
+			sb.WriteString(s)
+			bb = append(bb, b...)
+		}
+		if p.stringFollows() {
+			p.skipSpace()
 			continue
 		}
-		p.pos = save
-		if isBytes == 1 {
-			if bb == nil {
-				bb = []byte{}
-			}
+		switch {
+		case !keep:
+			return nil, nil
+		case isBytes == 1 && bb == nil:
+			return []byte{}, nil
+		case isBytes == 1:
 			return bb, nil
 		}
 		return sb.String(), nil
 	}
+}
+
+// stringFollows reports whether another string literal follows (after
+// space), leaving p.pos where it is.
+func (p *pyParser) stringFollows() bool {
+	if p.pos < len(p.src) {
+		switch p.src[p.pos] {
+		case ':', ',', '}', ']', ')':
+			return false // what follows nearly every literal
+		}
+	}
+	save := p.pos
+	p.skipSpace()
+	more := p.pos < len(p.src) && isStringStart(p.src[p.pos:])
+	p.pos = save
+	return more
 }
 
 func isStringStart(b []byte) bool {
@@ -450,8 +656,9 @@ func isStringStart(b []byte) bool {
 	return i < len(b) && (b[i] == '\'' || b[i] == '"')
 }
 
-// stringLit reads one literal with its prefix.
-func (p *pyParser) stringLit() (s string, b []byte, isBytes bool, err error) {
+// stringLit reads one literal with its prefix. Unless keep, s and b are
+// not built (escapes are still checked, in p.scratch).
+func (p *pyParser) stringLit(keep bool) (s string, b []byte, isBytes bool, err error) {
 	raw := false
 	for p.pos < len(p.src) && strings.IndexByte("bBuUrR", p.src[p.pos]) >= 0 {
 		switch p.src[p.pos] | 0x20 {
@@ -475,7 +682,9 @@ func (p *pyParser) stringLit() (s string, b []byte, isBytes bool, err error) {
 		for i := p.pos; i < len(p.src); i++ {
 			c := p.src[i]
 			if c == q {
-				s = string(p.src[p.pos:i])
+				if keep {
+					s = string(p.src[p.pos:i])
+				}
 				p.pos = i + 1
 				return s, nil, false, nil
 			}
@@ -485,6 +694,10 @@ func (p *pyParser) stringLit() (s string, b []byte, isBytes bool, err error) {
 		}
 	}
 	var out []byte
+	if !keep {
+		out = p.scratch[:0]
+		defer func() { p.scratch = out[:0] }()
+	}
 	for {
 		if p.pos >= len(p.src) {
 			return "", nil, false, p.errAt(start, "string opened here is not closed")
@@ -497,7 +710,10 @@ func (p *pyParser) stringLit() (s string, b []byte, isBytes bool, err error) {
 			} else {
 				p.pos++
 			}
-			if isBytes {
+			switch {
+			case !keep:
+				return "", nil, isBytes, nil
+			case isBytes:
 				return "", out, true, nil
 			}
 			return string(out), nil, false, nil

@@ -52,7 +52,7 @@ func NewDecoder(spec Spec) (Decoder, error) {
 		if spec.Schema != "" || spec.SchemaDir != "" || spec.Registry != "" {
 			return nil, errors.New("schemas apply to --codec avro only")
 		}
-		return funcDecoder{name: "pyliteral", fn: DecodePyLiteral}, nil
+		return pyDecoder{funcDecoder{name: "pyliteral", fn: DecodePyLiteral}}, nil
 	case "avro":
 		n := 0
 		for _, s := range []string{spec.Schema, spec.SchemaDir, spec.Registry} {
@@ -97,6 +97,13 @@ type jsonDecoder struct{ funcDecoder }
 
 func (jsonDecoder) Extract(data []byte, paths *PathSet, out []any) (bool, error) {
 	return ExtractJSON(data, paths, out)
+}
+
+// pyDecoder is the Python-literal Decoder, and an Extractor.
+type pyDecoder struct{ funcDecoder }
+
+func (pyDecoder) Extract(data []byte, paths *PathSet, out []any) (bool, error) {
+	return ExtractPyLiteral(data, paths, out)
 }
 
 type avroDecoder struct{ schema avro.Schema }

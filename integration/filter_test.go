@@ -109,11 +109,16 @@ func TestFilterAlerts(t *testing.T) {
 			`{"alertId": True, "diaSource": {"ra": 1.0}}`: "", // valid Python, not selected
 			`{'alertId': 2, 'diaSource': {'ra': None}}`:   processor.ReasonPredicate,
 			`{'alertId': 3}`: processor.ReasonPredicate,
+			// Bad only where the predicate does not read: only the
+			// predicate's field is built, yet all of it is checked.
+			`{'alertId': 4, 'diaSource': {'ra': 351.0}, 'prv_diaSources': [{'snr': 1, 'snr': 2}]}`: processor.ReasonDecode,
+			`{'alertId': 5, 'diaSource': {'ra': 351.0, 'decl': 012}}`:                              processor.ReasonDecode,
 		}},
 		{"json", codec.Spec{Name: "json"}, map[string]processor.Reason{
 			`{'alertId': 1}`: processor.ReasonDecode,
 			`{"alertId": 1, "diaSource": {"ra": 1e999}}`: processor.ReasonDecode,
 			`[1, 2]`: processor.ReasonPredicate,
+			`{"alertId": 6, "diaSource": {"ra": 351.0}, "prv_diaSources": [{"snr": 1, "snr": 2}]}`: processor.ReasonDecode,
 		}},
 		{"avro", codec.Spec{Name: "avro", Schema: filepath.Join(schemaDir, alerts.SchemaTop)}, map[string]processor.Reason{
 			"\x02\x04": processor.ReasonDecode,

@@ -26,12 +26,17 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/hamba/avro/v2"
+	"github.com/hourglass-stream/hourglass/codec"
 )
 
 // Predicate is a compiled --where expression. It is safe for concurrent use.
 type Predicate struct {
 	src     string
 	program *vm.Program
+
+	fields     []codec.Path // see Fields
+	fieldSteps [][]string
+	fieldsOK   bool
 }
 
 // Compile compiles src. If schema is not nil, field paths are checked
@@ -57,7 +62,11 @@ func Compile(src string, schema avro.Schema) (*Predicate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--where %q: %s", src, firstLine(err.Error()))
 	}
-	return &Predicate{src: src, program: program}, nil
+	p := &Predicate{src: src, program: program}
+	if p.fieldSteps, p.fieldsOK = fieldsOf(tree.Node); p.fieldsOK {
+		p.fields = pathsOf(p.fieldSteps)
+	}
+	return p, nil
 }
 
 // ErrUnknownFunction is wrapped when an expression calls a function that

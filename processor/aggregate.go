@@ -310,6 +310,10 @@ type Aggregator struct {
 	// their names.
 	moreKeys []codec.Path
 	keyNames []string
+	// whereFields: Where reads only these fields (predicate.Fields), so
+	// that an extractor may build just them; whereExtract says it can.
+	whereFields  []codec.Path
+	whereExtract bool
 }
 
 // NewAggregator checks cfg and returns an Aggregator ready to Run.
@@ -354,9 +358,12 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 			a.keyNames = append(a.keyNames, k.Name)
 		}
 	}
+	if cfg.Where != nil {
+		a.whereFields, a.whereExtract = cfg.Where.Fields()
+	}
 	// Extract fills key, time (the key again for RecordTime, when more
-	// follows), the fields, then the other keys.
-	more := append(append([]codec.Path(nil), a.fields...), a.moreKeys...)
+	// follows), the fields, the other keys, then what Where reads.
+	more := append(append(append([]codec.Path(nil), a.fields...), a.moreKeys...), a.whereFields...)
 	switch {
 	case cfg.RecordTime && len(more) == 0:
 		a.keyTime = codec.NewPathSet(cfg.Key)
@@ -605,8 +612,10 @@ func (a *Aggregator) extract(ctx context.Context, r *kgo.Record) (key string, at
 }
 
 // extractLen is how many values extractValues extracts: key, time, the
-// aggregates' fields, the other keys.
-func (a *Aggregator) extractLen() int { return 2 + len(a.fields) + len(a.moreKeys) }
+// aggregates' fields, the other keys, Where's fields.
+func (a *Aggregator) extractLen() int {
+	return 2 + len(a.fields) + len(a.moreKeys) + len(a.whereFields)
+}
 
 // extractValues is extract and, withValues, also returns the values of
 // the aggregates' fields (values[i] of field i, nil when null or missing)
@@ -626,12 +635,21 @@ func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, scratch [
 		vals = vals[:1] // keyTime is the key alone
 	}
 	ok := false
-	if x, can := a.cfg.Decoder.(codec.Extractor); can && a.cfg.Where == nil {
+	if x, can := a.cfg.Decoder.(codec.Extractor); can && (a.cfg.Where == nil || a.whereExtract) {
 		// Only the key, the time and the fields are built; a record it
 		// cannot answer for (a field missing, say) is decoded in full
 		// below.
 		if ok, err = x.Extract(r.Value, a.keyTime, vals); err != nil {
 			return "", time.Time{}, nil, ReasonDecode, err
+		}
+		if ok && a.cfg.Where != nil {
+			match, err := a.cfg.Where.MatchValues(vals[len(vals)-len(a.whereFields):])
+			if err != nil {
+				return "", time.Time{}, nil, ReasonPredicate, err
+			}
+			if !match {
+				return "", time.Time{}, nil, "", errNotMatched
+			}
 		}
 	}
 	var timeErr error
@@ -679,7 +697,7 @@ func (a *Aggregator) extractValues(ctx context.Context, r *kgo.Record, scratch [
 	}
 	if a.moreKeys != nil {
 		keys := []string{key}
-		for i, v := range vals[2+len(a.fields):] {
+		for i, v := range vals[2+len(a.fields) : 2+len(a.fields)+len(a.moreKeys)] {
 			k, err := codec.KeyString(v)
 			if err != nil {
 				return "", time.Time{}, nil, ReasonKey, fmt.Errorf("group key %s (%s): %w", a.keyNames[1+i], a.moreKeys[i], err)

@@ -110,6 +110,12 @@ type AlertFilter struct {
 	health                                *health
 	read, matched, rejected, deadLettered atomic.Int64
 	writeErrors                           atomic.Int64
+
+	// extractor and fields, when the codec can build just the fields the
+	// predicate reads: the rest of a record is only checked.
+	extractor codec.Extractor
+	fields    *codec.PathSet
+	nFields   int
 }
 
 // NewAlertFilter checks cfg.
@@ -122,8 +128,14 @@ func NewAlertFilter(cfg AlertFilterConfig) (*AlertFilter, error) {
 		log = slog.Default()
 	}
 	log = log.With("group", cfg.Group)
-	return &AlertFilter{cfg: cfg, log: log, wait: newWaiter(cfg.MaxOutage, log), health: newHealth("filter"),
-		alarm: alarm{log: log, hint: fmt.Sprintf("--where %s and --codec %s against the records", cfg.Where, cfg.Decoder.Name())}}, nil
+	f := &AlertFilter{cfg: cfg, log: log, wait: newWaiter(cfg.MaxOutage, log), health: newHealth("filter"),
+		alarm: alarm{log: log, hint: fmt.Sprintf("--where %s and --codec %s against the records", cfg.Where, cfg.Decoder.Name())}}
+	if x, ok := cfg.Decoder.(codec.Extractor); ok {
+		if paths, ok := cfg.Where.Fields(); ok {
+			f.extractor, f.fields, f.nFields = x, codec.NewPathSet(paths...), len(paths)
+		}
+	}
+	return f, nil
 }
 
 // Stats returns this process's totals so far.
@@ -193,18 +205,20 @@ func (s filterStep) handle(ctx context.Context, _ int32, records []*kgo.Record, 
 // process filters one record. Its error, a record that cannot be decoded
 // yet because the schema registry does not answer, stops the step.
 func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, write func(*kgo.Record)) error {
-	v, err := f.wait.decode(ctx, f.cfg.Decoder, r.Value)
+	v, ok, reason, err := f.match(ctx, r.Value)
 	if errors.Is(err, codec.ErrUnavailable) {
 		return fmt.Errorf("%s/%d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
+	if ok && f.cfg.OutputCodec == OutputJSON && v == nil {
+		// Only the predicate's fields were built: the output needs all.
+		if v, err = f.wait.decode(ctx, f.cfg.Decoder, r.Value); errors.Is(err, codec.ErrUnavailable) {
+			return fmt.Errorf("%s/%d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		reason = ReasonDecode // an extractor accepts what the decoder does: not reached
+	}
 	f.read.Add(1)
 	if err != nil {
-		f.deadLetter(r, write, ReasonDecode, err)
-		return nil
-	}
-	ok, err := f.cfg.Where.Match(v)
-	if err != nil {
-		f.deadLetter(r, write, ReasonPredicate, err)
+		f.deadLetter(r, write, reason, err)
 		return nil
 	}
 	if !ok {
@@ -221,6 +235,30 @@ func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, write func(*kg
 	f.matched.Add(1)
 	write(outgoing(&kgo.Record{Topic: f.cfg.Output, Key: r.Key, Value: out}, recordSourceHeaders(r)))
 	return nil
+}
+
+// match decodes a record's value and evaluates the predicate on it. With
+// an extractor only the predicate's fields are built, and v is nil; a
+// record the extractor cannot answer for is decoded in full. A failure is
+// err with its reason (ReasonDecode, ReasonPredicate), or err wrapping
+// codec.ErrUnavailable: the registry does not answer.
+func (f *AlertFilter) match(ctx context.Context, data []byte) (v any, ok bool, reason Reason, err error) {
+	if f.extractor != nil {
+		vals := make([]any, f.nFields)
+		done, err := f.extractor.Extract(data, f.fields, vals)
+		if err != nil {
+			return nil, false, ReasonDecode, err
+		}
+		if done {
+			ok, err := f.cfg.Where.MatchValues(vals)
+			return nil, ok, ReasonPredicate, err
+		}
+	}
+	if v, err = f.wait.decode(ctx, f.cfg.Decoder, data); err != nil {
+		return nil, false, ReasonDecode, err
+	}
+	ok, err = f.cfg.Where.Match(v)
+	return v, ok, ReasonPredicate, err
 }
 
 func (f *AlertFilter) deadLetter(r *kgo.Record, write func(*kgo.Record), reason Reason, err error) {
