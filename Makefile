@@ -118,7 +118,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScannerMatchesTokens$$' -fuzztime $(or $(FUZZTIME),200000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractMatchesDecode$$' -fuzztime $(or $(FUZZTIME),200000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePyLiteral$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
+	$(GO) test -run '^$$' -fuzz '^FuzzPyExtractMatchesDecode$$' -fuzztime $(or $(FUZZTIME),200000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAvro$$' -fuzztime $(or $(FUZZTIME),100000x) ./codec
+	$(GO) test -run '^$$' -fuzz '^FuzzAvroExtractMatchesDecode$$' -fuzztime $(or $(FUZZTIME),200000x) ./codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(or $(FUZZTIME),300000x) ./windows
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCodec$$' -fuzztime $(or $(FUZZTIME),100000x) ./internal/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzRowBinary$$' -fuzztime $(or $(FUZZTIME),100000x) ./windows

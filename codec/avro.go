@@ -139,17 +139,8 @@ func DecodeAvro(schema avro.Schema, data []byte) (any, error) {
 	r := avro.NewReader(nil, 0).Reset(data)
 	left := int64(len(data)) + AvroItemSlack
 	v := readAvro(r, schema, 0, &left)
-	if r.Error != nil {
-		msg := r.Error.Error()
-		if errors.Is(r.Error, errAvroTooDeep) {
-			msg = r.Error.Error()
-		} else if strings.Contains(msg, "EOF") {
-			msg = "the record ends before the schema does (truncated, or written with another schema)"
-		}
-		return nil, &DecodeError{Codec: "avro", Offset: -1, Msg: msg}
-	}
-	if r.Peek(); r.Error == nil {
-		return nil, &DecodeError{Codec: "avro", Offset: -1, Msg: "bytes left after the record (written with another schema?)"}
+	if err := avroDatumError(r); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

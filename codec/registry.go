@@ -54,7 +54,7 @@ type RegistryResolver struct {
 	client *sr.Client
 	where  string // the URL without credentials, for messages
 
-	cache    sync.Map // uint32 → avro.Schema
+	schemaCache
 	flight   singleflight.Group
 	mu       sync.Mutex // notFound
 	notFound map[uint32]time.Time

@@ -112,6 +112,9 @@ func (d avroDecoder) Decode(_ context.Context, data []byte) (any, error) {
 	return DecodeAvro(d.schema, data)
 }
 func (d avroDecoder) Schema() avro.Schema { return d.schema }
+func (d avroDecoder) Extract(data []byte, paths *PathSet, out []any) (bool, error) {
+	return ExtractAvro(d.schema, data, paths, out)
+}
 func (d avroDecoder) Name() string        { return "avro" }
 
 type wireDecoder struct{ resolver SchemaResolver }
@@ -120,4 +123,7 @@ func (d wireDecoder) Decode(ctx context.Context, data []byte) (any, error) {
 	return DecodeWire(ctx, d.resolver, data)
 }
 func (d wireDecoder) Schema() avro.Schema { return nil }
+func (d wireDecoder) Extract(data []byte, paths *PathSet, out []any) (bool, error) {
+	return ExtractWire(d.resolver, data, paths, out)
+}
 func (d wireDecoder) Name() string        { return "avro (Confluent wire format)" }

@@ -32,8 +32,22 @@ var ErrUnknownSchema = errors.New("unknown schema id")
 // DirResolver resolves ids from a directory: schema id N is N.avsc there,
 // or the schema set in the subdirectory N/ (see LoadAvroSchema).
 type DirResolver struct {
-	Dir   string
+	Dir string
+	schemaCache
+}
+
+// schemaCache is a resolver's schemas so far.
+type schemaCache struct {
 	cache sync.Map // uint32 → avro.Schema
+}
+
+// Cached returns the schema of id if it was resolved before.
+func (c *schemaCache) Cached(id uint32) (avro.Schema, bool) {
+	s, ok := c.cache.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return s.(avro.Schema), true
 }
 
 // Schema implements SchemaResolver.
@@ -84,13 +98,47 @@ func DecodeWire(ctx context.Context, resolver SchemaResolver, data []byte) (any,
 	}
 	v, err := DecodeAvro(schema, data[wireHeaderSize:])
 	if err != nil {
-		var de *DecodeError
-		if errors.As(err, &de) {
-			de.Msg = fmt.Sprintf("schema id %d: %s", id, de.Msg)
-		}
-		return nil, err
+		return nil, withSchemaID(id, err)
 	}
 	return v, nil
+}
+
+// withSchemaID names the schema id in a datum's decode error.
+func withSchemaID(id uint32, err error) error {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		de.Msg = fmt.Sprintf("schema id %d: %s", id, de.Msg)
+	}
+	return err
+}
+
+// cachedResolver is a SchemaResolver that can tell, without asking
+// anyone, the schemas it has already resolved.
+type cachedResolver interface {
+	Cached(id uint32) (avro.Schema, bool)
+}
+
+// ExtractWire is Extract for Confluent wire format: the datum is extracted
+// as ExtractAvro does, once the resolver has the id's schema at hand; until
+// then it answers ok false, and Decode resolves the schema.
+func ExtractWire(resolver SchemaResolver, data []byte, paths *PathSet, out []any) (bool, error) {
+	id, err := WireID(data)
+	if err != nil {
+		return false, err
+	}
+	c, ok := resolver.(cachedResolver)
+	if !ok {
+		return false, nil
+	}
+	schema, ok := c.Cached(id)
+	if !ok {
+		return false, nil
+	}
+	ok, err = ExtractAvro(schema, data[wireHeaderSize:], paths, out)
+	if err != nil {
+		return false, withSchemaID(id, err)
+	}
+	return ok, nil
 }
 
 // EncodeWire writes v in Confluent wire format with schema id id.
