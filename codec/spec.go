@@ -115,7 +115,7 @@ func (d avroDecoder) Schema() avro.Schema { return d.schema }
 func (d avroDecoder) Extract(data []byte, paths *PathSet, out []any) (bool, error) {
 	return ExtractAvro(d.schema, data, paths, out)
 }
-func (d avroDecoder) Name() string        { return "avro" }
+func (d avroDecoder) Name() string { return "avro" }
 
 type wireDecoder struct{ resolver SchemaResolver }
 
@@ -126,4 +126,4 @@ func (d wireDecoder) Schema() avro.Schema { return nil }
 func (d wireDecoder) Extract(data []byte, paths *PathSet, out []any) (bool, error) {
 	return ExtractWire(d.resolver, data, paths, out)
 }
-func (d wireDecoder) Name() string        { return "avro (Confluent wire format)" }
+func (d wireDecoder) Name() string { return "avro (Confluent wire format)" }
