@@ -17,7 +17,8 @@
 //   - W2 latency: events at a fixed rate; p50/p99 from produce to the count
 //     being visible in the changelog.
 //   - W3 alert filter: Python-literal alerts through `diaSource.ra > 350`:
-//     alerts/s and MB/s, from the filter's start to its last commit.
+//     alerts/s and MB/s, from the filter's start to its last commit; W3a
+//     the same alerts as schemaless Avro.
 //   - W4 recovery: how long a new aggregate process takes to restore a
 //     table of a million rows and count one more event, and how long a new
 //     view takes to read it.
@@ -93,7 +94,7 @@ func main() {
 	flag.StringVar(&c.bin, "bin", "bin/hourglass", "the hourglass binary")
 	flag.StringVar(&c.brokers, "brokers", "", "a Kafka cluster to use (default: start the embedded broker)")
 	flag.StringVar(&c.out, "out", ".cache/bench", "directory for results.md and results.json")
-	flag.StringVar(&c.only, "only", "W1,W1a,W1b,W2,W3,W4,W5", "workloads to run")
+	flag.StringVar(&c.only, "only", "W1,W1a,W1b,W2,W3,W3a,W4,W5", "workloads to run")
 	flag.IntVar(&c.w1Events, "w1-events", 10_000_000, "W1: events")
 	flag.IntVar(&c.w2Rate, "w2-rate", 20_000, "W2: events per second")
 	flag.DurationVar(&c.w2For, "w2-for", 60*time.Second, "W2: how long")
@@ -128,7 +129,7 @@ func run(c config) error {
 	for _, w := range []struct {
 		name string
 		fn   func(config, kafka.Config) (Result, error)
-	}{{"W1", w1}, {"W1a", w1a}, {"W1b", w1b}, {"W2", w2}, {"W3", w3}, {"W4", w4}, {"W5", w5}} {
+	}{{"W1", w1}, {"W1a", w1a}, {"W1b", w1b}, {"W2", w2}, {"W3", w3}, {"W3a", w3a}, {"W4", w4}, {"W5", w5}} {
 		if !strings.Contains(","+c.only+",", ","+w.name+",") {
 			continue
 		}
@@ -492,12 +493,32 @@ func w2(c config, kc kafka.Config) (Result, error) {
 }
 
 func w3(c config, kc kafka.Config) (Result, error) {
-	input, output, group := name("w3"), name("w3out"), name("w3g")
+	return filterAlerts(c, kc, "W3", "pyliteral", "Python-literal", "--codec", "pyliteral")
+}
+
+// w3a is W3 with the alerts as schemaless Avro.
+func w3a(c config, kc kafka.Config) (Result, error) {
+	dir, err := os.MkdirTemp("", "hourglass-bench-schema")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	if err := alerts.WriteSchema(dir); err != nil {
+		return Result{}, err
+	}
+	return filterAlerts(c, kc, "W3a", "avro", "schemaless Avro", "--codec", "avro", "--schema", filepath.Join(dir, alerts.SchemaTop))
+}
+
+// filterAlerts runs one filter over c.w3Alerts generated alerts encoded
+// as format, read with codecFlags.
+func filterAlerts(c config, kc kafka.Config, workload, format, formatName string, codecFlags ...string) (Result, error) {
+	tag := strings.ToLower(workload)
+	input, output, group := name(tag), name(tag+"out"), name(tag+"g")
 	if err := createTopic(kc, input, c.partitions); err != nil {
 		return Result{}, err
 	}
 	gen := alerts.NewGenerator(alerts.Spec{Seed: 3})
-	enc, err := alerts.NewEncoder("pyliteral", 0)
+	enc, err := alerts.NewEncoder(format, 0)
 	if err != nil {
 		return Result{}, err
 	}
@@ -524,10 +545,10 @@ func w3(c config, kc kafka.Config) (Result, error) {
 		return Result{}, err
 	}
 	began := time.Now()
-	args := []string{"filter", "--brokers", c.brokers, "--group", group, "--input", input, "--output", output,
-		"--codec", "pyliteral", "--where", "diaSource.ra > 350", "--log-level", "warn", "--progress-interval", "0"}
+	args := append([]string{"filter", "--brokers", c.brokers, "--group", group, "--input", input, "--output", output,
+		"--where", "diaSource.ra > 350", "--log-level", "warn", "--progress-interval", "0"}, codecFlags...)
 	if c.profile != "" {
-		args = append(args, "--cpu-profile", c.profile+".w3")
+		args = append(args, "--cpu-profile", c.profile+"."+tag)
 	}
 	f, err := start(c.bin, args...)
 	if err != nil {
@@ -562,9 +583,9 @@ func w3(c config, kc kafka.Config) (Result, error) {
 		return Result{}, err
 	}
 	return Result{
-		Workload: "W3 alert filter",
-		Summary: fmt.Sprintf("%.0f alerts/s, %.1f MB/s (%d Python-literal alerts of %.1f KB on average through diaSource.ra > 350, in %.1f s from process start: %.1f× a bare read of them, %.2f s; filter peak RSS %.0f MiB)",
-			rate, mbs, c.w3Alerts, float64(bytes)/float64(c.w3Alerts)/1e3, took.Seconds(), took.Seconds()/bare.Seconds(), bare.Seconds(), rss),
+		Workload: workload + " alert filter",
+		Summary: fmt.Sprintf("%.0f alerts/s, %.1f MB/s (%d %s alerts of %.1f KB on average through diaSource.ra > 350, in %.1f s from process start: %.1f× a bare read of them, %.2f s; filter peak RSS %.0f MiB)",
+			rate, mbs, c.w3Alerts, formatName, float64(bytes)/float64(c.w3Alerts)/1e3, took.Seconds(), took.Seconds()/bare.Seconds(), bare.Seconds(), rss),
 		Figures: map[string]float64{"alerts_per_s": rate, "mb_per_s": mbs, "seconds": took.Seconds(), "peak_rss_mib": rss,
 			"bare_read_s": bare.Seconds(), "x_bare_read": took.Seconds() / bare.Seconds()},
 	}, nil

@@ -64,7 +64,18 @@ func (n *pathNode) child(key []byte) *pathNode {
 // passed by value (a pointer would move that array to the heap).
 type keySet struct {
 	list [][]byte
+	// mask has bit keyBit(k) of each key k in list: a key whose bit is
+	// clear is new without comparing it with any.
+	mask uint64
 	seen map[string]bool // for objects with many keys
+}
+
+func keyBit(key []byte) uint64 {
+	n := len(key)
+	if n == 0 {
+		return 1
+	}
+	return 1 << ((uint(n)*7 + uint(key[0]) + uint(key[n-1])*3 + uint(key[n/2])*5) & 63)
 }
 
 // add adds key and reports whether it was there already.
@@ -74,9 +85,13 @@ func (k keySet) add(key []byte) (keySet, bool) {
 		k.seen[string(key)] = true
 		return k, dup
 	}
-	for _, have := range k.list {
-		if bytes.Equal(have, key) {
-			return k, true
+	if bit := keyBit(key); k.mask&bit == 0 {
+		k.mask |= bit
+	} else {
+		for _, have := range k.list {
+			if bytes.Equal(have, key) {
+				return k, true
+			}
 		}
 	}
 	k.list = append(k.list, key)

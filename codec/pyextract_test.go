@@ -73,6 +73,9 @@ func FuzzPyExtractMatchesDecode(f *testing.F) {
 		`{'a': {'c': 1, 'b': '\x62'}, 'd': [b'\x00', None, True, -inf, 12345678901234567890123L]}`,
 		`{'prv_diaSources': [{'snr': 5.0}], 'ssObject': {'ssObjectId': 0}}`,
 		`{'k': {1, 2}}`,
+		`{'k': 1, 'x': {'': '', 'a': [-0, 0, 1.5e-3, 2E+9, 00.5, 123456789012345678, nan, inf, None, True, False], 'b': "q'q"}}`,
+		`{'k': 1, 'x': ['''a''', '' 'b', 1.e5, 01, 1e, 1.2.3, 1_0, 10L, Nonex]}`,
+		"{'k': 1, 'x': {'a': 1,\n 'b': {'c': [1,\t2],\r\n}, 'a': 2}}",
 	} {
 		f.Add([]byte(s), uint8(0))
 	}

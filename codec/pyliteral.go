@@ -79,10 +79,25 @@ func (p *pyParser) describe() string {
 }
 
 func (p *pyParser) skipSpace() {
-	src, i := p.src, p.pos
-	if i < len(src) && src[i] > ' ' && src[i] != '\\' {
-		return // most tokens follow one another or one space
+	// Inlined: most tokens follow one another or one space.
+	if p.pos >= len(p.src) || !notSpace[p.src[p.pos]] {
+		p.skipSpaces()
 	}
+}
+
+// notSpace: the bytes that end space (a backslash may continue a line).
+var notSpace = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c > ' ' && c != '\\'
+	}
+	return t
+}()
+
+// afterLiteral: bytes that end a literal and start no other.
+var afterLiteral = [256]bool{':': true, ',': true, '}': true, ']': true, ')': true}
+
+func (p *pyParser) skipSpaces() {
+	src, i := p.src, p.pos
 	for i < len(src) {
 		switch src[i] {
 		case ' ', '\t', '\n', '\r', '\f', '\v':
@@ -106,6 +121,12 @@ func (p *pyParser) skipSpace() {
 // value reads the value at p.pos. Unless keep, it is only read and
 // checked, with the same errors, and nil is returned: nothing is built.
 func (p *pyParser) value(depth int, keep bool) (any, error) {
+	if !keep {
+		if end, ok := skim(p.src, p.pos, depth); ok {
+			p.pos = end
+			return nil, nil
+		}
+	}
 	if depth > maxPyDepth {
 		return nil, p.errAt(p.pos, "nesting deeper than %d", maxPyDepth)
 	}
@@ -635,12 +656,13 @@ func (p *pyParser) strings(keep bool) (any, error) {
 // stringFollows reports whether another string literal follows (after
 // space), leaving p.pos where it is.
 func (p *pyParser) stringFollows() bool {
-	if p.pos < len(p.src) {
-		switch p.src[p.pos] {
-		case ':', ',', '}', ']', ')':
-			return false // what follows nearly every literal
-		}
+	if p.pos < len(p.src) && afterLiteral[p.src[p.pos]] {
+		return false // inlined: what follows nearly every literal
 	}
+	return p.stringAfterSpace()
+}
+
+func (p *pyParser) stringAfterSpace() bool {
 	save := p.pos
 	p.skipSpace()
 	more := p.pos < len(p.src) && isStringStart(p.src[p.pos:])
