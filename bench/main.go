@@ -381,7 +381,7 @@ func hourly(c config, kc kafka.Config, label, workload string, gen func(key int,
 		return Result{}, err
 	}
 	if c.profile != "" {
-		extra = append(extra, "--cpu-profile", c.profile+"."+label)
+		extra = append(extra, "--cpu-profile", c.profile+"."+label, "--mem-profile", c.profile+"."+label+".heap")
 	}
 	agg, err := aggregate(c, kc, group, input, extra...)
 	if err != nil {

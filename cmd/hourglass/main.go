@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -50,9 +51,10 @@ type globals struct {
 	// passwordFile holds the SASL password; without it the password comes
 	// from HOURGLASS_SASL_PASSWORD. Never a flag value: it would show in ps.
 	passwordFile string
-	// cpuProfile, if set, receives a pprof CPU profile of the whole run.
-	cpuProfile string
-	profile    *os.File
+	// cpuProfile, if set, receives a pprof CPU profile of the whole run;
+	// memProfile a heap profile at its end.
+	cpuProfile, memProfile string
+	profile                *os.File
 }
 
 func (g *globals) startProfile() error {
@@ -72,11 +74,31 @@ func (g *globals) startProfile() error {
 }
 
 func (g *globals) stopProfile() error {
-	if g.profile == nil {
-		return nil
+	var errs []error
+	if g.profile != nil {
+		pprof.StopCPUProfile()
+		errs = append(errs, g.profile.Close())
 	}
-	pprof.StopCPUProfile()
-	return g.profile.Close()
+	if g.memProfile != "" {
+		errs = append(errs, writeHeapProfile(g.memProfile))
+	}
+	return errors.Join(errs...)
+}
+
+// writeHeapProfile writes the heap in use at the end of the run (after a
+// collection) and the allocations of the whole run, for go tool pprof
+// -sample_index=inuse_space or alloc_space.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--mem-profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--mem-profile: %w", err)
+	}
+	return f.Close()
 }
 
 // passwordEnv is where the SASL password comes from without
@@ -121,6 +143,7 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	pf.StringVar(&g.security.TLSKey, "tls-key", "", "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
 	pf.StringArrayVarP(&g.settings, "kafka-setting", "X", nil, "a Kafka client setting, key=value, as kcat's -X (repeatable): "+strings.Join(kafka.SettingNames(), "; "))
 	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof FILE)")
+	pf.StringVar(&g.memProfile, "mem-profile", "", "write a pprof heap profile to this file when the run ends: the heap then in use, and the run's allocations")
 	root.AddCommand(newDemo(g), newBroker(g), newIngest(g), newAggregate(g), newQuery(g), newTail(g), newFilter(g), newProduceAlerts(g), newServe(g), newSink(g), newBackfill(g), newReset(g), newStatus(g), newVersion())
 	root.SetVersionTemplate("{{.Version}}\n")
 	return root, g
