@@ -62,3 +62,19 @@ func TestSettings(t *testing.T) {
 		t.Errorf("an unknown setting: %v, want ErrUnknownSetting listing the known ones", err)
 	}
 }
+
+// TestStepFetchOpts: the rekey step's fetch bounds give way to -X.
+func TestStepFetchOpts(t *testing.T) {
+	for _, tt := range []struct {
+		settings Settings
+		want     int
+	}{
+		{nil, 2},
+		{Settings{"fetch.max.bytes": "52428800"}, 1},
+		{Settings{"max.partition.fetch.bytes": "1048576", "fetch.max.bytes": "52428800"}, 0},
+	} {
+		if got := len((Config{Settings: tt.settings}).StepFetchOpts()); got != tt.want {
+			t.Errorf("%v: %d options, want %d", tt.settings, got, tt.want)
+		}
+	}
+}

@@ -141,7 +141,7 @@ func (s *rekeyStep) run(ctx context.Context) error {
 		defer s.rewindPastBound()
 	}
 	sess, err := newTransactSession(a.cfg.Kafka, RekeyGroup(a.cfg.Group), a.cfg.Input, a.cfg.Start,
-		kafka.KeyPartitioner(goka.DefaultHasher()), kgo.OnPartitionsAssigned(s.assigned))
+		kafka.KeyPartitioner(goka.DefaultHasher()), append(a.cfg.Kafka.StepFetchOpts(), kgo.OnPartitionsAssigned(s.assigned))...)
 	if err != nil {
 		return fmt.Errorf("rekey step: %w", err)
 	}
