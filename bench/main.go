@@ -36,6 +36,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -94,7 +95,7 @@ func main() {
 	flag.StringVar(&c.bin, "bin", "bin/hourglass", "the hourglass binary")
 	flag.StringVar(&c.brokers, "brokers", "", "a Kafka cluster to use (default: start the embedded broker)")
 	flag.StringVar(&c.out, "out", ".cache/bench", "directory for results.md and results.json")
-	flag.StringVar(&c.only, "only", "W1,W1a,W1b,W2,W3,W3a,W4,W5", "workloads to run")
+	flag.StringVar(&c.only, "only", "W1,W1a,W1b,W2,W3,W3a,W4,W4b,W5", "workloads to run")
 	flag.IntVar(&c.w1Events, "w1-events", 10_000_000, "W1: events")
 	flag.IntVar(&c.w2Rate, "w2-rate", 20_000, "W2: events per second")
 	flag.DurationVar(&c.w2For, "w2-for", 60*time.Second, "W2: how long")
@@ -129,7 +130,7 @@ func run(c config) error {
 	for _, w := range []struct {
 		name string
 		fn   func(config, kafka.Config) (Result, error)
-	}{{"W1", w1}, {"W1a", w1a}, {"W1b", w1b}, {"W2", w2}, {"W3", w3}, {"W3a", w3a}, {"W4", w4}, {"W5", w5}} {
+	}{{"W1", w1}, {"W1a", w1a}, {"W1b", w1b}, {"W2", w2}, {"W3", w3}, {"W3a", w3a}, {"W4", w4}, {"W4b", w4b}, {"W5", w5}} {
 		if !strings.Contains(","+c.only+",", ","+w.name+",") {
 			continue
 		}
@@ -661,48 +662,42 @@ func w1b(c config, kc kafka.Config) (Result, error) {
 	}, nil
 }
 
-func w4(c config, kc kafka.Config) (Result, error) {
-	input, group := name("w4"), name("w4g")
+// loadTable fills a table of c.w4Rows rows (every event its own row:
+// keys × hourly windows) with an aggregate run with extra flags, stopped
+// once all are in the changelog.
+func loadTable(c config, kc kafka.Config, label string, extra ...string) (input, group string, err error) {
+	input, group = name(label), name(label+"g")
 	if err := createTopic(kc, input, c.partitions); err != nil {
-		return Result{}, err
+		return "", "", err
 	}
 	n := c.w4Rows
-	// Every event its own row: keys × hourly windows.
 	gen := func(i int) []byte { return event(i%c.keys, base+int64(i/c.keys)*3600) }
 	if _, err := produce(kc, input, n, gen); err != nil {
-		return Result{}, err
+		return "", "", err
 	}
-	agg, err := aggregate(c, kc, group, input)
+	agg, err := aggregate(c, kc, group, input, extra...)
 	if err != nil {
-		return Result{}, err
+		return "", "", err
 	}
 	rows := 0
 	err = changelog(kc, group, 30*time.Minute, func(string, int64, time.Time) bool { rows++; return rows >= n })
 	agg.stop()
+	return input, group, err
+}
+
+func w4(c config, kc kafka.Config) (Result, error) {
+	n := c.w4Rows
+	input, group, err := loadTable(c, kc, "w4")
 	if err != nil {
 		return Result{}, err
 	}
 	// A new instance: fresh state, the table recovered from its changelog;
 	// one more event is counted once it runs.
-	began := time.Now()
-	agg2, err := start(c.bin, aggregateArgs(c, group, input)...)
+	agg2, proc, err := restoreAndCount(c, kc, group, input, 1)
 	if err != nil {
 		return Result{}, err
 	}
 	defer agg2.stop()
-	if _, err := produce(kc, input, 1, func(int) []byte { return event(0, base-3600) }); err != nil {
-		return Result{}, err
-	}
-	probe := windows.RowKey("k0000", windows.Tumbling(time.Hour).Assign(nil, time.Unix(base-3600, 0))[0])
-	var restored time.Time
-	err = changelog(kc, group, 30*time.Minute, func(key string, _ int64, at time.Time) bool {
-		restored = at
-		return key == probe
-	})
-	if err != nil {
-		return Result{}, err
-	}
-	proc := restored.Sub(began)
 	// A new view of the same table.
 	sc, err := kc.Sarama()
 	if err != nil {
@@ -725,6 +720,80 @@ func w4(c config, kc kafka.Config) (Result, error) {
 		Summary: fmt.Sprintf("a new aggregate process restored a %d-row table and counted one more event in %.1f s; a new view read the table in %.1f s; restoring process peak RSS %.0f MiB",
 			n+1, proc.Seconds(), view.Seconds(), agg2.peakRSS()),
 		Figures: map[string]float64{"process_restore_s": proc.Seconds(), "view_restore_s": view.Seconds(), "rows": float64(n + 1), "peak_rss_mib": agg2.peakRSS()},
+	}, nil
+}
+
+// restoreAndCount starts an aggregate on group's table with extra flags,
+// counts one more event (key 0, hours before base) and returns how long it
+// took from the process's start until that count was in the changelog.
+func restoreAndCount(c config, kc kafka.Config, group, input string, hours int64, extra ...string) (*proc, time.Duration, error) {
+	began := time.Now()
+	p, err := start(c.bin, append(aggregateArgs(c, group, input), extra...)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	at := base - hours*3600
+	if _, err := produce(kc, input, 1, func(int) []byte { return event(0, at) }); err != nil {
+		p.stop()
+		return nil, 0, err
+	}
+	probe := windows.RowKey("k0000", windows.Tumbling(time.Hour).Assign(nil, time.Unix(at, 0))[0])
+	var restored time.Time
+	err = changelog(kc, group, 30*time.Minute, func(key string, _ int64, when time.Time) bool {
+		restored = when
+		return key == probe
+	})
+	if err != nil {
+		p.stop()
+		return nil, 0, err
+	}
+	return p, restored.Sub(began), nil
+}
+
+// w4b is W4 with --state-dir (issue 20's first item): a restart after a
+// clean stop, which uses the directory as it is, and after SIGKILL, which
+// today wipes it and reads the changelog in full; and the directory's size
+// per row.
+func w4b(c config, kc kafka.Config) (Result, error) {
+	dir, err := os.MkdirTemp("", "hourglass-bench-state")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	state := []string{"--state-dir", dir}
+	n := c.w4Rows
+	input, group, err := loadTable(c, kc, "w4b", state...)
+	if err != nil {
+		return Result{}, err
+	}
+	var size int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		return nil
+	})
+	clean, cleanTook, err := restoreAndCount(c, kc, group, input, 1, state...)
+	if err != nil {
+		return Result{}, err
+	}
+	rss := clean.peakRSS()
+	_ = clean.cmd.Process.Kill() // a crash: the directory is not marked clean
+	<-clean.done
+	crashed, crashTook, err := restoreAndCount(c, kc, group, input, 2, state...)
+	if err != nil {
+		return Result{}, err
+	}
+	crashed.stop()
+	perRow := float64(size) / float64(n)
+	return Result{
+		Workload: "W4b recovery with --state-dir",
+		Summary: fmt.Sprintf("a %d-row table in LevelDB (%.0f B a row on disk): a restart after a clean stop counted one more event in %.1f s (peak RSS %.0f MiB), after SIGKILL in %.1f s",
+			n+1, perRow, cleanTook.Seconds(), rss, crashTook.Seconds()),
+		Figures: map[string]float64{"clean_restart_s": cleanTook.Seconds(), "crash_restart_s": crashTook.Seconds(), "disk_bytes_per_row": perRow,
+			"rows": float64(n + 1), "clean_peak_rss_mib": rss},
 	}, nil
 }
 
