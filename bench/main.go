@@ -36,7 +36,6 @@ import (
 	"flag"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -52,6 +51,7 @@ import (
 	"time"
 
 	"github.com/hourglass-stream/hourglass/alerts"
+	"github.com/hourglass-stream/hourglass/internal/diskuse"
 	"github.com/hourglass-stream/hourglass/internal/pgtest"
 	"github.com/hourglass-stream/hourglass/kafka"
 	"github.com/hourglass-stream/hourglass/processor"
@@ -766,15 +766,10 @@ func w4b(c config, kc kafka.Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	var size int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				size += info.Size()
-			}
-		}
-		return nil
-	})
+	size, err := diskuse.Size(dir)
+	if err != nil {
+		return Result{}, err
+	}
 	clean, cleanTook, err := restoreAndCount(c, kc, group, input, 1, state...)
 	if err != nil {
 		return Result{}, err

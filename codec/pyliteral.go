@@ -383,13 +383,9 @@ func (p *pyParser) dict(depth int, keep bool) (any, error) {
 			return nil, p.errAt(p.pos, "expected a key or '}' to close the dict opened at byte %d", open)
 		}
 		keyAt := p.pos
-		k, err := p.value(depth+1, true)
+		key, err := p.stringKey(depth, open)
 		if err != nil {
 			return nil, err
-		}
-		key, ok := k.(string)
-		if !ok {
-			return nil, p.keyError(open, keyAt, k)
 		}
 		if _, dup := obj[key]; dup {
 			return nil, p.errAt(keyAt, "duplicate key %q", key)
@@ -501,15 +497,23 @@ func (p *pyParser) key(depth, open int) ([]byte, error) {
 			}
 		}
 	}
+	key, err := p.stringKey(depth, open)
+	return []byte(key), err
+}
+
+// stringKey reads a key of the dict opened at open: a value, which must be
+// a string.
+func (p *pyParser) stringKey(depth, open int) (string, error) {
+	keyAt := p.pos
 	k, err := p.value(depth+1, true)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	key, ok := k.(string)
 	if !ok {
-		return nil, p.keyError(open, keyAt, k)
+		return "", p.keyError(open, keyAt, k)
 	}
-	return []byte(key), nil
+	return key, nil
 }
 
 func (p *pyParser) sequence(depth int, open, close byte, keep bool) (any, error) {

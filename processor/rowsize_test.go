@@ -2,12 +2,11 @@ package processor
 
 import (
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/hourglass-stream/hourglass/internal/diskuse"
 	"github.com/hourglass-stream/hourglass/internal/gokautil"
 	"github.com/hourglass-stream/hourglass/windows"
 	"github.com/lovoo/goka/storage"
@@ -72,15 +71,10 @@ func BenchmarkTableBytesPerRow(b *testing.B) {
 			if err := st.Close(); err != nil {
 				b.Fatal(err)
 			}
-			var size int64
-			filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-				if err == nil && !d.IsDir() {
-					if info, err := d.Info(); err == nil {
-						size += info.Size()
-					}
-				}
-				return nil
-			})
+			size, err := diskuse.Size(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.ReportMetric(float64(size)/rows, "disk-B/row")
 		}
 	})
