@@ -257,3 +257,73 @@ func TestAggregateAlerts(t *testing.T) {
 	v := e.openView(group)
 	eventually(t, 60*time.Second, viewMatches(v, want))
 }
+
+// TestFilterOutputJSON: with --output-codec json a matching alert, of
+// which only diaSource.ra was built to match it, is written whole as JSON;
+// a record bad beside the predicate's field is still dead-lettered.
+func TestFilterOutputJSON(t *testing.T) {
+	e := newEnv(t)
+	enc, err := alerts.NewEncoder("pyliteral", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := alerts.NewGenerator(alerts.Spec{Seed: 41})
+	var values [][]byte
+	var want []string
+	for range 600 {
+		a := gen.Next()
+		v, err := enc.Encode(a, gen.Rng())
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, v)
+		if a["diaSource"].(map[string]any)["ra"].(float64) > 350 {
+			whole, err := codec.DecodePyLiteral(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := codec.EncodeJSON(whole)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, string(j))
+		}
+	}
+	values = append(values, []byte(`{'diaSource': {'ra': 351.0}, 'x': [1, 2,, 3]}`))
+	input, output, group := e.name("alerts"), e.name("json"), e.name("filter")
+	e.createTopic(input, 2)
+	e.produce(input, values)
+	dec, err := codec.NewDecoder(codec.Spec{Name: "pyliteral"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	where, err := predicate.Compile("diaSource.ra > 350", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := e.startFilter(processor.AlertFilterConfig{Group: group, Input: input, Output: output, Decoder: dec, Where: where, OutputCodec: processor.OutputJSON})
+	eventually(t, 60*time.Second, func() string {
+		if st := f.f.Stats(); st.Read != int64(len(values)) || st.Matched != int64(len(want)) || st.DeadLettered != 1 {
+			return fmt.Sprintf("stats %+v: want %d read, %d matched, 1 dead-lettered", st, len(values), len(want))
+		}
+		return ""
+	})
+	var got [][]byte
+	eventually(t, 30*time.Second, func() string {
+		got = got[:0]
+		for _, r := range e.readTopic(output) {
+			got = append(got, r.Value)
+		}
+		if len(got) != len(want) {
+			return fmt.Sprintf("%d output records, want %d", len(got), len(want))
+		}
+		return ""
+	})
+	sort.Strings(want)
+	if g := sortedStrings(got); strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("JSON output differs from the %d selected alerts decoded in full", len(want))
+	}
+	if len(want) == 0 {
+		t.Fatal("no alert selected: the test checks nothing")
+	}
+}
