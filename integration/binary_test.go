@@ -375,6 +375,10 @@ func TestCLIAlertNotebook(t *testing.T) {
 	if stderr := filter.stderr; !strings.Contains(stderr.String(), fmt.Sprintf("read=400 matched=%d rejected=%d dead_lettered=0", want, 400-want)) {
 		t.Errorf("filter's last words: %s", stderr.String())
 	}
+	// Only the predicate's field is built, and the start-up line says so.
+	if stderr := filter.stderr.String(); !strings.Contains(stderr, "builds=diaSource.ra") {
+		t.Errorf("filter's start-up line does not say what it builds: %s", stderr)
+	}
 
 	// A typo in --where with a known schema is one clear line at start-up.
 	schemaDir := t.TempDir()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -184,6 +185,21 @@ func (f *AlertFilter) runOnce(ctx context.Context) (err error) {
 	}
 	return runTransactGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, filterStep{f}, &f.writeErrors, f.log,
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { f.health.join("filter") }))
+}
+
+// Builds says what the filter builds of a record to evaluate the
+// predicate: its fields (predicate.Fields, comma-separated) when the codec
+// extracts them, else "the whole record". For the start-up log line.
+func (f *AlertFilter) Builds() string {
+	if f.extractor == nil {
+		return "the whole record"
+	}
+	paths, _ := f.cfg.Where.Fields()
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = p.String()
+	}
+	return strings.Join(names, ",")
 }
 
 // Ready reports whether the filter does its work (its consumer group

@@ -59,7 +59,7 @@ Run several with the same --group to share the partitions.`,
 			if err := observe.startFilter(cmd, cfg, f); err != nil {
 				return err
 			}
-			slog.Info("filtering", "group", cfg.Group, "input", cfg.Input, "output", cfg.Output, "where", where, "codec", cfg.Decoder.Name())
+			slog.Info("filtering", "group", cfg.Group, "input", cfg.Input, "output", cfg.Output, "where", where, "codec", cfg.Decoder.Name(), "builds", f.Builds())
 			err = f.Run(cmd.Context())
 			st := f.Stats()
 			slog.Info("stopped", "read", st.Read, "matched", st.Matched, "rejected", st.Rejected, "dead_lettered", st.DeadLettered)
