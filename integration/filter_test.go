@@ -60,6 +60,19 @@ func (e *env) startFilter(cfg processor.AlertFilterConfig) *runningFilter {
 	return r
 }
 
+// nextAlert is the generator's next alert encoded, and whether it has
+// diaSource.ra > 350: the independent evaluation, plain Go on the
+// generated alert.
+func nextAlert(t *testing.T, gen *alerts.Generator, enc *alerts.Encoder) ([]byte, bool) {
+	t.Helper()
+	a := gen.Next()
+	v, err := enc.Encode(a, gen.Rng())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, a["diaSource"].(map[string]any)["ra"].(float64) > 350
+}
+
 // writeAlertSchema writes the sample alert schema's .avsc files into dir.
 func writeAlertSchema(t *testing.T, dir string) string {
 	t.Helper()
@@ -142,14 +155,9 @@ func TestFilterAlerts(t *testing.T) {
 			gen := alerts.NewGenerator(alerts.Spec{Seed: uint64(100 + i), Stamps: i%2 == 0})
 			var values, want [][]byte
 			for n := 0; n < 1500; n++ {
-				a := gen.Next()
-				v, err := enc.Encode(a, gen.Rng())
-				if err != nil {
-					t.Fatal(err)
-				}
+				v, far := nextAlert(t, gen, enc)
 				values = append(values, v)
-				// The independent evaluation: plain Go on the generated alert.
-				if a["diaSource"].(map[string]any)["ra"].(float64) > 350 {
+				if far {
 					want = append(want, v)
 				}
 				if n%300 == 0 { // malformed records in the middle of the stream
@@ -271,13 +279,9 @@ func TestFilterOutputJSON(t *testing.T) {
 	var values [][]byte
 	var want []string
 	for range 600 {
-		a := gen.Next()
-		v, err := enc.Encode(a, gen.Rng())
-		if err != nil {
-			t.Fatal(err)
-		}
+		v, far := nextAlert(t, gen, enc)
 		values = append(values, v)
-		if a["diaSource"].(map[string]any)["ra"].(float64) > 350 {
+		if far {
 			whole, err := codec.DecodePyLiteral(v)
 			if err != nil {
 				t.Fatal(err)
