@@ -50,6 +50,9 @@ func NewPathSet(paths ...Path) *PathSet {
 	return &PathSet{root: root, n: len(paths)}
 }
 
+// Len is how many paths the set has: the length Extract's out needs.
+func (ps *PathSet) Len() int { return ps.n }
+
 // child is the node of key under n, nil if there is none (or n is nil).
 func (n *pathNode) child(key []byte) *pathNode {
 	if n == nil {

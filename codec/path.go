@@ -36,6 +36,9 @@ func ParsePath(s string) (Path, error) {
 // String returns the path as written.
 func (p Path) String() string { return p.text }
 
+// Steps returns the path's steps; the caller must not change them.
+func (p Path) Steps() []string { return p.steps }
+
 // Lookup returns the value at path p in v. A missing key, an index out of
 // range, or a step into a scalar is an error wrapping ErrMissingField that
 // names the step.

@@ -188,52 +188,14 @@ func skimNumber(src []byte, i int) (int, bool) {
 	if src[i] == '-' {
 		i++
 	}
-	start := i
-	for i < len(src) && src[i]-'0' < 10 {
-		i++
-	}
-	intDigits := i - start
-	digits, isFloat := intDigits, false
-	if i < len(src) && src[i] == '.' {
-		isFloat = true
-		i++
-		f := i
-		for i < len(src) && src[i]-'0' < 10 {
-			i++
-		}
-		digits += i - f
-	}
-	if digits == 0 {
+	d, ok := scanDecimal(src, i)
+	if !ok || d.end < len(src) && numberGoesOn[src[d.end]] {
 		return 0, false
 	}
-	exp := 0
-	if i < len(src) && src[i]|0x20 == 'e' {
-		isFloat = true
-		i++
-		neg := i < len(src) && src[i] == '-'
-		if i < len(src) && (src[i] == '+' || src[i] == '-') {
-			i++
-		}
-		e := i
-		for ; i < len(src) && src[i]-'0' < 10; i++ {
-			if exp < 10000 {
-				exp = exp*10 + int(src[i]-'0')
-			}
-		}
-		if i == e {
-			return 0, false
-		}
-		if neg {
-			exp = -exp
-		}
+	if !d.isFloat {
+		return d.end, d.intDigits <= 18 && (src[i] != '0' || d.intDigits == 1)
 	}
-	if i < len(src) && numberGoesOn[src[i]] {
-		return 0, false
-	}
-	if !isFloat {
-		return i, intDigits <= 18 && (src[start] != '0' || intDigits == 1)
-	}
-	return i, intDigits+exp <= 300
+	return d.end, d.intDigits+d.exp <= 300
 }
 
 // numberGoesOn: bytes that number would read as part of a number.

@@ -300,41 +300,62 @@ done:
 // only overflow; it rounds underflow to zero). false means "ask
 // ParseFloat", not "invalid".
 func plainFloat(text []byte) bool {
-	i, intDigits, digits := 0, 0, 0
-	for ; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
-		intDigits++
-	}
-	digits = intDigits
-	if i < len(text) && text[i] == '.' {
-		for i++; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
-			digits++
-		}
-	}
-	if digits == 0 {
-		return false
-	}
-	exp := 0
-	if i < len(text) && (text[i] == 'e' || text[i] == 'E') {
+	d, ok := scanDecimal(text, 0)
+	return ok && d.end == len(text) && d.intDigits+d.exp <= 300
+}
+
+// decimal is what scanDecimal read of a decimal number.
+type decimal struct {
+	end       int  // where it ends
+	intDigits int  // digits before the point
+	exp       int  // the exponent, its magnitude capped at 10,000
+	isFloat   bool // a point or an exponent
+}
+
+// scanDecimal reads digits, an optional point and digits, at least one
+// digit in all, and an optional exponent e[+-]digits, from b[i:], as far
+// as they go. ok is false when there is no digit, or an e without digits.
+func scanDecimal(b []byte, i int) (d decimal, ok bool) {
+	start := i
+	for i < len(b) && b[i]-'0' < 10 {
 		i++
-		neg := false
-		if i < len(text) && (text[i] == '+' || text[i] == '-') {
-			neg = text[i] == '-'
+	}
+	d.intDigits = i - start
+	digits := d.intDigits
+	if i < len(b) && b[i] == '.' {
+		d.isFloat = true
+		i++
+		f := i
+		for i < len(b) && b[i]-'0' < 10 {
 			i++
 		}
-		start := i
-		for ; i < len(text) && text[i] >= '0' && text[i] <= '9'; i++ {
-			if exp < 10000 {
-				exp = exp*10 + int(text[i]-'0')
+		digits += i - f
+	}
+	if digits == 0 {
+		return d, false
+	}
+	if i < len(b) && b[i]|0x20 == 'e' {
+		d.isFloat = true
+		i++
+		neg := i < len(b) && b[i] == '-'
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		e := i
+		for ; i < len(b) && b[i]-'0' < 10; i++ {
+			if d.exp < 10000 {
+				d.exp = d.exp*10 + int(b[i]-'0')
 			}
 		}
-		if i == start {
-			return false
+		if i == e {
+			return d, false
 		}
 		if neg {
-			exp = -exp
+			d.exp = -d.exp
 		}
 	}
-	return i == len(text) && intDigits+exp <= 300
+	d.end = i
+	return d, true
 }
 
 // smallInt parses the common integer without allocating: plain digits, no
@@ -479,22 +500,13 @@ func (p *pyParser) dictWalk(depth int, node *pathNode, out []any, found *int) (o
 // the literal's bytes when it is one plain string, without a copy.
 func (p *pyParser) key(depth, open int) ([]byte, error) {
 	keyAt := p.pos
-	if src := p.src; depth+1 <= maxPyDepth && p.pos+1 < len(src) {
-		if q := src[p.pos]; (q == '\'' || q == '"') && src[p.pos+1] != q {
-			for i := p.pos + 1; i < len(src); i++ {
-				c := src[i]
-				if c == q {
-					p.pos = i + 1
-					if !p.stringFollows() {
-						return p.src[keyAt+1 : i], nil
-					}
-					p.pos = keyAt // adjacent literals: concatenated below
-					break
-				}
-				if c == '\\' || c == '\n' {
-					break
-				}
+	if depth+1 <= maxPyDepth {
+		if end, ok := skimString(p.src, keyAt); ok {
+			p.pos = end
+			if !p.stringFollows() {
+				return p.src[keyAt+1 : end-1], nil
 			}
+			p.pos = keyAt // adjacent literals: concatenated below
 		}
 	}
 	key, err := p.stringKey(depth, open)

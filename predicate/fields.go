@@ -21,8 +21,9 @@ func (p *Predicate) Fields() (paths []codec.Path, ok bool) {
 // values[i] is the value at Fields()[i]. The expression sees exactly what
 // it reads of the whole record, so the answer is Match's.
 func (p *Predicate) MatchValues(values []any) (bool, error) {
-	env := make(map[string]any, len(p.fieldSteps))
-	for i, steps := range p.fieldSteps {
+	env := make(map[string]any, len(p.fields))
+	for i, path := range p.fields {
+		steps := path.Steps()
 		m := env
 		for _, st := range steps[:len(steps)-1] {
 			next, _ := m[st].(map[string]any)
@@ -42,12 +43,13 @@ func (p *Predicate) MatchValues(values []any) (bool, error) {
 // where they stop being static, and variables used alone. Names bound by
 // let are taken as fields too: a record without them is decoded in full,
 // which gives the same answer.
-func fieldsOf(node ast.Node) (steps [][]string, ok bool) {
+func fieldsOf(node ast.Node) (paths []codec.Path, ok bool) {
 	c := fieldCollector{inner: map[ast.Node]bool{}}
 	ast.Walk(&node, &c)
 	if c.env {
 		return nil, false
 	}
+	var steps [][]string
 	for _, n := range c.chains {
 		if !c.inner[n] {
 			steps = append(steps, chain(n))
@@ -56,14 +58,14 @@ func fieldsOf(node ast.Node) (steps [][]string, ok bool) {
 	slices.SortFunc(steps, func(a, b []string) int { return slices.Compare(a, b) })
 	// Drop duplicates and paths under another: sorted, a prefix comes
 	// right before the paths it covers.
-	var out [][]string
+	var last []string
 	for _, s := range steps {
-		if n := len(out); n > 0 && len(out[n-1]) <= len(s) && slices.Equal(out[n-1], s[:len(out[n-1])]) {
+		if last != nil && len(last) <= len(s) && slices.Equal(last, s[:len(last)]) {
 			continue
 		}
-		out = append(out, s)
+		paths, last = append(paths, codec.PathOf(s...)), s
 	}
-	return out, true
+	return paths, true
 }
 
 // fieldCollector gathers the nodes that start at a variable and go down
@@ -112,13 +114,4 @@ func chain(node ast.Node) []string {
 		return chain(n.Node)
 	}
 	return nil
-}
-
-// pathsOf makes codec paths of steps.
-func pathsOf(steps [][]string) []codec.Path {
-	paths := make([]codec.Path, len(steps))
-	for i, s := range steps {
-		paths[i] = codec.PathOf(s...)
-	}
-	return paths
 }

@@ -34,9 +34,8 @@ type Predicate struct {
 	src     string
 	program *vm.Program
 
-	fields     []codec.Path // see Fields
-	fieldSteps [][]string
-	fieldsOK   bool
+	fields   []codec.Path // see Fields
+	fieldsOK bool
 }
 
 // Compile compiles src. If schema is not nil, field paths are checked
@@ -63,9 +62,7 @@ func Compile(src string, schema avro.Schema) (*Predicate, error) {
 		return nil, fmt.Errorf("--where %q: %s", src, firstLine(err.Error()))
 	}
 	p := &Predicate{src: src, program: program}
-	if p.fieldSteps, p.fieldsOK = fieldsOf(tree.Node); p.fieldsOK {
-		p.fields = pathsOf(p.fieldSteps)
-	}
+	p.fields, p.fieldsOK = fieldsOf(tree.Node)
 	return p, nil
 }
 

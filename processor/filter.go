@@ -116,7 +116,6 @@ type AlertFilter struct {
 	// predicate reads: the rest of a record is only checked.
 	extractor codec.Extractor
 	fields    *codec.PathSet
-	nFields   int
 }
 
 // NewAlertFilter checks cfg.
@@ -133,7 +132,7 @@ func NewAlertFilter(cfg AlertFilterConfig) (*AlertFilter, error) {
 		alarm: alarm{log: log, hint: fmt.Sprintf("--where %s and --codec %s against the records", cfg.Where, cfg.Decoder.Name())}}
 	if x, ok := cfg.Decoder.(codec.Extractor); ok {
 		if paths, ok := cfg.Where.Fields(); ok {
-			f.extractor, f.fields, f.nFields = x, codec.NewPathSet(paths...), len(paths)
+			f.extractor, f.fields = x, codec.NewPathSet(paths...)
 		}
 	}
 	return f, nil
@@ -227,10 +226,13 @@ func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, write func(*kg
 	}
 	if ok && f.cfg.OutputCodec == OutputJSON && v == nil {
 		// Only the predicate's fields were built: the output needs all.
+		// The extractor accepted the record, so the decoder does too; only
+		// the registry can fail it now.
 		if v, err = f.wait.decode(ctx, f.cfg.Decoder, r.Value); errors.Is(err, codec.ErrUnavailable) {
 			return fmt.Errorf("%s/%d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
+		} else if err != nil {
+			reason = ReasonDecode
 		}
-		reason = ReasonDecode // an extractor accepts what the decoder does: not reached
 	}
 	f.read.Add(1)
 	if err != nil {
@@ -260,7 +262,7 @@ func (f *AlertFilter) process(ctx context.Context, r *kgo.Record, write func(*kg
 // codec.ErrUnavailable: the registry does not answer.
 func (f *AlertFilter) match(ctx context.Context, data []byte) (v any, ok bool, reason Reason, err error) {
 	if f.extractor != nil {
-		vals := make([]any, f.nFields)
+		vals := make([]any, f.fields.Len())
 		done, err := f.extractor.Extract(data, f.fields, vals)
 		if err != nil {
 			return nil, false, ReasonDecode, err
