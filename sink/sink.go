@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -170,6 +171,11 @@ func (s *Sink) runOnce(ctx context.Context) error {
 	if err := s.prepare(ctx, db); err != nil {
 		return err
 	}
+	// dbMu serialises the connection's users: the poll loop's apply and
+	// franz-go's AdjustFetchOffsetsFn, which a rebalance calls on a
+	// goroutine of its own while partitions kept through it are applied
+	// (a second sink joining did that: "begin: conn busy").
+	var dbMu sync.Mutex
 	opts, err := s.cfg.Kafka.Kgo()
 	if err != nil {
 		return err
@@ -192,6 +198,8 @@ func (s *Sink) runOnce(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		// Start where the database says, not where Kafka does.
 		kgo.AdjustFetchOffsetsFn(func(ctx context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+			dbMu.Lock()
+			defer dbMu.Unlock()
 			return s.dbOffsets(ctx, db, offs)
 		}),
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
@@ -225,7 +233,10 @@ func (s *Sink) runOnce(ctx context.Context) error {
 		}
 		recs := fetches.Records()
 		if len(recs) > 0 {
-			if err := s.apply(ctx, db, dlq, recs); err != nil {
+			dbMu.Lock()
+			err := s.apply(ctx, db, dlq, recs)
+			dbMu.Unlock()
+			if err != nil {
 				cl.AllowRebalance()
 				return err
 			}
