@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/DataDog/sketches-go/ddsketch"
@@ -56,8 +57,27 @@ func (d *Distinct) Merge(o State) error {
 func (d *Distinct) Value() any { return json.Number(strconv.FormatUint(d.hll.Estimate(), 10)) }
 
 // AppendBinary appends the HyperLogLog's own encoding (sparse while
-// small).
-func (d *Distinct) AppendBinary(b []byte) ([]byte, error) { return d.hll.AppendBinary(b) }
+// small), with the hashes of its sparse set in ascending order: the
+// library writes them in its hash table's order, which a decode into a
+// table of another size changes, so one sketch had several encodings.
+func (d *Distinct) AppendBinary(b []byte) ([]byte, error) {
+	start := len(b)
+	b, err := d.hll.AppendBinary(b)
+	if err != nil || b[start+3] != 1 {
+		return b, err
+	}
+	set := b[start+8 : start+8+4*int(binary.BigEndian.Uint32(b[start+4:]))]
+	var room [1<<14/100 + 1]uint32 // the most a set holds before the sketch merges it
+	hashes := room[:0]
+	for i := 0; i < len(set); i += 4 {
+		hashes = append(hashes, binary.BigEndian.Uint32(set[i:]))
+	}
+	slices.Sort(hashes)
+	for i, h := range hashes {
+		binary.BigEndian.PutUint32(set[4*i:], h)
+	}
+	return b, nil
+}
 
 func (d *Distinct) UnmarshalBinary(b []byte) (err error) {
 	defer recoverState(&err)
