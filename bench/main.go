@@ -753,10 +753,10 @@ func restoreAndCount(c config, kc kafka.Config, group, input string, hours int64
 	return p, restored.Sub(began), nil
 }
 
-// w4b is W4 with --state-dir (issue 20's first item): a restart after a
-// clean stop, which uses the directory as it is, and after SIGKILL, which
-// today wipes it and reads the changelog in full; and the directory's size
-// per row.
+// w4b is W4 with --state-dir (issue 20): a restart after a clean stop,
+// which uses the directory as it is, and after SIGKILL, which puts the
+// table back to its last checkpoint and reads the changelog after it; and
+// the directory's size per row.
 func w4b(c config, kc kafka.Config) (Result, error) {
 	dir, err := os.MkdirTemp("", "hourglass-bench-state")
 	if err != nil {

@@ -587,7 +587,7 @@ func gokaOptions(kc kafka.Config, cfg *sarama.Config, initial int64, log *slog.L
 	return []goka.ProcessorOption{
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(&c)),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(&c)),
-		goka.WithProducerBuilder(producerBuilder(kc)),
+		goka.WithProducerBuilder(producerBuilder(kc, nil)),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(&c, tmc)),
 		goka.WithLogger(gokautil.Logger{Log: log}),
 	}

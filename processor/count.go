@@ -37,6 +37,8 @@ type countStep struct {
 	// client is the step's producer, which moveOut writes a moved
 	// session's row with (session windows).
 	client atomic.Pointer[kgo.Client]
+	// tables are the run's local tables in a --state-dir, nil in memory.
+	tables *localTables
 
 	mu    sync.Mutex // parts, each one's clock, waiting and warned
 	parts map[int32]*countPartition
@@ -179,8 +181,15 @@ func (s *countStep) closeTo(q int32, now time.Time) {
 // than memory wants --state-dir.
 func (s *countStep) processor(sd *stateDir) (*goka.Processor, error) {
 	a := s.a
+	builder, tables := sd.tables(TableTopic(a.cfg.Group))
+	s.tables = tables
+	var acked func(*kgo.Record, error)
+	if tables != nil {
+		acked = tables.acked
+	}
 	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
-		goka.WithStorageBuilder(s.opened(sd.storage())),
+		goka.WithProducerBuilder(producerBuilder(a.cfg.Kafka, acked)),
+		goka.WithStorageBuilder(s.opened(builder)),
 		goka.WithUpdateCallback(s.recoverRow),
 		goka.WithRebalanceCallback(s.assign),
 		// A tombstone in the repartition topic is no update: it reaches
@@ -195,7 +204,7 @@ func (s *countStep) processor(sd *stateDir) (*goka.Processor, error) {
 				return nil, err
 			}
 			s.client.Store(client)
-			return &kgoProducer{client: client}, nil
+			return &kgoProducer{client: client, acked: acked}, nil
 		}))
 	}
 	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, s.graph(), opts...)
@@ -239,6 +248,9 @@ func (s *countStep) graph() *goka.GroupGraph {
 // changelog record wins, as it does for a row another instance advanced.
 func (s *countStep) recoverRow(uc goka.UpdateContext, st storage.Storage, key string, value []byte) error {
 	a := s.a
+	if s.tables != nil {
+		s.tables.logged(uc.Partition(), key, value, uc.Offset())
+	}
 	if value == nil {
 		return st.Delete(key)
 	}

@@ -17,5 +17,8 @@ func TestMain(m *testing.M) {
 		// (TestFinalRowAfterFailedWrite) for ever: their visit context
 		// fails and never marks them done.
 		goleak.IgnoreAnyFunction("github.com/lovoo/goka.(*PartitionProcessor).VisitValues.func4"),
+		// goleveldb v1.0.0's closed DB drains its memory pool for up to a
+		// second after Close returns (db_state.go, mpoolDrain).
+		goleak.IgnoreTopFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
 	)
 }

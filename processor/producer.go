@@ -35,19 +35,20 @@ const closeTimeout = 60 * time.Second
 // overtakes one that did not land.
 type kgoProducer struct {
 	client *kgo.Client
+	acked  func(*kgo.Record, error) // if set, hears of each write first
 }
 
 // producerBuilder returns goka's producer builder for kc. Records are
 // partitioned exactly as goka's sarama producer does it (sarama's hash
 // partitioner over goka's hasher), so keys land where goka's consumers,
 // views and tables written before expect them.
-func producerBuilder(kc kafka.Config) goka.ProducerBuilder {
+func producerBuilder(kc kafka.Config, acked func(*kgo.Record, error)) goka.ProducerBuilder {
 	return func(_ []string, _ string, hasher func() hash.Hash32) (goka.Producer, error) {
 		client, err := kc.Producer(hasher)
 		if err != nil {
 			return nil, err
 		}
-		return &kgoProducer{client: client}, nil
+		return &kgoProducer{client: client, acked: acked}, nil
 	}
 }
 
@@ -76,6 +77,9 @@ func (p *kgoProducer) EmitWithHeaders(topic, key string, value []byte, headers g
 	promise, finish := goka.NewPromiseWithFinisher()
 	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: value, Headers: kgoHeaders(headers)}
 	p.client.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if p.acked != nil {
+			p.acked(r, err)
+		}
 		finish(&sarama.ProducerMessage{
 			Topic:     r.Topic,
 			Key:       sarama.ByteEncoder(r.Key),

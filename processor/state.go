@@ -15,13 +15,12 @@ import (
 )
 
 // stateDir is a directory of Goka's local table storage that this process
-// owns. Goka writes a row to its local LevelDB before the changelog
-// acknowledges it, so after a crash the local copy can be ahead of the
-// changelog; a process resuming from it would skip updates that the
-// changelog, and so every view and every other instance, never got. A
-// state directory is therefore only trusted when the previous run ended
-// cleanly (it left a marker); otherwise it is emptied and the table is
-// recovered from the changelog, which is always correct.
+// owns. Its tables are kept consistent with their changelogs through
+// crashes (localTables), so a run uses them as they are. A directory
+// written by a version of hourglass before that (no format marker) is
+// trusted only if its run ended cleanly (the clean marker); otherwise it
+// is emptied and the table is recovered from the changelog, which is
+// always correct.
 type stateDir struct {
 	path string
 	lock *flock.Flock
@@ -31,8 +30,10 @@ type stateDir struct {
 
 const (
 	cleanMarker = ".hourglass-clean"
-	lockFile    = ".hourglass-lock"
-	pidFile     = ".hourglass-lock.pid" // the lock holder's PID
+	// formatMarker says the tables keep undo entries and checkpoints.
+	formatMarker = ".hourglass-checkpointed"
+	lockFile     = ".hourglass-lock"
+	pidFile      = ".hourglass-lock.pid" // the lock holder's PID
 )
 
 // ErrStateDirInUse is returned when another process holds the state
@@ -68,19 +69,34 @@ func openStateDir(path, group string, log *slog.Logger) (*stateDir, error) {
 	return s, nil
 }
 
-// begin prepares the directory for a run: it keeps the local tables only
-// if the last run ended cleanly, and removes the marker so that a crash
-// during this run is noticed by the next.
+// begin prepares the directory for a run: it keeps the local tables if
+// they are checkpointed or the last run ended cleanly, and removes the
+// clean marker, which versions before checkpoints rely on, so that they
+// notice a crash during this run.
 func (s *stateDir) begin() error {
+	if s.temp {
+		return nil
+	}
 	clean := filepath.Join(s.path, cleanMarker)
 	_, err := os.Stat(clean)
-	trusted := err == nil
+	_, ferr := os.Stat(filepath.Join(s.path, formatMarker))
+	trusted := err == nil || ferr == nil
 	if err := os.Remove(clean); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	if trusted {
-		return nil
+	if !trusted {
+		if err := s.discard(); err != nil {
+			return err
+		}
 	}
+	if err := os.WriteFile(filepath.Join(s.path, formatMarker), nil, 0o644); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	return nil
+}
+
+// discard empties the directory but for its lock.
+func (s *stateDir) discard() error {
 	entries, err := os.ReadDir(s.path)
 	if err != nil {
 		return fmt.Errorf("state directory: %w", err)
@@ -96,7 +112,7 @@ func (s *stateDir) begin() error {
 		discarded++
 	}
 	if discarded > 0 {
-		s.log.Warn("local state was not closed cleanly; discarded it, the table is recovered from its changelog", "state_dir", s.path)
+		s.log.Warn("local state of an earlier version was not closed cleanly; discarded it, the table is recovered from its changelog", "state_dir", s.path)
 	}
 	return nil
 }
@@ -106,13 +122,15 @@ func (s *stateDir) end() error {
 	return os.WriteFile(filepath.Join(s.path, cleanMarker), nil, 0o644)
 }
 
-// storage is goka's storage builder for the directory: LevelDB in a kept
-// directory, memory for a temporary one (nothing would reuse it).
-func (s *stateDir) storage() storage.Builder {
+// tables are the local tables of changelog topic in this run: in LevelDB
+// in a kept directory, nil and in memory for a temporary one (nothing
+// would reuse it).
+func (s *stateDir) tables(topic string) (storage.Builder, *localTables) {
 	if s.temp {
-		return gokautil.MemStorage()
+		return gokautil.MemStorage(), nil
 	}
-	return storage.DefaultBuilder(s.path)
+	t := newLocalTables(s.path, topic, s.log)
+	return t.builder(), t
 }
 
 // close releases the directory, removing it if it was temporary.

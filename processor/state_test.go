@@ -10,7 +10,10 @@ import (
 	"testing"
 )
 
-func TestStateDirTrustsOnlyCleanStops(t *testing.T) {
+// TestStateDirTrust: a directory of an earlier version (no format marker)
+// is kept only after a clean stop; one whose tables are checkpointed is
+// kept after a crash too (its tables restore themselves).
+func TestStateDirTrust(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
 	s, err := openStateDir(dir, "g", log)
@@ -21,7 +24,7 @@ func TestStateDirTrustsOnlyCleanStops(t *testing.T) {
 	if err := os.Mkdir(table, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// No marker: a crashed run's tables are discarded.
+	// No marker: an earlier version's crashed run; its tables are discarded.
 	if err := s.begin(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +44,26 @@ func TestStateDirTrustsOnlyCleanStops(t *testing.T) {
 	if _, err := os.Stat(table); err != nil {
 		t.Fatalf("tables of a clean run were discarded: %v", err)
 	}
-	// The marker is consumed: a crash now is noticed next time.
+	// The marker is consumed: an earlier version would notice a crash now.
 	if _, err := os.Stat(filepath.Join(dir, cleanMarker)); !os.IsNotExist(err) {
 		t.Fatal("the clean marker outlived begin")
+	}
+	// This version's tables are kept after a crash (no end).
+	if err := s.begin(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(table); err != nil {
+		t.Fatalf("checkpointed tables were discarded after a crash: %v", err)
+	}
+	// Without the format marker, they would not have been.
+	if err := os.Remove(filepath.Join(dir, formatMarker)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.begin(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(table); !os.IsNotExist(err) {
+		t.Fatalf("tables of an earlier version's crashed run survived: %v", err)
 	}
 
 	// A second process cannot take the directory.

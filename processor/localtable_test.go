@@ -1,0 +1,173 @@
+package processor
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/lovoo/goka/storage"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// changelogModel is a partition of a changelog: its records in offset
+// order.
+type changelogModel struct {
+	records []*kgo.Record
+}
+
+func (c *changelogModel) append(key string, value []byte) *kgo.Record {
+	r := &kgo.Record{Topic: "t", Key: []byte(key), Value: value, Offset: int64(len(c.records))}
+	c.records = append(c.records, r)
+	return r
+}
+
+// state is what the changelog says of every row.
+func (c *changelogModel) state() map[string]string {
+	m := map[string]string{}
+	for _, r := range c.records {
+		if r.Value == nil {
+			delete(m, string(r.Key))
+		} else {
+			m[string(r.Key)] = string(r.Value)
+		}
+	}
+	return m
+}
+
+// recoverTable does what goka does when it opens a partition: read the
+// changelog after the table's offset into it, then mark it recovered.
+// It returns how many records it read.
+func recoverTable(t *testing.T, tables *localTables, st storage.Storage, c *changelogModel) int {
+	t.Helper()
+	off, err := st.GetOffset(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for _, r := range c.records[off+1:] {
+		tables.logged(0, string(r.Key), r.Value, r.Offset)
+		if r.Value == nil {
+			err = st.Delete(string(r.Key))
+		} else {
+			err = st.Set(string(r.Key), r.Value)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetOffset(r.Offset); err != nil {
+			t.Fatal(err)
+		}
+		read++
+	}
+	if err := st.MarkRecovered(); err != nil {
+		t.Fatal(err)
+	}
+	return read
+}
+
+func tableRows(t *testing.T, st storage.Storage) map[string]string {
+	t.Helper()
+	it, err := st.Iterator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Release()
+	m := map[string]string{}
+	for it.Next() {
+		v, _ := it.Value()
+		m[string(it.Key())] = string(v)
+	}
+	return m
+}
+
+// TestLocalTableCrashes: whatever point a process dies at (writes in
+// flight, some of them landed in the changelog without an
+// acknowledgement, others lost), the next run's table, restored to its
+// checkpoint and caught up from the changelog after it, is the changelog;
+// and the changelog it reads again is only what came after the last
+// checkpoint. Before checkpoints, such a table was ahead of the changelog
+// and had to be discarded.
+func TestLocalTableCrashes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	var c changelogModel
+	checkpoint := -1 // the offset the last run's table had saved
+	for run := range 60 {
+		tables := newLocalTables(dir, "t", log)
+		st, err := tables.builder()("t", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(c.records)
+		read := recoverTable(t, tables, st, &c)
+		if got, want := tableRows(t, st), c.state(); !maps.Equal(got, want) {
+			t.Fatalf("run %d: the recovered table is\n%v\nthe changelog says\n%v", run, got, want)
+		}
+		if want := before - (checkpoint + 1); read != want {
+			t.Fatalf("run %d read %d changelog records, want the %d after the checkpoint at %d", run, read, want, checkpoint)
+		}
+		// Writes, acknowledged in order, a few at a time.
+		var inflight []*kgo.Record
+		l := tables.parts[0]
+		for range 1 + rng.IntN(300) {
+			key := fmt.Sprintf("k%d", rng.IntN(40))
+			var value []byte
+			if rng.IntN(8) > 0 {
+				value = fmt.Appendf(nil, "v%d", rng.Int())
+			}
+			if value == nil {
+				err = st.Delete(key)
+			} else {
+				err = st.Set(key, value)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			inflight = append(inflight, &kgo.Record{Topic: "t", Key: []byte(key), Value: value})
+			for len(inflight) > 0 && rng.IntN(3) == 0 {
+				r := c.append(string(inflight[0].Key), inflight[0].Value)
+				inflight = inflight[1:]
+				tables.acked(r, nil)
+				if rng.IntN(4) == 0 {
+					l.saved = l.saved.Add(-checkpointEvery) // as if time had passed
+				}
+				if err := st.SetOffset(r.Offset); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		switch rng.IntN(3) {
+		case 0: // a clean stop: every write acknowledged, the table closed
+			for _, r := range inflight {
+				tables.acked(c.append(string(r.Key), r.Value), nil)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			checkpoint = len(c.records) - 1
+		default: // a crash: some writes in flight land, unacknowledged
+			landed := rng.IntN(len(inflight) + 1)
+			for _, r := range inflight[:landed] {
+				c.append(string(r.Key), r.Value)
+			}
+			l.mu.Lock()
+			checkpoint = -1
+			if v, err := l.db.Get([]byte(offsetKey), nil); err == nil {
+				checkpoint, _ = strconv.Atoi(string(v))
+			}
+			if err := l.db.Close(); err != nil { // what the kernel does for a dead process
+				t.Fatal(err)
+			}
+			l.db = nil
+			l.mu.Unlock()
+		}
+		// Another instance writes a little while this one is away.
+		for range rng.IntN(5) {
+			c.append(fmt.Sprintf("k%d", rng.IntN(50)), fmt.Appendf(nil, "other%d", rng.Int()))
+		}
+	}
+}
