@@ -146,6 +146,14 @@ type tableLog struct {
 	saved      time.Time           // the last checkpoint
 	restored   int                 // rows put back when the run opened the table
 	read       int64               // changelog records recovered in this opening
+	batch leveldb.Batch // a write's, reused
+	// last is the row Get read last, until the next write: goka reads a
+	// row before it writes it, and its undo entry needs what it read.
+	last struct {
+		key   string
+		value []byte
+		found bool
+	}
 }
 
 // ackedRow is the newest value of a row that landed in the changelog, nil
@@ -269,17 +277,17 @@ func (s *localTable) Has(key string) (bool, error) {
 }
 
 func (s *localTable) Get(key string) ([]byte, error) {
-	db, err := s.db()
-	if err != nil {
-		return nil, err
+	l := s.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.db == nil {
+		return nil, errTableClosed
 	}
-	v, err := db.Get([]byte(key), nil)
-	if err == leveldb.ErrNotFound {
-		return nil, nil
-	}
-	if err != nil {
+	v, err := l.db.Get([]byte(key), nil)
+	if err != nil && err != leveldb.ErrNotFound {
 		return nil, fmt.Errorf("local table: get %q: %w", key, err)
 	}
+	l.last.key, l.last.value, l.last.found = key, v, err == nil
 	return v, nil
 }
 
@@ -298,12 +306,16 @@ func (s *localTable) write(key string, value []byte, present bool) error {
 	if l.db == nil {
 		return errTableClosed
 	}
-	var b leveldb.Batch
+	b := &l.batch
+	b.Reset()
 	if !l.recovering {
 		if l.pending[key] == 0 {
-			if a, ok := l.acked[key]; ok {
+			switch a, ok := l.acked[key]; {
+			case ok:
 				b.Put(undoKey(key), undoValue(a.value, a.value != nil))
-			} else {
+			case l.last.key == key:
+				b.Put(undoKey(key), undoValue(l.last.value, l.last.found))
+			default:
 				old, err := l.db.Get([]byte(key), nil)
 				if err != nil && err != leveldb.ErrNotFound {
 					return fmt.Errorf("local table: get %q: %w", key, err)
@@ -313,12 +325,13 @@ func (s *localTable) write(key string, value []byte, present bool) error {
 		}
 		l.pending[key]++
 	}
+	l.last.key, l.last.value = "", nil
 	if present {
 		b.Put([]byte(key), value)
 	} else {
 		b.Delete([]byte(key))
 	}
-	if err := l.db.Write(&b, nil); err != nil {
+	if err := l.db.Write(b, nil); err != nil {
 		return fmt.Errorf("local table: write %q: %w", key, err)
 	}
 	return nil
