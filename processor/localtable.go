@@ -146,7 +146,7 @@ type tableLog struct {
 	saved      time.Time           // the last checkpoint
 	restored   int                 // rows put back when the run opened the table
 	read       int64               // changelog records recovered in this opening
-	batch leveldb.Batch // a write's, reused
+	batch      leveldb.Batch       // a write's, reused
 	// last is the row Get read last, until the next write: goka reads a
 	// row before it writes it, and its undo entry needs what it read.
 	last struct {
@@ -284,10 +284,13 @@ func (s *localTable) Get(key string) ([]byte, error) {
 		return nil, errTableClosed
 	}
 	v, err := l.db.Get([]byte(key), nil)
-	if err != nil && err != leveldb.ErrNotFound {
+	found := err == nil
+	if err == leveldb.ErrNotFound {
+		v = nil // goka takes any non-nil value, even empty, for a row
+	} else if err != nil {
 		return nil, fmt.Errorf("local table: get %q: %w", key, err)
 	}
-	l.last.key, l.last.value, l.last.found = key, v, err == nil
+	l.last.key, l.last.value, l.last.found = key, v, found
 	return v, nil
 }
 
