@@ -17,6 +17,7 @@ import (
 
 	"github.com/hourglass-stream/hourglass/ingest"
 	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/hourglass-stream/hourglass/processor"
 	"github.com/hourglass-stream/hourglass/table"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -544,5 +545,99 @@ func TestStateDirRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 3*time.Minute, viewMatches(v, want))
+	third.stop(t)
+}
+
+// TestStaticMembership: two aggregates of one group run with
+// --instance-id. The second is SIGKILLed and started again under its
+// name: it is handed its partitions back in both steps' groups without a
+// rebalance (the first process is assigned nothing anew), instead of the
+// group waiting out the dead member's session and moving everything
+// twice. A third process under the same name takes its place: the one it
+// displaced ends at once, saying why, rather than fighting back. The
+// table is exact throughout.
+func TestStaticMembership(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: four processes")
+	}
+	e := newEnv(t)
+	events, dir := writeData(t, 20000, 4, 41)
+	input, group := e.name("events"), e.name("hourly")
+	e.createTopic(input, 4)
+	args := func(id string) []string {
+		return []string{"aggregate", "--brokers=" + strings.Join(cluster, ","), "--group", group, "--input", input,
+			"--key", "action", "--time", "time", "--window", "1h", "--log-level", "info", "--instance-id", id}
+	}
+	adm := e.admin(t)
+	// settled: both steps' groups are stable with two members holding
+	// partitions each.
+	settled := func() string {
+		for _, g := range []string{group, processor.RekeyGroup(group)} {
+			described, err := adm.DescribeGroups(context.Background(), g)
+			if err != nil {
+				return err.Error()
+			}
+			d := described[g]
+			if d.State != "Stable" || len(d.Members) != 2 {
+				return fmt.Sprintf("group %s: %s with %d members", g, d.State, len(d.Members))
+			}
+			for _, m := range d.Members {
+				if c, ok := m.Assigned.AsConsumer(); !ok || len(c.Topics) == 0 || len(c.Topics[0].Partitions) == 0 {
+					return fmt.Sprintf("group %s: member %s holds no partition", g, *m.InstanceID)
+				}
+			}
+		}
+		return ""
+	}
+	assigned := regexp.MustCompile(`msg=assigned .*step=(count|rekey)`)
+	assignedIn := func(p *proc) int { return len(assigned.FindAllString(p.output(), -1)) }
+
+	a := startProc(t, args("a")...)
+	eventually(t, time.Minute, func() string {
+		if n := assignedIn(a); n < 2 {
+			return fmt.Sprintf("the first process has %d assignments", n)
+		}
+		return ""
+	})
+	b := startProc(t, args("b")...)
+	eventually(t, time.Minute, settled)
+	before := len(a.output())
+
+	b.kill(t)
+	again := startProc(t, args("b")...)
+	eventually(t, time.Minute, func() string {
+		again.mustRun(t)
+		if n := assignedIn(again); n < 2 {
+			return fmt.Sprintf("the restarted process has %d assignments", n)
+		}
+		return settled()
+	})
+	// The count step's group is eager: a rebalance would have revoked and
+	// assigned the other process's partitions again. In the rekey step's
+	// (cooperative) one, the embedded broker rebalances when the member
+	// that rejoins led the group (Kafka does not): nothing moves then.
+	if moved := regexp.MustCompile(`msg=assigned .*step=(count|rekey partitions="\[)`).FindAllString(a.output()[before:], -1); len(moved) > 0 {
+		t.Errorf("the restart of a static member moved the other process's partitions:\n%s", a.output()[before:])
+	}
+
+	// Another process under the same name takes the restarted one's place.
+	third := startProc(t, args("b")...)
+	select {
+	case err := <-again.exited:
+		if err == nil || !strings.Contains(again.output(), kafka.ErrInstanceFenced.Error()) {
+			t.Fatalf("the displaced process exited with %v:\n%s", err, again.output())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the displaced process still runs a minute after another took its --instance-id:\n%s", again.output())
+	}
+
+	if err := <-e.ingestInBackground(ingest.Config{Topic: input}, dir); err != nil {
+		t.Fatal(err)
+	}
+	v := e.openView(group)
+	if msg := waitFor(2*time.Minute, viewMatches(v, expected(events))); msg != "" {
+		t.Fatalf("not exact:\n%s", msg)
+	}
+	a.stop(t)
 	third.stop(t)
 }

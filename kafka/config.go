@@ -19,6 +19,11 @@ var Version = sarama.V3_6_0_0
 // handshake: retrying cannot help.
 var ErrAuth = errors.New("authentication with Kafka failed (SASL credentials or TLS)")
 
+// ErrInstanceFenced is wrapped when another process joined a consumer
+// group under this one's group.instance.id (--instance-id): the group took
+// it in this one's place, and retrying would only take it back.
+var ErrInstanceFenced = errors.New("another process joined the consumer group with this --instance-id; give each process its own")
+
 // Config is what every command needs to reach Kafka. The zero value is not
 // usable: Brokers is required.
 type Config struct {

@@ -172,7 +172,7 @@ func (c *scramClient) Done() bool                            { return c.conv.Don
 // credentials or the TLS handshake, so callers stop instead of retrying.
 // Other errors come back unchanged.
 func Classify(err error) error {
-	if err == nil || errors.Is(err, ErrAuth) {
+	if err == nil || errors.Is(err, ErrAuth) || errors.Is(err, ErrInstanceFenced) {
 		return err
 	}
 	var (
@@ -202,6 +202,9 @@ func Classify(err error) error {
 	}
 	// sarama flattens some broker errors into text on the way up.
 	msg := err.Error()
+	if errors.Is(err, sarama.ErrFencedInstancedId) || errors.Is(err, kerr.FencedInstanceID) || strings.Contains(msg, "same group.instance.id") {
+		return fmt.Errorf("%w: %w", ErrInstanceFenced, err)
+	}
 	for _, s := range []string{"SASL Authentication failed", "Authentication failed", "SASL_AUTHENTICATION_FAILED", "tls: ", "x509: "} {
 		if strings.Contains(msg, s) {
 			return fmt.Errorf("%w: %w", ErrAuth, err)

@@ -41,6 +41,15 @@ func millis(v string) (time.Duration, error) {
 	return time.Duration(n) * time.Millisecond, nil
 }
 
+// instanceID checks a group.instance.id as Kafka does: at most 249 of
+// letters, digits, '.', '_' and '-'.
+func instanceID(v string) (string, error) {
+	if v == "" || len(v) > 249 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
+		return "", fmt.Errorf("want 1 to 249 letters, digits, '.', '_' or '-', not %q", v)
+	}
+	return v, nil
+}
+
 func bytesOf(v string) (int32, error) {
 	n, err := strconv.ParseInt(v, 10, 32)
 	if err != nil || n <= 0 {
@@ -86,6 +95,8 @@ var settings = map[string]setting{
 		func(c *sarama.Config, n int32) { c.Consumer.Fetch.Max = n }, opt(kgo.FetchMaxBytes), false),
 	"max.partition.fetch.bytes": typed("the most one fetch returns of a partition", bytesOf,
 		func(c *sarama.Config, n int32) { c.Consumer.Fetch.Default = n }, opt(kgo.FetchMaxPartitionBytes), false),
+	"group.instance.id": typed("this process's static member name in each consumer group it joins (KIP-345; --instance-id)", instanceID,
+		func(c *sarama.Config, id string) { c.Consumer.Group.InstanceId = id }, opt(kgo.InstanceID), true),
 	"client.rack": {doc: "the rack of this process: consumers fetch from a replica in it (KIP-392)",
 		sarama: func(c *sarama.Config, v string) error { c.RackID = v; return nil },
 		kgo:    func(v string) (kgo.Opt, error) { return kgo.Rack(v), nil }},

@@ -13,7 +13,7 @@ import (
 // franz-go's options, over hourglass's defaults; unknown names and bad
 // values are errors.
 func TestSettings(t *testing.T) {
-	s, err := ParseSettings([]string{"session.timeout.ms=45000", "client.rack = rack-b", "fetch.max.bytes=1048576", "rebalance.timeout.ms=60000"})
+	s, err := ParseSettings([]string{"session.timeout.ms=45000", "client.rack = rack-b", "fetch.max.bytes=1048576", "rebalance.timeout.ms=60000", "group.instance.id=pod-0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sc.Consumer.Group.Session.Timeout != 45*time.Second || sc.RackID != "rack-b" || sc.Consumer.Fetch.Max != 1<<20 ||
-		sc.Consumer.Group.Rebalance.Timeout != time.Minute || sc.Net.ReadTimeout < time.Minute {
+		sc.Consumer.Group.Rebalance.Timeout != time.Minute || sc.Net.ReadTimeout < time.Minute || sc.Consumer.Group.InstanceId != "pod-0" {
 		t.Errorf("sarama: session %v, rack %q, fetch max %d, rebalance %v, read timeout %v",
 			sc.Consumer.Group.Session.Timeout, sc.RackID, sc.Consumer.Fetch.Max, sc.Consumer.Group.Rebalance.Timeout, sc.Net.ReadTimeout)
 	}
@@ -49,11 +49,14 @@ func TestSettings(t *testing.T) {
 	if got := cl.OptValue(kgo.FetchMaxBytes); got != int32(1<<20) {
 		t.Errorf("franz-go fetch max bytes %v", got)
 	}
+	if got := cl.OptValue(kgo.InstanceID); got != "pod-0" {
+		t.Errorf("franz-go instance ID %v", got)
+	}
 	if got := cl.OptValue(kgo.HeartbeatInterval); got != GroupHeartbeat {
 		t.Errorf("franz-go heartbeat %v, want the default %v", got, GroupHeartbeat)
 	}
 
-	for _, bad := range [][]string{{"session.timeout.ms=soon"}, {"fetch.max.bytes=-1"}, {"no-equals"}, {"linger.ms.typo=5"}} {
+	for _, bad := range [][]string{{"session.timeout.ms=soon"}, {"fetch.max.bytes=-1"}, {"no-equals"}, {"linger.ms.typo=5"}, {"group.instance.id=a b"}, {"group.instance.id="}} {
 		if _, err := ParseSettings(bad); err == nil {
 			t.Errorf("-X %v accepted", bad)
 		}

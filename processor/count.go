@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -116,6 +117,7 @@ func (s *countStep) partitionLocked(q int32) *countPartition {
 // the partitions up.
 func (s *countStep) assign(assignment goka.Assignment) {
 	s.a.health.join("count")
+	s.a.log.Info("assigned", "step", "count", "partitions", slices.Sorted(maps.Keys(assignment)))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for q, cp := range s.parts {

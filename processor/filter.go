@@ -183,7 +183,10 @@ func (f *AlertFilter) runOnce(ctx context.Context) (err error) {
 		return err
 	}
 	return runTransactGroup(ctx, f.cfg.Kafka, f.cfg.Group, f.cfg.Input, f.cfg.Start, filterStep{f}, &f.writeErrors, f.log,
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { f.health.join("filter") }))
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+			f.health.join("filter")
+			f.log.Info("assigned", "partitions", slices.Sorted(slices.Values(assigned[f.cfg.Input])))
+		}))
 }
 
 // Builds says what the filter builds of a record to evaluate the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -112,6 +113,7 @@ func (s *rekeyStep) all() []*rekeyPartition {
 // goroutine, perhaps while a poll's records are handled.
 func (s *rekeyStep) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	s.a.health.join("rekey")
+	s.a.log.Info("assigned", "step", "rekey", "partitions", slices.Sorted(slices.Values(assigned[s.a.cfg.Input])))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range assigned[s.a.cfg.Input] {

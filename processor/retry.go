@@ -47,7 +47,8 @@ func (o *outage) fail(now time.Time, healthy bool) time.Duration {
 // retry runs run until ctx ends, restarting it with exponential back-off
 // (0.5 s doubling to 30 s) when it fails. It gives up, returning the last
 // error, when a failure is permanent (bad configuration, refused
-// credentials, mismatched partitions, an outage a run already waited out)
+// credentials, another process under this one's --instance-id, mismatched
+// partitions, an outage a run already waited out)
 // or when runs have kept failing for longer than maxOutage, measured from
 // the first failure. A run that lasted healthyRun ends the outage.
 func retry(ctx context.Context, log *slog.Logger, maxOutage time.Duration, run func(context.Context) error) error {
@@ -111,7 +112,8 @@ func retryClock(ctx context.Context, log *slog.Logger, maxOutage time.Duration, 
 
 // permanent reports errors that retrying cannot fix.
 func permanent(err error) bool {
-	if errors.Is(err, kafka.ErrPartitionMismatch) || errors.Is(err, ErrStateDirInUse) || errors.Is(err, ErrOutage) || errors.Is(err, ErrNoInput) || errors.Is(err, ErrAggMismatch) || errors.Is(kafka.Classify(err), kafka.ErrAuth) {
+	c := kafka.Classify(err)
+	if errors.Is(err, kafka.ErrPartitionMismatch) || errors.Is(err, ErrStateDirInUse) || errors.Is(err, ErrOutage) || errors.Is(err, ErrNoInput) || errors.Is(err, ErrAggMismatch) || errors.Is(c, kafka.ErrAuth) || errors.Is(c, kafka.ErrInstanceFenced) {
 		return true
 	}
 	var cfgErr sarama.ConfigurationError

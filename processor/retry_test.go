@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/hourglass-stream/hourglass/codec"
+	"github.com/hourglass-stream/hourglass/kafka"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // fakeClock moves only when told: runs advance it by how long they "last",
@@ -133,4 +136,26 @@ func TestWaiter(t *testing.T) {
 			t.Fatalf("got %v, want ErrUnavailable and ErrOutage, permanent", err)
 		}
 	})
+}
+
+// TestFencedIsPermanent: another process under this one's --instance-id
+// ends the run for good, however the client reports it (sarama's error,
+// franz-go's, or its text only), with one explanation.
+func TestFencedIsPermanent(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("count step: %w", sarama.ErrFencedInstancedId),
+		fmt.Errorf("rekey step: unable to join group session: %w", kerr.FencedInstanceID),
+		fmt.Errorf("goka: %v", sarama.ErrFencedInstancedId),
+	} {
+		if !permanent(err) {
+			t.Errorf("%v: not permanent", err)
+		}
+		c := kafka.Classify(kafka.Classify(err))
+		if !errors.Is(c, kafka.ErrInstanceFenced) || strings.Count(c.Error(), kafka.ErrInstanceFenced.Error()) != 1 {
+			t.Errorf("%v classified as %v", err, c)
+		}
+	}
+	if permanent(errBroker) {
+		t.Error("an unreachable broker is permanent")
+	}
 }

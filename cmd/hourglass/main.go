@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -47,6 +48,7 @@ type globals struct {
 	logFormat  string
 	configFile string
 	settings   []string // -X
+	instanceID string   // -X group.instance.id
 	security   kafka.Security
 	// passwordFile holds the SASL password; without it the password comes
 	// from HOURGLASS_SASL_PASSWORD. Never a flag value: it would show in ps.
@@ -141,6 +143,7 @@ Structured Streaming example on an embedded broker (hourglass demo).`,
 	pf.StringVar(&g.security.TLSCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's (env HOURGLASS_TLS_CA)")
 	pf.StringVar(&g.security.TLSCert, "tls-cert", "", "PEM client certificate for mutual TLS (env HOURGLASS_TLS_CERT)")
 	pf.StringVar(&g.security.TLSKey, "tls-key", "", "PEM client key for mutual TLS (env HOURGLASS_TLS_KEY)")
+	pf.StringVar(&g.instanceID, "instance-id", "", "static consumer group membership (KIP-345): this process's name in every group it joins, stable across its restarts and unique among the group's processes (a pod name, not a host name shared by several processes), so a restart within the session timeout moves no partition (env HOURGLASS_INSTANCE_ID; -X group.instance.id)")
 	pf.StringArrayVarP(&g.settings, "kafka-setting", "X", nil, "a Kafka client setting, key=value, as kcat's -X (repeatable): "+strings.Join(kafka.SettingNames(), "; "))
 	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof FILE)")
 	pf.StringVar(&g.memProfile, "mem-profile", "", "write a pprof heap profile to this file when the run ends: the heap then in use, and the run's allocations")
@@ -172,7 +175,11 @@ func setupLogging(level, format string) error {
 // kafka.CheckTimeout (at once on SIGINT).
 func (g *globals) kafkaConfig(ctx context.Context, clientID string) (kafka.Config, error) {
 	kc := kafka.Config{Brokers: kafka.ParseBrokers(g.brokers), ClientID: clientID, Security: g.security}
-	settings, err := kafka.ParseSettings(g.settings)
+	kvs := g.settings
+	if g.instanceID != "" {
+		kvs = append(slices.Clip(kvs), "group.instance.id="+g.instanceID)
+	}
+	settings, err := kafka.ParseSettings(kvs)
 	if err != nil {
 		return kc, err
 	}
