@@ -40,8 +40,9 @@ import (
 // This holds for a process that dies (SIGKILL, a crash, an OOM kill):
 // LevelDB has written what it was given. Like goka's own LevelDB storage,
 // it does not fsync, so a machine that loses power may lose the end of
-// the table's journal; the changelog is still the source of truth, and
-// --reset --drop-state rebuilds from it.
+// the table's journal (each batch whole or not at all: an earlier
+// consistent state) or leave a directory LevelDB cannot open, which is
+// deleted to recover the table from the changelog.
 
 const (
 	// offsetKey is goka's key for the changelog offset in its LevelDB
@@ -146,7 +147,7 @@ type tableLog struct {
 	saved      time.Time           // the last checkpoint
 	restored   int                 // rows put back when the run opened the table
 	read       int64               // changelog records recovered in this opening
-	batch      leveldb.Batch       // a write's, reused
+	writes     int64               // writes prepared, for Get's cache
 	// last is the row Get read last, until the next write: goka reads a
 	// row before it writes it, and its undo entry needs what it read.
 	last struct {
@@ -176,7 +177,7 @@ func (l *tableLog) landed(key string, value []byte, offset int64, own bool) {
 		l.read++
 	}
 	if a, ok := l.acked[key]; (ok && offset > a.offset) || (!ok && (l.pending[key] > 0 || own)) {
-		l.acked[key] = ackedRow{offset: offset, value: bytes.Clone(value)}
+		l.acked[key] = ackedRow{offset: offset, value: value} // goka's encoding, not written to again
 	}
 	l.offset = max(l.offset, offset)
 }
@@ -279,18 +280,23 @@ func (s *localTable) Has(key string) (bool, error) {
 func (s *localTable) Get(key string) ([]byte, error) {
 	l := s.l
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.db == nil {
+	db, writes := l.db, l.writes
+	l.mu.Unlock()
+	if db == nil {
 		return nil, errTableClosed
 	}
-	v, err := l.db.Get([]byte(key), nil)
+	v, err := db.Get([]byte(key), nil)
 	found := err == nil
 	if err == leveldb.ErrNotFound {
 		v = nil // goka takes any non-nil value, even empty, for a row
 	} else if err != nil {
 		return nil, fmt.Errorf("local table: get %q: %w", key, err)
 	}
-	l.last.key, l.last.value, l.last.found = key, v, found
+	l.mu.Lock()
+	if l.writes == writes { // no write since: v is still the row
+		l.last.key, l.last.value, l.last.found = key, v, found
+	}
+	l.mu.Unlock()
 	return v, nil
 }
 
@@ -303,14 +309,38 @@ func (s *localTable) Delete(key string) error { return s.write(key, nil, false) 
 // row's first write since all its earlier ones were acknowledged takes
 // its undo entry along.
 func (s *localTable) write(key string, value []byte, present bool) error {
-	l := s.l
+	b := batches.Get().(*leveldb.Batch)
+	defer batches.Put(b)
+	b.Reset()
+	db, err := s.l.prepare(b, key)
+	if err != nil {
+		return err
+	}
+	if present {
+		b.Put([]byte(key), value)
+	} else {
+		b.Delete([]byte(key))
+	}
+	// Outside l.mu: the producer's acknowledgements do not wait for the
+	// disk. A checkpoint writes under l.mu, so a write prepared after it
+	// lands after it.
+	if err := db.Write(b, nil); err != nil {
+		return fmt.Errorf("local table: write %q: %w", key, err)
+	}
+	return nil
+}
+
+// batches are the writes' LevelDB batches, reused.
+var batches = sync.Pool{New: func() any { return new(leveldb.Batch) }}
+
+// prepare notes a write of key and puts its undo entry in b if it needs
+// one, and returns the table to write b to.
+func (l *tableLog) prepare(b *leveldb.Batch, key string) (*leveldb.DB, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.db == nil {
-		return errTableClosed
+		return nil, errTableClosed
 	}
-	b := &l.batch
-	b.Reset()
 	if !l.recovering {
 		if l.pending[key] == 0 {
 			switch a, ok := l.acked[key]; {
@@ -321,7 +351,7 @@ func (s *localTable) write(key string, value []byte, present bool) error {
 			default:
 				old, err := l.db.Get([]byte(key), nil)
 				if err != nil && err != leveldb.ErrNotFound {
-					return fmt.Errorf("local table: get %q: %w", key, err)
+					return nil, fmt.Errorf("local table: get %q: %w", key, err)
 				}
 				b.Put(undoKey(key), undoValue(old, err == nil))
 			}
@@ -329,15 +359,8 @@ func (s *localTable) write(key string, value []byte, present bool) error {
 		l.pending[key]++
 	}
 	l.last.key, l.last.value = "", nil
-	if present {
-		b.Put([]byte(key), value)
-	} else {
-		b.Delete([]byte(key))
-	}
-	if err := l.db.Write(b, nil); err != nil {
-		return fmt.Errorf("local table: write %q: %w", key, err)
-	}
-	return nil
+	l.writes++
+	return l.db, nil
 }
 
 func (s *localTable) GetOffset(def int64) (int64, error) {

@@ -198,7 +198,7 @@ func TestLocalTableCrashes(t *testing.T) {
 // BenchmarkLocalTableRow is a row's cost in the count step's table under
 // --state-dir as W4 fills it: a read, a write, its acknowledgement and
 // goka's offset after it, every row new; against goka's own LevelDB
-// storage, which wrote the same without undo entries or checkpoints.
+// storage, which hourglass used before (no undo entries, no checkpoints).
 func BenchmarkLocalTableRow(b *testing.B) {
 	value := make([]byte, 40)
 	run := func(b *testing.B, st storage.Storage, acked func(*kgo.Record)) {
