@@ -99,6 +99,8 @@ func tableRows(t *testing.T, st storage.Storage) map[string]string {
 func TestLocalTableCrashes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	dir := t.TempDir()
+	defer func(n int) { maxDirty = n }(maxDirty)
+	maxDirty = 16 // checkpoints on size as well as on time
 	log := slog.New(slog.DiscardHandler)
 	var c changelogModel
 	checkpoint := -1 // the offset the last run's table had saved
@@ -122,9 +124,11 @@ func TestLocalTableCrashes(t *testing.T) {
 		if want := before - (checkpoint + 1); read != want {
 			t.Fatalf("run %d read %d changelog records, want the %d after the checkpoint at %d", run, read, want, checkpoint)
 		}
-		// Writes, acknowledged in order, a few at a time.
+		// Writes, acknowledged in order, a few at a time; a read gives
+		// what was written last (local).
 		var inflight []*kgo.Record
 		l := tables.parts[0]
+		local := c.state()
 		for range 1 + rng.IntN(300) {
 			key := fmt.Sprintf("k%d", rng.IntN(40))
 			var value []byte
@@ -132,14 +136,16 @@ func TestLocalTableCrashes(t *testing.T) {
 				value = fmt.Appendf(nil, "v%d", rng.Int())
 			}
 			if rng.IntN(2) == 0 { // goka reads a row before it writes it
-				if _, err := st.Get(key); err != nil {
-					t.Fatal(err)
+				if v, err := st.Get(key); err != nil || string(v) != local[key] || (v == nil) != (local[key] == "") {
+					t.Fatalf("run %d: Get(%s) = %q, %v; it was last set to %q", run, key, v, err, local[key])
 				}
 			}
 			if value == nil {
 				err = st.Delete(key)
+				delete(local, key)
 			} else {
 				err = st.Set(key, value)
+				local[key] = string(value)
 			}
 			if err != nil {
 				t.Fatal(err)
