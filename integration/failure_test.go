@@ -478,20 +478,12 @@ func TestStateDirRestarts(t *testing.T) {
 			want[user+"|"+strconv.Itoa(hour)]++
 			records = append(records, &kgo.Record{Topic: input, Key: []byte(user), Value: fmt.Appendf(nil, `{"time":%d,"user":%q}`, hour+i%3600, user)})
 		}
-		done := make(chan error, 1)
-		go func() {
-			p, err := newProducer(e)
-			if err != nil {
-				done <- err
-				return
-			}
-			defer p.Close()
+		return e.produceInBackground(func(p *kgo.Client) error {
 			for _, r := range records {
 				p.Produce(context.Background(), r, nil)
 			}
-			done <- p.Flush(context.Background())
-		}()
-		return done
+			return p.Flush(context.Background())
+		})
 	}
 	// recovered waits for p to recover all 4 table partitions and returns
 	// the changelog records it read to do so.

@@ -122,6 +122,15 @@ func newProducer(e *env) (*kgo.Client, error) {
 // ingestInBackground streams the files of dir into cfg.Topic with the
 // ingest package while the test goes on; the channel gets its result.
 func (e *env) ingestInBackground(cfg ingest.Config, dir string) <-chan error {
+	return e.produceInBackground(func(p *kgo.Client) error {
+		_, err := ingest.Run(context.Background(), p, cfg, []string{dir})
+		return err
+	})
+}
+
+// produceInBackground runs write with a producer of its own while the
+// test goes on; the channel gets its result.
+func (e *env) produceInBackground(write func(*kgo.Client) error) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		p, err := newProducer(e)
@@ -130,8 +139,7 @@ func (e *env) ingestInBackground(cfg ingest.Config, dir string) <-chan error {
 			return
 		}
 		defer p.Close()
-		_, err = ingest.Run(context.Background(), p, cfg, []string{dir})
-		done <- err
+		done <- write(p)
 	}()
 	return done
 }
