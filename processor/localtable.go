@@ -110,6 +110,7 @@ func (t *localTables) builder() storage.Builder {
 		l.mu.Lock()
 		l.db, l.recovering, l.read = db, true, 0
 		l.mu.Unlock()
+		l.startFlusher()
 		return &localTable{l: l, log: t.log}, nil
 	}
 }
@@ -151,11 +152,12 @@ type tableLog struct {
 	// and each row acknowledged since the last checkpoint, its newest value
 	// in the changelog: what its undo entry must say.
 	acked  map[string]ackedRow
-	dirty  map[string]dirtyRow // rows written since the last checkpoint
-	clean  map[string]dirtyRow // rows the last checkpoint wrote: read without LevelDB
+	failed error // a checkpoint's, which ends the run
+	dirty    map[string]dirtyRow // rows written since the last checkpoint
+	flushing map[string]dirtyRow // rows the checkpoint under way writes
+	clean    map[string]dirtyRow // rows the last checkpoint wrote: read without LevelDB
 	undone map[string]bool     // rows with an undo entry on disk
 	offset int64               // the newest changelog offset the table reflects; -1: none
-	saved  time.Time           // the last checkpoint
 	// savedOffset is the offset the last checkpoint wrote.
 	savedOffset int64
 	// last is what get read last from LevelDB, until the next write: goka
@@ -168,6 +170,16 @@ type tableLog struct {
 
 	restored int   // rows put back when the run opened the table
 	read     int64 // changelog records recovered in this opening
+
+	// Checkpoints are written by one goroutine per opening (the flusher,
+	// every checkpointEvery or when woken), and by Close, MarkRecovered and
+	// the iterators; cmu puts them in order. They build their batch under
+	// mu and write it outside: neither the count step's writes nor the
+	// producer's acknowledgements wait for LevelDB.
+	cmu  sync.Mutex
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
 }
 
 // ackedRow is the newest value of a row that landed in the changelog (nil
@@ -204,17 +216,40 @@ func (l *tableLog) landed(key string, value []byte, offset int64, own bool) {
 
 // checkpoint writes, in one batch, the rows written since the last one,
 // the undo entries of rows with writes not yet acknowledged (and drops
-// those of rows acknowledged since), and the offset. The caller holds
-// l.mu.
+// those of rows acknowledged since), and the offset: the table as it was
+// when the batch was built, which later writes and acknowledgements leave
+// to the next checkpoint.
 func (l *tableLog) checkpoint() error {
-	if l.db == nil {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	return l.checkpointHeld()
+}
+
+// checkpointHeld is checkpoint for a caller holding cmu.
+func (l *tableLog) checkpointHeld() error {
+	l.mu.Lock()
+	db, b := l.db, l.checkpointBatch()
+	l.mu.Unlock()
+	if b == nil {
 		return nil
 	}
-	if len(l.dirty) == 0 && len(l.acked) == 0 && l.offset == l.savedOffset {
-		l.saved = time.Now()
+	err := db.Write(b, nil)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("local table checkpoint: %w", err) // the run fails; the next one restores what is on disk
+	}
+	l.clean, l.flushing = l.flushing, nil
+	return nil
+}
+
+// checkpointBatch builds a checkpoint's batch, nil if there is nothing to
+// write, and notes what it holds as written. The caller holds mu.
+func (l *tableLog) checkpointBatch() *leveldb.Batch {
+	if l.db == nil || (len(l.dirty) == 0 && len(l.acked) == 0 && l.offset == l.savedOffset) {
 		return nil
 	}
-	var b leveldb.Batch
+	b := new(leveldb.Batch)
 	for key, r := range l.dirty {
 		if r.present {
 			b.Put([]byte(key), r.value)
@@ -231,23 +266,46 @@ func (l *tableLog) checkpoint() error {
 			b.Delete(undoKey(key))
 			delete(l.undone, key)
 		}
-	}
-	if l.offset >= 0 {
-		b.Put([]byte(offsetKey), strconv.AppendInt(nil, l.offset, 10))
-	}
-	if err := l.db.Write(&b, nil); err != nil {
-		return fmt.Errorf("local table checkpoint: %w", err)
-	}
-	l.clean, l.dirty = l.dirty, l.clean // what was just written stays readable in memory
-	clear(l.dirty)
-	l.savedOffset = l.offset
-	for key := range l.acked {
 		if l.pending[key] == 0 {
 			delete(l.acked, key)
 		}
 	}
-	l.saved = time.Now()
-	return nil
+	if l.offset >= 0 {
+		b.Put([]byte(offsetKey), strconv.AppendInt(nil, l.offset, 10))
+	}
+	l.flushing, l.dirty = l.dirty, make(map[string]dirtyRow, len(l.dirty))
+	l.savedOffset = l.offset
+	return b
+}
+
+// startFlusher starts the opening's flusher.
+func (l *tableLog) startFlusher() {
+	l.wake, l.stop, l.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(l.done)
+		tick := time.NewTicker(checkpointEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-tick.C:
+			case <-l.wake:
+			}
+			if err := l.checkpoint(); err != nil {
+				l.mu.Lock()
+				l.failed = err // the next write or close answers it
+				l.mu.Unlock()
+				return
+			}
+		}
+	}()
+}
+
+// stopFlusher stops the opening's flusher and waits for it.
+func (l *tableLog) stopFlusher() {
+	close(l.stop)
+	<-l.done
 }
 
 func undoKey(key string) []byte { return append([]byte(undoPrefix), key...) }
@@ -332,6 +390,9 @@ func (l *tableLog) current(key string) ([]byte, bool, error) {
 	if r, ok := l.dirty[key]; ok {
 		return r.value, r.present, nil
 	}
+	if r, ok := l.flushing[key]; ok {
+		return r.value, r.present, nil
+	}
 	if r, ok := l.clean[key]; ok {
 		return r.value, r.present, nil
 	}
@@ -359,16 +420,29 @@ func (s *localTable) Delete(key string) error { return s.l.write(key, nil, false
 // its earlier ones were acknowledged notes the row's value as the
 // changelog has it, for its undo entry.
 func (l *tableLog) write(key string, value []byte, present bool) error {
+	behind, err := l.note(key, value, present)
+	if err != nil || !behind {
+		return err
+	}
+	return l.checkpoint() // the flusher falls behind: wait for it
+}
+
+// note is write's bookkeeping under mu; behind says the rows in memory
+// have grown past twice maxDirty.
+func (l *tableLog) note(key string, value []byte, present bool) (behind bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.db == nil {
-		return errTableClosed
+		return false, errTableClosed
+	}
+	if l.failed != nil {
+		return false, l.failed
 	}
 	if !l.recovering {
 		if _, ok := l.acked[key]; !ok && l.pending[key] == 0 {
 			old, found, err := l.current(key)
 			if err != nil {
-				return err
+				return false, err
 			}
 			l.acked[key] = ackedRow{offset: -1, value: old, present: found}
 		}
@@ -377,9 +451,12 @@ func (l *tableLog) write(key string, value []byte, present bool) error {
 	l.dirty[key] = dirtyRow{value: value, present: present}
 	l.last.key, l.last.value = "", nil
 	if len(l.dirty) >= maxDirty {
-		return l.checkpoint()
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
 	}
-	return nil
+	return len(l.dirty) >= 2*maxDirty, nil
 }
 
 func (s *localTable) GetOffset(def int64) (int64, error) {
@@ -414,34 +491,41 @@ func (s *localTable) SetOffset(offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.offset = max(l.offset, offset)
-	if time.Since(l.saved) < checkpointEvery {
-		return nil
-	}
-	return l.checkpoint()
+	return nil
 }
 
 func (s *localTable) MarkRecovered() error {
 	l := s.l
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.recovering = false
 	s.log.Info("local table recovered", "partition", l.partition, "offset", l.offset, "changelog_records_read", l.read, "rows_restored", l.restored)
 	l.restored = 0
+	l.mu.Unlock()
 	return l.checkpoint()
 }
 
+// Close stops the flusher, writes a last checkpoint and closes LevelDB.
 func (s *localTable) Close() error {
 	l := s.l
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.db == nil {
+	open := l.db != nil
+	l.mu.Unlock()
+	if !open {
 		return nil
 	}
-	err := l.checkpoint()
+	l.stopFlusher()
+	l.cmu.Lock() // no checkpoint of another goroutine's writes to a closed table
+	defer l.cmu.Unlock()
+	err := l.checkpointHeld()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failed != nil && err == nil {
+		err = l.failed
+	}
 	if cerr := l.db.Close(); err == nil {
 		err = cerr
 	}
-	l.db = nil
+	l.db, l.failed = nil, nil
 	return err
 }
 
@@ -451,13 +535,12 @@ func (s *localTable) Iterator() (storage.Iterator, error) { return s.IteratorWit
 // row written so far (and none written while it iterates).
 func (s *localTable) IteratorWithRange(start, limit []byte) (storage.Iterator, error) {
 	l := s.l
-	l.mu.Lock()
-	err := l.checkpoint()
-	db := l.db
-	l.mu.Unlock()
-	if err != nil {
+	if err := l.checkpoint(); err != nil {
 		return nil, err
 	}
+	l.mu.Lock()
+	db := l.db
+	l.mu.Unlock()
 	if db == nil {
 		return nil, errTableClosed
 	}

@@ -155,11 +155,13 @@ func TestLocalTableCrashes(t *testing.T) {
 				r := c.append(string(inflight[0].Key), inflight[0].Value)
 				inflight = inflight[1:]
 				tables.acked(r, nil)
-				if rng.IntN(4) == 0 {
-					l.saved = l.saved.Add(-checkpointEvery) // as if time had passed
-				}
 				if err := st.SetOffset(r.Offset); err != nil {
 					t.Fatal(err)
+				}
+				if rng.IntN(4) == 0 { // as the flusher does, every 250 ms
+					if err := l.checkpoint(); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 		}
@@ -183,6 +185,7 @@ func TestLocalTableCrashes(t *testing.T) {
 			for _, r := range inflight[:landed] {
 				c.append(string(r.Key), r.Value)
 			}
+			l.stopFlusher()
 			l.mu.Lock()
 			checkpoint = -1
 			if v, err := l.db.Get([]byte(offsetKey), nil); err == nil {
