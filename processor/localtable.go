@@ -151,13 +151,13 @@ type tableLog struct {
 	// acked holds, for each row with writes not yet acknowledged (pending)
 	// and each row acknowledged since the last checkpoint, its newest value
 	// in the changelog: what its undo entry must say.
-	acked  map[string]ackedRow
-	failed error // a checkpoint's, which ends the run
+	acked    map[string]ackedRow
+	failed   error               // a checkpoint's, which ends the run
 	dirty    map[string]dirtyRow // rows written since the last checkpoint
 	flushing map[string]dirtyRow // rows the checkpoint under way writes
 	clean    map[string]dirtyRow // rows the last checkpoint wrote: read without LevelDB
-	undone map[string]bool     // rows with an undo entry on disk
-	offset int64               // the newest changelog offset the table reflects; -1: none
+	undone   map[string]bool     // rows with an undo entry on disk
+	offset   int64               // the newest changelog offset the table reflects; -1: none
 	// savedOffset is the offset the last checkpoint wrote.
 	savedOffset int64
 	// last is what get read last from LevelDB, until the next write: goka
