@@ -52,9 +52,10 @@ const (
 	// offsetKey is goka's key for the changelog offset in its LevelDB
 	// storage, kept so that directories written by earlier versions open.
 	offsetKey = "__offset"
-	// undoPrefix begins the key of a row's undo entry. No row key begins
-	// with it: row keys are a group key, "|" and a time (windows.RowKey),
-	// or a watermark row's.
+	// undoPrefix begins the key of a row's undo entry. Row keys are a
+	// group key, "|" and a time (windows.RowKey), or a watermark row's: one
+	// begins with it only if its group key begins with a NUL byte and this
+	// text, as goka's own offset key is taken for granted.
 	undoPrefix = "\x00hourglass.undo\x00"
 	// checkpointEvery bounds the changelog a restart after a crash reads
 	// again to about this much of the table's writes.
@@ -211,7 +212,13 @@ func (l *tableLog) landed(key string, value []byte, offset int64, own bool) {
 	if a, ok := l.acked[key]; (ok && offset > a.offset) || (!ok && (l.pending[key] > 0 || own)) {
 		l.acked[key] = ackedRow{offset: offset, value: value, present: value != nil} // goka's encoding, not written to again
 	}
-	l.offset = max(l.offset, offset)
+	if own {
+		// The row was written before the record went out. A recovered
+		// record is applied after this call: its offset comes with
+		// goka's SetOffset, or a checkpoint in between would claim a row
+		// it does not hold.
+		l.offset = max(l.offset, offset)
+	}
 }
 
 // checkpoint writes, in one batch, the rows written since the last one,
