@@ -185,10 +185,7 @@ func (s *countStep) processor(sd *stateDir) (*goka.Processor, error) {
 	a := s.a
 	builder, tables := sd.tables(TableTopic(a.cfg.Group))
 	s.tables = tables
-	var acked func(*kgo.Record, error)
-	if tables != nil {
-		acked = tables.acked
-	}
+	acked := tables.acked // nothing to do for tables in memory (nil)
 	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
 		goka.WithProducerBuilder(producerBuilder(a.cfg.Kafka, acked)),
 		goka.WithStorageBuilder(s.opened(builder)),
@@ -250,9 +247,7 @@ func (s *countStep) graph() *goka.GroupGraph {
 // changelog record wins, as it does for a row another instance advanced.
 func (s *countStep) recoverRow(uc goka.UpdateContext, st storage.Storage, key string, value []byte) error {
 	a := s.a
-	if s.tables != nil {
-		s.tables.logged(uc.Partition(), key, value, uc.Offset())
-	}
+	s.tables.logged(uc.Partition(), key, value, uc.Offset())
 	if value == nil {
 		return st.Delete(key)
 	}

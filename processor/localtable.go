@@ -96,7 +96,7 @@ func (t *localTables) builder() storage.Builder {
 		l := t.parts[partition]
 		first := l == nil
 		if first {
-			l = &tableLog{partition: partition, pending: map[string]int{}, acked: map[string]ackedRow{}, dirty: map[string]dirtyRow{}, clean: map[string]dirtyRow{}, undone: map[string]bool{}, offset: -1, savedOffset: -1}
+			l = &tableLog{partition: partition, pending: map[string]int{}, acked: map[string]ackedRow{}, dirty: map[string]rowValue{}, clean: map[string]rowValue{}, undone: map[string]bool{}, offset: -1, savedOffset: -1}
 			t.parts[partition] = l
 		}
 		t.mu.Unlock()
@@ -117,9 +117,9 @@ func (t *localTables) builder() storage.Builder {
 }
 
 // acked is called by the count step's producer for every record it
-// wrote, before goka hears of it.
+// wrote, before goka hears of it. Tables in memory (nil) need nothing.
 func (t *localTables) acked(r *kgo.Record, err error) {
-	if err != nil || r.Topic != t.topic {
+	if t == nil || err != nil || r.Topic != t.topic {
 		return
 	}
 	t.mu.Lock()
@@ -133,6 +133,9 @@ func (t *localTables) acked(r *kgo.Record, err error) {
 // logged is called for each changelog record goka recovers into
 // partition's table, before the record is applied (or kept out).
 func (t *localTables) logged(partition int32, key string, value []byte, offset int64) {
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	l := t.parts[partition]
 	t.mu.Unlock()
@@ -154,9 +157,9 @@ type tableLog struct {
 	// in the changelog: what its undo entry must say.
 	acked    map[string]ackedRow
 	failed   error               // a checkpoint's, which ends the run
-	dirty    map[string]dirtyRow // rows written since the last checkpoint
-	flushing map[string]dirtyRow // rows the checkpoint under way writes
-	clean    map[string]dirtyRow // rows the last checkpoint wrote: read without LevelDB
+	dirty    map[string]rowValue // rows written since the last checkpoint
+	flushing map[string]rowValue // rows the checkpoint under way writes
+	clean    map[string]rowValue // rows the last checkpoint wrote: read without LevelDB
 	undone   map[string]bool     // rows with an undo entry on disk
 	offset   int64               // the newest changelog offset the table reflects; -1: none
 	// savedOffset is the offset the last checkpoint wrote.
@@ -183,18 +186,17 @@ type tableLog struct {
 	done chan struct{}
 }
 
-// ackedRow is the newest value of a row that landed in the changelog (nil
-// and absent for none), and its offset (-1: from before this run's writes).
-type ackedRow struct {
-	offset  int64
+// rowValue is a row's value, or its absence.
+type rowValue struct {
 	value   []byte
 	present bool
 }
 
-// dirtyRow is a row's value not yet in LevelDB.
-type dirtyRow struct {
-	value   []byte
-	present bool
+// ackedRow is the newest value of a row that landed in the changelog, and
+// its offset (-1: from before this run's writes).
+type ackedRow struct {
+	offset int64
+	rowValue
 }
 
 // landed takes a changelog record into account: acknowledged to this
@@ -206,18 +208,16 @@ func (l *tableLog) landed(key string, value []byte, offset int64, own bool) {
 		if l.pending[key]--; l.pending[key] <= 0 {
 			delete(l.pending, key)
 		}
-	} else {
-		l.read++
-	}
-	if a, ok := l.acked[key]; (ok && offset > a.offset) || (!ok && (l.pending[key] > 0 || own)) {
-		l.acked[key] = ackedRow{offset: offset, value: value, present: value != nil} // goka's encoding, not written to again
-	}
-	if own {
 		// The row was written before the record went out. A recovered
 		// record is applied after this call: its offset comes with
 		// goka's SetOffset, or a checkpoint in between would claim a row
 		// it does not hold.
 		l.offset = max(l.offset, offset)
+	} else {
+		l.read++
+	}
+	if a, ok := l.acked[key]; (ok && offset > a.offset) || (!ok && (l.pending[key] > 0 || own)) {
+		l.acked[key] = ackedRow{offset: offset, rowValue: rowValue{value: value, present: value != nil}} // goka's encoding, not written to again
 	}
 }
 
@@ -267,7 +267,7 @@ func (l *tableLog) checkpointBatch() *leveldb.Batch {
 	for key, a := range l.acked {
 		switch {
 		case l.pending[key] > 0:
-			b.Put(undoKey(key), undoValue(a.value, a.present))
+			b.Put(undoKey(key), undoValue(a.rowValue))
 			l.undone[key] = true
 		case l.undone[key]:
 			b.Delete(undoKey(key))
@@ -280,7 +280,7 @@ func (l *tableLog) checkpointBatch() *leveldb.Batch {
 	if l.offset >= 0 {
 		b.Put([]byte(offsetKey), strconv.AppendInt(nil, l.offset, 10))
 	}
-	l.flushing, l.dirty = l.dirty, make(map[string]dirtyRow, len(l.dirty))
+	l.flushing, l.dirty = l.dirty, make(map[string]rowValue, len(l.dirty))
 	l.savedOffset = l.offset
 	return b
 }
@@ -319,11 +319,11 @@ func undoKey(key string) []byte { return append([]byte(undoPrefix), key...) }
 
 // undoValue is an undo entry: 1 and the row's value, or 0 for a row the
 // changelog does not hold.
-func undoValue(value []byte, present bool) []byte {
-	if !present {
+func undoValue(r rowValue) []byte {
+	if !r.present {
 		return []byte{0}
 	}
-	return append([]byte{1}, value...)
+	return append([]byte{1}, r.value...)
 }
 
 // restore puts back every row that has an undo entry and drops the
@@ -451,11 +451,11 @@ func (l *tableLog) note(key string, value []byte, present bool) (behind bool, er
 			if err != nil {
 				return false, err
 			}
-			l.acked[key] = ackedRow{offset: -1, value: old, present: found}
+			l.acked[key] = ackedRow{offset: -1, rowValue: rowValue{value: old, present: found}}
 		}
 		l.pending[key]++
 	}
-	l.dirty[key] = dirtyRow{value: value, present: present}
+	l.dirty[key] = rowValue{value: value, present: present}
 	l.last.key, l.last.value = "", nil
 	if len(l.dirty) >= maxDirty {
 		select {

@@ -201,9 +201,7 @@ func (s *countStep) moveOut(q int32, rowKey string, row windows.Row) error {
 		return fmt.Errorf("count step: move a session: %w", err)
 	}
 	client.Produce(context.Background(), &kgo.Record{Topic: TableTopic(a.cfg.Group), Key: []byte(rowKey), Value: value}, func(r *kgo.Record, err error) {
-		if s.tables != nil {
-			s.tables.acked(r, err) // the local table wrote it as the count step's own
-		}
+		s.tables.acked(r, err) // the local table wrote it as the count step's own
 		if err != nil {
 			a.log.Warn("a moved session's row was not written; the key's row after it fails too, and the move is redone", "row", rowKey, "error", err)
 		}
