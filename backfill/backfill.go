@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	go func() { done <- a.Run(runCtx) }()
 
 	prog := newProgress(cfg, sum)
-	caughtUp, err := waitCaughtUp(ctx, adm, agg, sum, prog, done)
+	caughtUp, err := waitCaughtUp(ctx, adm, agg, sum, prog, done, a.CaughtUp())
 	if caughtUp && err == nil && agg.Watermark != nil && !cfg.ThenFollow {
 		// The end of input closes every window: wait for the final rows.
 		select {
@@ -173,9 +173,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 // waitCaughtUp polls the committed offsets of both steps until the rekey
 // step has passed End on every input partition and the count step has
-// consumed the repartition topic up to where it stood then. It returns
-// false when ctx ended or the aggregator stopped first.
-func waitCaughtUp(ctx context.Context, adm *kadm.Client, agg processor.AggregateConfig, sum Summary, prog *progress, done <-chan error) (bool, error) {
+// consumed the repartition topic up to where it stood then, unless the
+// aggregator says first that it caught up (in-process, which it knows
+// sooner when it did the whole run alone). It returns false when ctx
+// ended or the aggregator stopped first.
+func waitCaughtUp(ctx context.Context, adm *kadm.Client, agg processor.AggregateConfig, sum Summary, prog *progress, done <-chan error, inProcess <-chan struct{}) (bool, error) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var repartEnd map[int32]int64
@@ -192,6 +194,8 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, agg processor.Aggregate
 				err = errors.New("the aggregator stopped before the backfill caught up")
 			}
 			return false, err
+		case <-inProcess:
+			return true, nil
 		case <-tick.C:
 		}
 		committed, err := committedOffsets(ctx, adm, processor.RekeyGroup(agg.Group), agg.Input)

@@ -292,9 +292,12 @@ type Aggregator struct {
 	alarm  alarm   // dead letters that likely mean a mistake
 	count  *countStep
 	health *health
+	// caughtUp tells a bounded run's end in-process, nil for another run.
+	caughtUp *caughtUp
 
 	// The topology, found by ensureTopics before each run.
 	sources        int32 // input partitions
+	tableParts     int32 // table (and repartition) partitions
 	outputParts    int32 // output partitions
 	partitionOf    kgo.PartitionerHasher
 	checkpointKeys []string // per input partition: its key in WatermarkTopic
@@ -375,6 +378,7 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	a.count = newCountStep(a)
 	a.health = newHealth("rekey", "count")
+	a.caughtUp = newCaughtUp(cfg.Until != nil)
 	timeFlags := fmt.Sprintf("--time %s --time-format %s", cfg.Time, cfg.TimeFormat)
 	if cfg.RecordTime {
 		timeFlags = "--time @timestamp"
@@ -447,6 +451,7 @@ func (a *Aggregator) runOnce(ctx context.Context, sd *stateDir) (err error) {
 	if err := sd.begin(); err != nil {
 		return err
 	}
+	a.caughtUp.begin(a.tableParts)
 	count, err := a.count.processor(sd)
 	if err != nil {
 		return err
@@ -558,7 +563,7 @@ func (a *Aggregator) ensureTopics() error {
 				kafka.ErrPartitionMismatch, t.Name, n, a.cfg.Input, in, a.cfg.Group)
 		}
 	}
-	a.sources, a.partitionOf = in, partitioner()
+	a.sources, a.tableParts, a.partitionOf = in, want, partitioner()
 	if a.cfg.Output != "" {
 		if a.outputParts, err = adm.Partitions(a.cfg.Output); err != nil {
 			return err

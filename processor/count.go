@@ -36,7 +36,8 @@ type countStep struct {
 	a    *Aggregator // the configuration, the topology ensureTopics found, the stats
 	back *backReader // reads of the input (late copies) and the output (final rows)
 	// client is the step's producer, which moveOut writes a moved
-	// session's row with (session windows).
+	// session's row with (session windows), and which a bounded run
+	// flushes once it has counted everything (caughtUp).
 	client atomic.Pointer[kgo.Client]
 	// tables are the run's local tables in a --state-dir, nil in memory.
 	tables *localTables
@@ -175,6 +176,10 @@ func (s *countStep) closeTo(q int32, now time.Time) {
 	}
 }
 
+// boundedFetchWait is how long a fetch of a bounded run's count step waits
+// for records (sarama's MaxWaitTime, unless -X fetch.max.wait.ms).
+const boundedFetchWait = 100 * time.Millisecond
+
 // processor builds the count step's goka processor for one run. Its local
 // copy of the table is kept in memory unless a --state-dir asks for
 // LevelDB: the changelog is the source of truth and a process without a
@@ -185,9 +190,33 @@ func (s *countStep) processor(sd *stateDir) (*goka.Processor, error) {
 	a := s.a
 	builder, tables := sd.tables(TableTopic(a.cfg.Group))
 	s.tables = tables
-	acked := tables.acked // nothing to do for tables in memory (nil)
-	opts := append(gokaOptions(a.cfg.Kafka, a.cfg.Sarama, sarama.OffsetOldest, a.log.With("step", "count")),
-		goka.WithProducerBuilder(producerBuilder(a.cfg.Kafka, acked)),
+	acked := func(r *kgo.Record, err error) {
+		tables.acked(r, err) // nothing to do for tables in memory (nil)
+		a.caughtUp.produced(r, err)
+	}
+	newClient := a.cfg.Kafka.Producer
+	if a.cfg.Windows.IsSession() {
+		part := sessionPartitioner(TableTopic(a.cfg.Group))
+		newClient = func(func() hash.Hash32) (*kgo.Client, error) { return a.cfg.Kafka.PartitionedProducer(part) }
+	}
+	sc := a.cfg.Sarama
+	if _, set := a.cfg.Kafka.Settings["fetch.max.wait.ms"]; a.cfg.Until != nil && !set {
+		// A bounded run ends in a stop, which waits out each fetch under
+		// way: boundedFetchWait, not sarama's 500 ms.
+		c := *sc
+		c.Consumer.MaxWaitTime = boundedFetchWait
+		sc = &c
+	}
+	opts := append(gokaOptions(a.cfg.Kafka, sc, sarama.OffsetOldest, a.log.With("step", "count")),
+		goka.WithProducerBuilder(func(_ []string, _ string, hasher func() hash.Hash32) (goka.Producer, error) {
+			client, err := newClient(hasher)
+			if err != nil {
+				return nil, err
+			}
+			s.client.Store(client)
+			a.caughtUp.setProducer(client)
+			return &kgoProducer{client: client, acked: acked}, nil
+		}),
 		goka.WithStorageBuilder(s.opened(builder)),
 		goka.WithUpdateCallback(s.recoverRow),
 		goka.WithRebalanceCallback(s.assign),
@@ -195,17 +224,6 @@ func (s *countStep) processor(sd *stateDir) (*goka.Processor, error) {
 		// the codec, which makes it an unreadableRecord to dead-letter,
 		// instead of being dropped without a word (goka's default).
 		goka.WithNilHandling(goka.NilDecode))
-	if a.cfg.Windows.IsSession() {
-		part := sessionPartitioner(TableTopic(a.cfg.Group))
-		opts = append(opts, goka.WithProducerBuilder(func([]string, string, func() hash.Hash32) (goka.Producer, error) {
-			client, err := a.cfg.Kafka.PartitionedProducer(part)
-			if err != nil {
-				return nil, err
-			}
-			s.client.Store(client)
-			return &kgoProducer{client: client, acked: acked}, nil
-		}))
-	}
 	p, err := goka.NewProcessor(a.cfg.Kafka.Brokers, s.graph(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: count step: %w", err)
@@ -217,7 +235,10 @@ func (s *countStep) processor(sd *stateDir) (*goka.Processor, error) {
 func (s *countStep) graph() *goka.GroupGraph {
 	cfg := &s.a.cfg
 	edges := []goka.Edge{
-		goka.Input(goka.Stream(RepartitionTopic(cfg.Group)), countInputCodec{}, s.count),
+		goka.Input(goka.Stream(RepartitionTopic(cfg.Group)), countInputCodec{}, func(ctx goka.Context, msg any) {
+			s.count(ctx, msg)
+			s.a.caughtUp.countedAt(ctx.Partition(), ctx.Offset())
+		}),
 		goka.Persist(table.Codec{}),
 		goka.Output(goka.Stream(DeadLetterTopic(cfg.Group)), new(gokacodec.Bytes)),
 	}

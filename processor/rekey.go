@@ -59,7 +59,8 @@ type rekeyStep struct {
 	mu    sync.Mutex // parts, and each one's fresh and ended
 	parts map[int32]*rekeyPartition
 
-	marksSent time.Time // the loop's
+	marksSent   time.Time // the loop's
+	assignments int       // the client's goroutine's
 }
 
 // rekeyPartition is what the rekey step keeps of one input partition
@@ -110,9 +111,14 @@ func (s *rekeyStep) all() []*rekeyPartition {
 }
 
 // assigned marks partitions assigned anew; it runs on the client's
-// goroutine, perhaps while a poll's records are handled.
+// goroutine, perhaps while a poll's records are handled. A bounded run
+// answers for its own end (caughtUp) only if the first assignment was the
+// last.
 func (s *rekeyStep) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	s.a.health.join("rekey")
+	if s.assignments++; s.assignments > 1 {
+		s.a.caughtUp.spoil()
+	}
 	s.a.log.Info("assigned", "step", "rekey", "partitions", slices.Sorted(slices.Values(assigned[s.a.cfg.Input])))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -142,16 +148,20 @@ func (s *rekeyStep) run(ctx context.Context) error {
 	if a.cfg.Until != nil {
 		defer s.rewindPastBound()
 	}
+	spoil := func(context.Context, *kgo.Client, map[string][]int32) { a.caughtUp.spoil() }
 	sess, err := newTransactSession(a.cfg.Kafka, RekeyGroup(a.cfg.Group), a.cfg.Input, a.cfg.Start,
-		kafka.KeyPartitioner(goka.DefaultHasher()), append(a.cfg.Kafka.StepFetchOpts(), kgo.OnPartitionsAssigned(s.assigned))...)
+		kafka.KeyPartitioner(goka.DefaultHasher()), append(a.cfg.Kafka.StepFetchOpts(),
+			kgo.OnPartitionsAssigned(s.assigned), kgo.OnPartitionsRevoked(spoil), kgo.OnPartitionsLost(spoil))...)
 	if err != nil {
 		return fmt.Errorf("rekey step: %w", err)
 	}
 	defer sess.Close()
-	t := &txn{sess: sess, failures: &a.stats.writeErrors, log: a.log}
+	t := &txn{sess: sess, failures: &a.stats.writeErrors, log: a.log, track: RepartitionTopic(a.cfg.Group)}
 	linger := a.cfg.BatchLinger // how long the transaction under way collects records
 	for {
-		if t.open && time.Since(t.began) >= linger || !t.open && a.cfg.Watermark != nil && s.marksDue(time.Now()) {
+		// A bounded run that read everything commits at once: no more
+		// records are coming to join the transaction.
+		if t.open && (time.Since(t.began) >= linger || s.allEnded()) || !t.open && a.cfg.Watermark != nil && s.marksDue(time.Now()) {
 			if err := s.commit(t); err != nil {
 				return fmt.Errorf("rekey step: %w", err)
 			}
@@ -216,6 +226,9 @@ func (s *rekeyStep) commit(t *txn) error {
 		s.sendMarks(t.write, time.Now())
 	}
 	committed, err := t.end(nil)
+	if committed && s.allEnded() {
+		s.a.caughtUp.rekeyEnded(t.committed)
+	}
 	if err != nil || !committed {
 		s.forget()
 		// A partition paused at its bound is read again from its
@@ -354,6 +367,23 @@ func (s *rekeyStep) endBound(rp *rekeyPartition) {
 	s.mu.Lock()
 	rp.ended = true
 	s.mu.Unlock()
+}
+
+// allEnded reports whether a bounded run has read every input partition
+// up to its bound: this process holds them all and nothing is left.
+func (s *rekeyStep) allEnded() bool {
+	a := s.a
+	if a.cfg.Until == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range a.cfg.Until {
+		if rp := s.parts[p]; (rp == nil || !rp.ended) && !slices.Contains(a.cfg.Ended, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // pauseEnded stops fetching the partitions that reached their bound.

@@ -121,12 +121,18 @@ type txn struct {
 	sess     *kgo.GroupTransactSession
 	failures *atomic.Int64 // failed writes (hourglass_write_errors_total)
 	log      *slog.Logger
+	// track names a topic whose offsets the transactions keep: per
+	// partition, the offset after the last record written to it in a
+	// committed transaction (committed).
+	track     string
+	committed map[int32]int64
 
 	open  bool
 	began time.Time
 
 	mu       sync.Mutex
 	writeErr error
+	written  map[int32]int64 // track's, in the open transaction
 }
 
 // begin opens a transaction, unless one is open.
@@ -140,6 +146,7 @@ func (t *txn) begin() error {
 	t.open, t.began = true, time.Now()
 	t.mu.Lock()
 	t.writeErr = nil
+	clear(t.written)
 	t.mu.Unlock()
 	return nil
 }
@@ -150,6 +157,14 @@ func (t *txn) write(r *kgo.Record) {
 	// what it holds.
 	t.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 		if err == nil {
+			if r.Topic == t.track {
+				t.mu.Lock()
+				if t.written == nil {
+					t.written = map[int32]int64{}
+				}
+				t.written[r.Partition] = max(t.written[r.Partition], r.Offset+1)
+				t.mu.Unlock()
+			}
 			return
 		}
 		t.failures.Add(1)
@@ -191,6 +206,15 @@ func (t *txn) end(work error) (committed bool, err error) {
 	}
 	if !committed {
 		t.log.Info("a rebalance aborted the transaction under way; its records are read again")
+		return false, nil
 	}
-	return committed, nil
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for q, o := range t.written {
+		if t.committed == nil {
+			t.committed = map[int32]int64{}
+		}
+		t.committed[q] = max(t.committed[q], o)
+	}
+	return true, nil
 }
