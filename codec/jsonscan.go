@@ -335,6 +335,19 @@ func (s *scanner) number() (any, error) {
 			return nil, s.numberEnd("in exponent of numeric literal")
 		}
 	}
+	if integer {
+		// The common integer, without the string ParseInt needs.
+		lit, neg := s.data[start:s.pos], s.data[start] == '-'
+		if neg {
+			lit = lit[1:]
+		}
+		if i, ok := smallInt(lit, false); ok {
+			if neg {
+				i = -i
+			}
+			return i, nil
+		}
+	}
 	text := string(s.data[start:s.pos])
 	if integer {
 		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
