@@ -133,8 +133,9 @@ type AggregateConfig struct {
 	// before writing its updates (one per row); zero means
 	// DefaultBatchLinger. See combine.go.
 	BatchLinger time.Duration
-	// BatchMax is the most records in a batch; zero means DefaultBatchMax,
-	// and 1 writes an update per event (as session windows always do).
+	// BatchMax is the most records in a batch; zero means DefaultBatchMax
+	// (BoundedBatchMax with Until), and 1 writes an update per event (as
+	// session windows always do).
 	BatchMax int
 	// ObserveLatency, if set, is called for every record a step finishes
 	// with the step ("rekey" or "count") and the time since the record was
@@ -334,7 +335,11 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	if cfg.BatchLinger == 0 {
 		cfg.BatchLinger = DefaultBatchLinger
 	}
-	if cfg.BatchMax == 0 {
+	switch {
+	case cfg.BatchMax != 0:
+	case cfg.Until != nil:
+		cfg.BatchMax = BoundedBatchMax
+	default:
 		cfg.BatchMax = DefaultBatchMax
 	}
 	if cfg.Watermark != nil {

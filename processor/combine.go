@@ -31,11 +31,17 @@ const (
 	// collects records before it commits (--batch-linger): the latency it
 	// adds at low rates.
 	DefaultBatchLinger = 20 * time.Millisecond
-	// DefaultBatchMax is the most records a batch holds (--batch-max).
+	// DefaultBatchMax is the most records a batch holds (--batch-max),
+	// and BoundedBatchMax that of a bounded run (backfill), which has no
+	// latency to keep low: larger batches, fewer updates per event.
 	DefaultBatchMax = 20000
+	BoundedBatchMax = MaxBatchMax
 	// MaxBatchMax bounds --batch-max: an update lists its row's events,
-	// about a byte each, and stays far below the largest record.
-	MaxBatchMax = 100000
+	// about a byte each (and their --agg values), and maxUpdateBytes
+	// ends a batch whose row would grow past it, far below the largest
+	// record.
+	MaxBatchMax    = 100000
+	maxUpdateBytes = 256 << 10
 )
 
 // rowID is a row of an open batch: the group key and the window.
@@ -62,6 +68,7 @@ type batcher struct {
 	oldest  time.Time // the oldest input timestamp of the open batch, for ObserveLatency
 	rows    map[rowID]int
 	pending []pendingRow
+	full    bool // a row's update reached maxUpdateBytes
 }
 
 // combining reports whether the rekey step folds batches into one update
@@ -91,6 +98,7 @@ func (b *batcher) add(key string, w windows.Window, offset int64, values []byte)
 		r.offsets = r.offsets.Append(r.last, offset)
 		r.last = offset
 		r.values = append(r.values, values...)
+		b.full = b.full || len(r.offsets)+len(r.values) >= maxUpdateBytes
 		return
 	}
 	b.rows[id] = len(b.pending)
@@ -102,11 +110,12 @@ func (b *batcher) add(key string, w windows.Window, offset int64, values []byte)
 	}
 	b.pending = append(b.pending, pendingRow{key: key, window: w, delta: 1, offsets: list.Append(b.from-1, offset), last: offset,
 		values: append(vals, values...)})
+	b.full = b.full || len(values) >= maxUpdateBytes
 }
 
 // due reports whether the open batch ends with the record just admitted.
 func (s *rekeyStep) due(b *batcher, last bool) bool {
-	return !s.combining() || last || b.to-b.from+1 >= int64(s.a.cfg.BatchMax)
+	return !s.combining() || last || b.full || b.to-b.from+1 >= int64(s.a.cfg.BatchMax)
 }
 
 // flush writes rp's open batch, if any: one update per row.
@@ -132,7 +141,7 @@ func (s *rekeyStep) flush(rp *rekeyPartition, write func(*kgo.Record)) {
 		write(&kgo.Record{Topic: topic, Key: []byte(rowKey), Value: wire.AppendUpdate(nil, u)})
 	}
 	a.stats.updates.Add(int64(len(b.pending)))
-	b.open, b.oldest, b.pending = false, time.Time{}, b.pending[:0]
+	b.open, b.oldest, b.pending, b.full = false, time.Time{}, b.pending[:0], false
 	clear(b.rows)
 	// Marks cover this batch only now that its updates are written before
 	// them.

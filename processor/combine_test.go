@@ -191,3 +191,38 @@ func waitRows(t *testing.T, kc kafka.Config, group, input string, n int64) map[s
 	}
 	return rows
 }
+
+// TestBatchEndsBeforeTooLarge: a batch ends once a row's update reaches
+// maxUpdateBytes, whatever --batch-max allows, so that its record stays
+// far below the largest Kafka takes (a hot row with several --agg fields
+// took about 10 bytes per event and field: a batch of 100,000 events of
+// one row would not have fitted in a record, and its transaction would
+// have failed for ever).
+func TestBatchEndsBeforeTooLarge(t *testing.T) {
+	a := &Aggregator{cfg: AggregateConfig{Group: "g", Windows: windows.Tumbling(time.Hour), BatchMax: MaxBatchMax}, fields: make([]codec.Path, 6)}
+	w := windows.Tumbling(time.Hour).WindowAt(time.Date(2016, 7, 26, 8, 0, 0, 0, time.UTC))
+	s := newRekeyStep(a)
+	rp := s.partition(0)
+	b := &rp.batch
+	values := make([]byte, 60) // six fields of about ten bytes
+	for round := range 2 {
+		o := int64(round * MaxBatchMax)
+		n := 0
+		for ; n < MaxBatchMax; n++ {
+			b.admit(o)
+			b.add("hot", w, o, values)
+			o++
+			if s.due(b, false) {
+				break
+			}
+		}
+		if n == MaxBatchMax || n < maxUpdateBytes/len(values)/2 {
+			t.Fatalf("round %d: the batch ended after %d events", round, n+1)
+		}
+		var got []*kgo.Record
+		s.flush(rp, func(r *kgo.Record) { got = append(got, r) })
+		if len(got) != 1 || len(got[0].Value) > maxUpdateBytes+len(values)+64 || len(got[0].Value) > kafka.MaxRecordBytes/2 {
+			t.Fatalf("round %d: %d records, the first of %d bytes", round, len(got), len(got[0].Value))
+		}
+	}
+}

@@ -67,7 +67,7 @@ func (a *aggregateFlags) register(f *pflag.FlagSet) {
 	f.Int32Var(&a.inParts, "input-partitions", 8, "partitions of the input topic if --create-input has to create it")
 	f.BoolVar(&a.createInput, "create-input", false, "create the input topic if it is missing (without it a missing input is an error: a typo must not idle for ever)")
 	f.DurationVar(&a.cfg.BatchLinger, "batch-linger", processor.DefaultBatchLinger, "collect an input partition's records this long into one batch, written as one update per row (adds up to this much latency)")
-	f.IntVar(&a.cfg.BatchMax, "batch-max", processor.DefaultBatchMax, "most records in a batch; 1 writes an update per event")
+	f.IntVar(&a.cfg.BatchMax, "batch-max", 0, fmt.Sprintf("most records in a batch (default %d; %d in a backfill); 1 writes an update per event", processor.DefaultBatchMax, processor.BoundedBatchMax))
 	a.topics.register(f, "the group's topics (internal ones, --output, --late-topic)")
 }
 
