@@ -154,12 +154,14 @@ func (s Spec) Assign(dst []Window, t time.Time) []Window {
 		t = time.UnixMilli(t.UnixMilli()).UTC()
 		return append(dst, Window{Start: t, End: t.Add(s.Gap)})
 	}
-	hop := s.Step()
-	// The last window containing t starts at t floored to the hop; the
-	// earlier ones start hop, 2*hop, ... before it while they still reach t.
-	last := floor(t.Add(-s.Offset), hop).Add(s.Offset)
-	for start := last.Add(-s.Size + hop); !start.After(last); start = start.Add(hop) {
-		dst = append(dst, Window{Start: start, End: start.Add(s.Size)})
+	// In epoch milliseconds (a valid spec's durations are whole ones),
+	// which costs a third of time.Time's arithmetic per event. The last
+	// window containing t starts at t floored to the hop; the earlier
+	// ones start hop, 2*hop, ... before it while they still reach t.
+	hop, size, offset := s.Step().Milliseconds(), s.Size.Milliseconds(), s.Offset.Milliseconds()
+	last := floorMilli(t.UnixMilli()-offset, hop) + offset
+	for start := last - size + hop; start <= last; start += hop {
+		dst = append(dst, Window{Start: time.UnixMilli(start).UTC(), End: time.UnixMilli(start + size).UTC()})
 	}
 	return dst
 }
@@ -169,15 +171,13 @@ func (s Spec) WindowAt(start time.Time) Window {
 	return Window{Start: start.UTC(), End: start.UTC().Add(s.Size)}
 }
 
-// floor rounds t down to a multiple of d since the Unix epoch, also for
-// times before 1970 (time.Truncate rounds towards the zero time, year 1,
-// which is not epoch-aligned for every d).
-func floor(t time.Time, d time.Duration) time.Time {
-	ms := t.UnixMilli()
-	step := d.Milliseconds()
+// floorMilli rounds ms down to a multiple of step since the Unix epoch,
+// also before 1970 (time.Truncate rounds towards the zero time, year 1,
+// which is not epoch-aligned for every step).
+func floorMilli(ms, step int64) int64 {
 	r := ms % step
 	if r < 0 {
 		r += step
 	}
-	return time.UnixMilli(ms - r).UTC()
+	return ms - r
 }

@@ -75,7 +75,8 @@ func TestAssignHopping(t *testing.T) {
 // boundaries, that each event lands in exactly Size/Hop windows that contain
 // it and that no other aligned window contains it.
 func TestAssignExhaustive(t *testing.T) {
-	specs := []Spec{Tumbling(10 * time.Millisecond), Hopping(10*time.Millisecond, 2*time.Millisecond), Hopping(9*time.Millisecond, 3*time.Millisecond)}
+	specs := []Spec{Tumbling(10 * time.Millisecond), Hopping(10*time.Millisecond, 2*time.Millisecond), Hopping(9*time.Millisecond, 3*time.Millisecond),
+		{Size: 10 * time.Millisecond, Offset: 3 * time.Millisecond}, {Size: 10 * time.Millisecond, Hop: 5 * time.Millisecond, Offset: 2 * time.Millisecond}}
 	for _, spec := range specs {
 		for ms := int64(-50); ms <= 50; ms++ {
 			at := time.UnixMilli(ms)
@@ -87,7 +88,7 @@ func TestAssignExhaustive(t *testing.T) {
 				if !w.Contains(at) {
 					t.Fatalf("%+v at %d ms: %v does not contain it", spec, ms, w)
 				}
-				if w.Start.UnixMilli()%spec.Step().Milliseconds() != 0 {
+				if w.End.Sub(w.Start) != spec.Size || (w.Start.UnixMilli()-spec.Offset.Milliseconds())%spec.Step().Milliseconds() != 0 {
 					t.Fatalf("%+v: window %v is not aligned", spec, w)
 				}
 			}
