@@ -226,3 +226,33 @@ func TestBatchEndsBeforeTooLarge(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRekey is the rekey step's work per input record, W1's events
+// (1,000 keys, hourly windows, time in order) through extraction, window
+// assignment and batches of 20,000, their updates encoded and dropped.
+func BenchmarkRekey(b *testing.B) {
+	tb := &testing.T{}
+	a, err := NewAggregator(testConfig(tb, []string{"127.0.0.1:1"}, windows.Tumbling(time.Hour)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 20000
+	records := make([]*kgo.Record, n)
+	base := time.Date(2016, 7, 26, 0, 0, 0, 0, time.UTC).Unix()
+	for i := range records {
+		records[i] = &kgo.Record{Partition: 0, Offset: int64(i),
+			Value: fmt.Appendf(nil, `{"time": %d, "action": "k%04d"}`, base+int64(i)/20, i%1000)}
+	}
+	s := newRekeyStep(a)
+	updates := 0
+	write := func(*kgo.Record) { updates++ }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += n {
+		rp := s.partition(0)
+		if err := s.records(context.Background(), rp, records[:min(n, b.N-i)], write); err != nil {
+			b.Fatal(err)
+		}
+		s.flush(rp, write)
+	}
+}

@@ -73,6 +73,7 @@ type rekeyPartition struct {
 	clock *sourceClock // nil: restored from its checkpoint at the next record
 	fresh bool         // assigned since its records were last handled
 	ended bool         // a bounded run's partition past its bound
+	read int64 // records read in the poll under way (records)
 	// Scratch: what the decoder extracts of a record (its --agg values
 	// among it), and their encoding.
 	scratch []any
@@ -239,8 +240,14 @@ func (s *rekeyStep) commit(t *txn) error {
 	return err
 }
 
-// records handles one poll's records of input partition rp.
+// records handles one poll's records of input partition rp. The records
+// read are added up once per poll: a counter shared by every partition's
+// goroutine, touched per record, cost more than the window assignment.
 func (s *rekeyStep) records(ctx context.Context, rp *rekeyPartition, records []*kgo.Record, write func(*kgo.Record)) error {
+	defer func() {
+		s.a.stats.read.Add(rp.read)
+		rp.read = 0
+	}()
 	for _, r := range records {
 		if err := s.rekey(ctx, rp, inRecord{Record: r, write: write}); err != nil {
 			return err
@@ -298,7 +305,7 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 			s.endBound(rp)
 		}
 	}()
-	a.stats.read.Add(1)
+	rp.read++
 	if a.cfg.ObserveLatency != nil && (b.oldest.IsZero() || in.Timestamp.Before(b.oldest)) {
 		b.oldest = in.Timestamp
 	}
@@ -310,7 +317,7 @@ func (s *rekeyStep) rekey(ctx context.Context, rp *rekeyPartition, in inRecord) 
 		return nil
 	}
 	if xerr != nil {
-		a.alarm.deadLettered(reason, xerr, a.stats.read.Load(), a.stats.deadLettered.Add(1))
+		a.alarm.deadLettered(reason, xerr, a.stats.read.Load()+rp.read, a.stats.deadLettered.Add(1))
 		a.log.Debug("dead-lettered a record", "topic", in.Topic, "partition", p, "offset", offset, "reason", reason, "error", xerr)
 		in.emit(DeadLetterTopic(a.cfg.Group), in.Key, in.Value, errorHeaders(recordSourceHeaders(in.Record), reason, xerr))
 		if clock != nil {
