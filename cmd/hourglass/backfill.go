@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -37,6 +38,11 @@ func parsePoint(flag, s string, allowEarliest, allowNow bool) (backfill.Point, e
 	return backfill.Point{Time: t}, nil
 }
 
+// backfillGCPercent is a bounded backfill's GOGC: W1b (10M events) 3.8 -
+// 4.1× a bare read at Go's 100, 3.3 - 3.7× at 200, peak RSS 183 - 189 MiB
+// against 260 - 272 MiB.
+const backfillGCPercent = 200
+
 func newBackfill(g *globals) *cobra.Command {
 	var (
 		flags       aggregateFlags
@@ -56,13 +62,19 @@ one of them is counted and in the table, or with --then-follow keeps
 aggregating live. Progress (per partition, total, records/s, ETA) goes to
 stderr: redrawn in place on a terminal, a line every 5 s otherwise.
 
-Kafka timestamps are when records were produced (or appended), not event time.`,
+Kafka timestamps are when records were produced (or appended), not event time.
+
+A bounded backfill is a batch job: unless GOGC is set, it collects garbage half
+as often as Go's default (GOGC=200), about a tenth faster for about 80 MiB more.`,
 		Example: `  hourglass backfill --group hourly-v2 --input events --key action --time time --window 1h
   hourglass backfill --group since-june --input events --key action --time time --window 1h \
       --since 2026-06-01T00:00:00Z --until 2026-07-01T00:00:00Z
   hourglass backfill --group hourly-v2 --input events --key action --time time --window 1h --then-follow`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, set := os.LookupEnv("GOGC"); !set && !follow {
+				debug.SetGCPercent(backfillGCPercent)
+			}
 			fromP, err := parsePoint("--since", from, true, false)
 			if err != nil {
 				return err
