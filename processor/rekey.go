@@ -73,7 +73,7 @@ type rekeyPartition struct {
 	clock *sourceClock // nil: restored from its checkpoint at the next record
 	fresh bool         // assigned since its records were last handled
 	ended bool         // a bounded run's partition past its bound
-	read int64 // records read in the poll under way (records)
+	read  int64        // records read in the poll under way (records)
 	// Scratch: what the decoder extracts of a record (its --agg values
 	// among it), and their encoding.
 	scratch []any
