@@ -383,7 +383,7 @@ func NewAggregator(cfg AggregateConfig) (*Aggregator, error) {
 	a.wait = newWaiter(cfg.MaxOutage, a.log)
 	a.count = newCountStep(a)
 	a.health = newHealth("rekey", "count")
-	a.caughtUp = newCaughtUp(cfg.Until != nil)
+	a.caughtUp = newCaughtUp(cfg.Until != nil, a.count.client.Load)
 	timeFlags := fmt.Sprintf("--time %s --time-format %s", cfg.Time, cfg.TimeFormat)
 	if cfg.RecordTime {
 		timeFlags = "--time @timestamp"

@@ -29,21 +29,23 @@ type caughtUp struct {
 	ended   atomic.Bool    // want is set
 	counted []atomic.Int64 // per repartition partition: the last offset through the count step's callback, plus one
 
+	producer func() *kgo.Client // the count step's, nil before goka built it
+
 	mu       sync.Mutex
 	runs     int
 	spoiled  bool            // a second run, a rebalance of the rekey step or a failed table write
 	want     map[int32]int64 // per repartition partition: the offset after the rekey step's last committed update
-	producer *kgo.Client     // the count step's
 	flushing bool
 }
 
-// newCaughtUp returns the watch of a bounded run, nil for any other:
-// every method does nothing on nil.
-func newCaughtUp(bounded bool) *caughtUp {
+// newCaughtUp returns the watch of a bounded run, which flushes the
+// producer that producer returns, nil for any other run: every method
+// does nothing on nil.
+func newCaughtUp(bounded bool, producer func() *kgo.Client) *caughtUp {
 	if !bounded {
 		return nil
 	}
-	return &caughtUp{done: make(chan struct{})}
+	return &caughtUp{done: make(chan struct{}), producer: producer}
 }
 
 // begin starts a run (runOnce) over parts repartition partitions. Only the
@@ -80,16 +82,6 @@ func (c *caughtUp) produced(_ *kgo.Record, err error) {
 	if err != nil {
 		c.spoil()
 	}
-}
-
-// setProducer records the count step's producer, which a flush waits on.
-func (c *caughtUp) setProducer(cl *kgo.Client) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	c.producer = cl
-	c.mu.Unlock()
 }
 
 // rekeyEnded says that the rekey step read every input partition up to its
@@ -129,7 +121,8 @@ func (c *caughtUp) countedAt(q int32, o int64) {
 func (c *caughtUp) check() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.spoiled || c.want == nil || c.flushing || c.producer == nil {
+	cl := c.producer()
+	if c.spoiled || c.want == nil || c.flushing || cl == nil {
 		return
 	}
 	for q, o := range c.want {
@@ -148,7 +141,7 @@ func (c *caughtUp) check() {
 		if ok {
 			c.once.Do(func() { close(c.done) })
 		}
-	}(c.producer)
+	}(cl)
 }
 
 // CaughtUp is closed once this process knows a bounded run (Until) has

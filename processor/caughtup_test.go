@@ -37,9 +37,8 @@ func TestCaughtUp(t *testing.T) {
 		}
 	}
 	started := func() *caughtUp {
-		c := newCaughtUp(true)
+		c := newCaughtUp(true, func() *kgo.Client { return cl })
 		c.begin(3)
-		c.setProducer(cl)
 		return c
 	}
 
@@ -73,14 +72,15 @@ func TestCaughtUp(t *testing.T) {
 		waitClosed(t, c)
 	})
 	t.Run("waits for the producer", func(t *testing.T) {
-		c := newCaughtUp(true)
+		var producer *kgo.Client // goka has not built it yet
+		c := newCaughtUp(true, func() *kgo.Client { return producer })
 		c.begin(1)
 		c.rekeyEnded(map[int32]int64{0: 1})
 		c.countedAt(0, 0)
 		if closed(c) || c.flushing {
 			t.Fatal("answered without a producer to flush")
 		}
-		c.setProducer(cl)
+		producer = cl
 		c.countedAt(0, 0) // the next record through the callback asks again
 		waitClosed(t, c)
 	})
@@ -110,9 +110,8 @@ func TestCaughtUp(t *testing.T) {
 		})
 	}
 	t.Run("unbounded runs have none", func(t *testing.T) {
-		var c *caughtUp = newCaughtUp(false)
+		var c *caughtUp = newCaughtUp(false, func() *kgo.Client { return cl })
 		c.begin(3)
-		c.setProducer(cl)
 		c.spoil()
 		c.produced(nil, errors.New("x"))
 		c.rekeyEnded(map[int32]int64{0: 1})

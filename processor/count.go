@@ -214,7 +214,6 @@ func (s *countStep) processor(sd *stateDir) (*goka.Processor, error) {
 				return nil, err
 			}
 			s.client.Store(client)
-			a.caughtUp.setProducer(client)
 			return &kgoProducer{client: client, acked: acked}, nil
 		}),
 		goka.WithStorageBuilder(s.opened(builder)),
