@@ -104,7 +104,7 @@ func main() {
 	flag.IntVar(&c.w4Rows, "w4-rows", 1_000_000, "W4: table rows")
 	flag.IntVar(&c.w5Rows, "w5-rows", 200_000, "W5: result rows into PostgreSQL")
 	flag.IntVar(&c.keys, "keys", 1000, "distinct group keys")
-	flag.StringVar(&c.profile, "profile", "", "write CPU profiles of the processes under test to PREFIX.w1 (aggregate) and PREFIX.w3 (filter)")
+	flag.StringVar(&c.profile, "profile", "", "write CPU profiles of the processes under test to PREFIX.<workload> (e.g. PREFIX.w1 for W1's aggregate, PREFIX.w4b for W4b's fill)")
 	flag.IntVar(&c.warmup, "warmup", 2_000_000, "with -brokers: records written and read back before the workloads, so that a JVM broker's first workload is not also its warm-up (0: none)")
 	aggFlags := flag.String("aggregate-flags", "", "extra flags for every aggregate process, space-separated (e.g. \"--batch-linger 100ms\")")
 	flag.Parse()
@@ -704,6 +704,9 @@ func loadTable(c config, kc kafka.Config, label string, extra ...string) (input,
 	gen := func(i int) []byte { return event(i%c.keys, base+int64(i/c.keys)*3600) }
 	if _, err := produce(kc, input, n, gen); err != nil {
 		return "", "", 0, err
+	}
+	if c.profile != "" {
+		extra = append(extra, "--cpu-profile", c.profile+"."+label)
 	}
 	began := time.Now()
 	agg, err := aggregate(c, kc, group, input, extra...)
