@@ -96,7 +96,7 @@ func (t *localTables) builder() storage.Builder {
 		l := t.parts[partition]
 		first := l == nil
 		if first {
-			l = &tableLog{partition: partition, pending: map[string]int{}, acked: map[string]ackedRow{}, dirty: map[string]rowValue{}, clean: map[string]rowValue{}, undone: map[string]bool{}, offset: -1, savedOffset: -1}
+			l = &tableLog{partition: partition, log: t.log, pending: map[string]int{}, acked: map[string]ackedRow{}, dirty: map[string]rowValue{}, clean: map[string]rowValue{}, undone: map[string]bool{}, offset: -1, savedOffset: -1}
 			t.parts[partition] = l
 		}
 		t.mu.Unlock()
@@ -112,6 +112,7 @@ func (t *localTables) builder() storage.Builder {
 		l.db, l.recovering, l.read = db, true, 0
 		l.mu.Unlock()
 		l.startFlusher()
+		l.startFilter(db)
 		return &localTable{l: l, log: t.log}, nil
 	}
 }
@@ -147,6 +148,7 @@ func (t *localTables) logged(partition int32, key string, value []byte, offset i
 // tableLog is one partition's bookkeeping in one run.
 type tableLog struct {
 	partition int32
+	log       *slog.Logger
 
 	mu         sync.Mutex
 	db         *leveldb.DB // nil while goka has the table closed
@@ -170,7 +172,13 @@ type tableLog struct {
 		key   string
 		value []byte
 		found bool
+		// filtered: the filter said the row is not in LevelDB, nor is
+		// its key in the filter.
+		filtered bool
 	}
+
+	// filter answers most reads of rows not in LevelDB (rowfilter.go).
+	filter rowFilter
 
 	restored int   // rows put back when the run opened the table
 	read     int64 // changelog records recovered in this opening
@@ -406,6 +414,10 @@ func (l *tableLog) current(key string) ([]byte, bool, error) {
 	if l.last.key == key && key != "" {
 		return l.last.value, l.last.found, nil
 	}
+	if l.filter.ready && !l.filter.mayHold([]byte(key)) {
+		l.last.key, l.last.value, l.last.found, l.last.filtered = key, nil, false, true
+		return nil, false, nil
+	}
 	v, err := l.db.Get([]byte(key), nil)
 	if err != nil && err != leveldb.ErrNotFound {
 		return nil, false, fmt.Errorf("local table: get %q: %w", key, err)
@@ -413,7 +425,7 @@ func (l *tableLog) current(key string) ([]byte, bool, error) {
 	if err != nil {
 		v = nil
 	}
-	l.last.key, l.last.value, l.last.found = key, v, err == nil
+	l.last.key, l.last.value, l.last.found, l.last.filtered = key, v, err == nil, false
 	return v, err == nil, nil
 }
 
@@ -455,7 +467,15 @@ func (l *tableLog) note(key string, value []byte, present bool) (behind bool, er
 		}
 		l.pending[key]++
 	}
+	prev, written := l.dirty[key]
 	l.dirty[key] = rowValue{value: value, present: present}
+	switch {
+	case !present || (written && prev.present): // in the filter since
+	case l.last.key == key && l.last.filtered: // a new row, as W4's
+		l.filter.insert([]byte(key))
+	default:
+		l.filter.add([]byte(key))
+	}
 	l.last.key, l.last.value = "", nil
 	if len(l.dirty) >= maxDirty {
 		select {
@@ -521,6 +541,7 @@ func (s *localTable) Close() error {
 		return nil
 	}
 	l.stopFlusher()
+	l.stopFilter()
 	l.cmu.Lock() // no checkpoint of another goroutine's writes to a closed table
 	defer l.cmu.Unlock()
 	err := l.checkpointHeld()
